@@ -1,0 +1,61 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts.forms import UserAdminChangeForm, UserAdminCreationForm
+from accounts.models import Organization, User
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "join_code", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_service_role:
+            return queryset
+        return queryset.filter(pk=request.user.organization_id)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserAdminChangeForm
+    add_form = UserAdminCreationForm
+    ordering = ["email"]
+    list_display = ["email", "user_name", "role", "organization", "is_active", "is_staff", "last_login"]
+    list_filter = ["role", "organization", "is_active", "is_staff"]
+    search_fields = ["email", "user_name"]
+    list_select_related = ["organization"]
+    readonly_fields = ["last_login", "date_joined"]
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Profile"), {"fields": ("user_name", "role", "organization")}),
+        (_("Permissions"), {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (_("Dates"), {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "user_name", "role", "organization", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+
+    def get_queryset(self, request):
+        # An operator who is staff manages the members of their own organisation only.
+        queryset = super().get_queryset(request)
+        if request.user.is_service_role:
+            return queryset
+        return queryset.filter(organization_id=request.user.organization_id)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_service_role:
+            # Operators cannot grant staff, superuser or move people between organisations.
+            readonly += ["organization", "is_staff", "is_superuser", "groups", "user_permissions"]
+        return readonly

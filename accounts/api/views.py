@@ -1,0 +1,154 @@
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt import views as jwt_views
+
+from accounts import selectors, services
+from accounts.api.filtersets import MemberFilterSet
+from accounts.api.serializers import (
+    MemberSerializer,
+    ProfileUpdateSerializer,
+    PylonTokenObtainPairSerializer,
+    PylonTokenRefreshSerializer,
+    RefreshTokenSerializer,
+    RegistrationSerializer,
+    TokenPairSerializer,
+    UserProfileSerializer,
+)
+from accounts.models import User
+from pylon.api.permissions import IsOperatorOrServiceRole
+from pylon.api.viewsets import ScopedReadOnlyViewSet
+
+sensitive = method_decorator(sensitive_post_parameters("password"), name="dispatch")
+
+
+@sensitive
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "register"
+
+    @extend_schema(
+        operation_id="auth_register",
+        tags=["auth"],
+        summary="Register a user account",
+        request=RegistrationSerializer,
+        responses={201: UserProfileSerializer},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = RegistrationSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_register(**serializer.validated_data)
+        return Response(UserProfileSerializer(user).data, status=status.HTTP_201_CREATED)
+
+
+@sensitive
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="auth_token_obtain",
+        tags=["auth"],
+        summary="Sign in: exchange email and password for a token pair",
+        description=(
+            "The access token carries `role`, `organization` and `user_name` claims. "
+            "Wrong credentials and inactive accounts get the same 401."
+        ),
+        responses={200: TokenPairSerializer},
+        auth=[],
+    )
+)
+class TokenObtainView(jwt_views.TokenObtainPairView):
+    serializer_class = PylonTokenObtainPairSerializer
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+@extend_schema_view(
+    post=extend_schema(
+        operation_id="auth_token_refresh",
+        tags=["auth"],
+        summary="Rotate a refresh token",
+        description="Returns a new pair; the refresh token sent is blacklisted and cannot be used again.",
+        responses={200: TokenPairSerializer},
+        auth=[],
+    )
+)
+class TokenRefreshView(jwt_views.TokenRefreshView):
+    serializer_class = PylonTokenRefreshSerializer
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+
+class LogoutView(APIView):
+    """Possession of the refresh token is the credential, so an expired access token can still log out."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="auth_logout",
+        tags=["auth"],
+        summary="Sign out: blacklist a refresh token",
+        request=RefreshTokenSerializer,
+        responses={204: None},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = RefreshTokenSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.user_logout(refresh_token=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(generics.GenericAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = UserProfileSerializer
+
+    @extend_schema(operation_id="auth_me_retrieve", tags=["auth"], summary="The signed-in user's profile")
+    def get(self, request):
+        return Response(UserProfileSerializer(request.user).data)
+
+    @extend_schema(
+        operation_id="auth_me_update",
+        tags=["auth"],
+        summary="Change the signed-in user's name or email",
+        description="Role and organisation are not writable here; sending them is a 400.",
+        request=ProfileUpdateSerializer,
+        responses={200: UserProfileSerializer},
+    )
+    def patch(self, request):
+        serializer = ProfileUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update_profile(user=request.user, data=serializer.validated_data)
+        return Response(UserProfileSerializer(user).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="accounts_users_list",
+        tags=["accounts"],
+        summary="Members of the caller's organisation (operators)",
+    ),
+    retrieve=extend_schema(
+        operation_id="accounts_users_retrieve",
+        tags=["accounts"],
+        summary="One member of the caller's organisation (operators)",
+    ),
+)
+class MemberViewSet(ScopedReadOnlyViewSet):
+    model = User
+    serializer_class = MemberSerializer
+    permission_classes = [IsOperatorOrServiceRole]
+    filterset_class = MemberFilterSet
+    search_fields = ["email", "user_name"]
+    ordering_fields = ["email", "user_name", "date_joined"]
+    ordering = ["email"]
+
+    def scoped_queryset(self, user):
+        return selectors.user_list(fetched_by=user)

@@ -1,0 +1,16 @@
+"""Reads for accounts: who may see which users is decided here, once."""
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+
+
+def user_list(*, fetched_by: User) -> QuerySet[User]:
+    """Members visible to the caller: the service role sees everyone, an operator their
+    organisation, anyone else nobody (the view also refuses them with a 403)."""
+    users = User.objects.select_related("organization")
+    if fetched_by.is_service_role:
+        return users
+    if fetched_by.is_operator and fetched_by.organization_id:
+        return users.filter(organization_id=fetched_by.organization_id)
+    return users.none()

@@ -1,0 +1,69 @@
+"""Fixtures shared by every test: API clients signed in as each role, with real JWTs."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.api.serializers import add_profile_claims
+from tests.accounts.factories import OperatorFactory, OrganizationFactory, ServiceUserFactory, UserFactory
+
+#: Queries every authenticated API request makes: the ATOMIC_REQUESTS savepoint and its release
+#: (inside the test's transaction) and loading the token's user.
+REQUEST_OVERHEAD_QUERIES = 3
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Throttle counters and locks live in the cache (Redis in CI): no test sees another's."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def client_for(user=None) -> APIClient:
+    client = APIClient()
+    if user is not None:
+        access = add_profile_claims(RefreshToken.for_user(user), user).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return client
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def organization(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def other_organization(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def user(organization):
+    return UserFactory(organization=organization)
+
+
+@pytest.fixture
+def operator(organization):
+    return OperatorFactory(organization=organization)
+
+
+@pytest.fixture
+def service_user(db):
+    return ServiceUserFactory()
+
+
+@pytest.fixture
+def make_client():
+    return client_for

@@ -1,0 +1,179 @@
+"""The one error format of the API, and the one place exceptions are translated into it.
+
+Every error response is ``{"code": ..., "message": ..., "fields": {...}}``:
+``code`` is a machine-readable ``ErrorCode``; ``message`` is a sentence for people; ``fields`` maps a
+field path (``coordinates.lat``, ``items.0.name``) to the problems with that field, each with its own
+code and message. Services raise ``ApplicationError`` (or Django's ``ValidationError``); views never
+build error bodies themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.http import Http404
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+
+class ErrorCode(models.TextChoices):
+    VALIDATION_ERROR = "validation_error", "The request has invalid fields."
+    PARSE_ERROR = "parse_error", "The request body could not be parsed."
+    NOT_AUTHENTICATED = "not_authenticated", "Authentication credentials were not provided."
+    AUTHENTICATION_FAILED = "authentication_failed", "The credentials are wrong."
+    TOKEN_NOT_VALID = "token_not_valid", "The token is invalid, expired or revoked."
+    PERMISSION_DENIED = "permission_denied", "You may not do this."
+    NOT_FOUND = "not_found", "Not found."
+    METHOD_NOT_ALLOWED = "method_not_allowed", "Method not allowed."
+    NOT_ACCEPTABLE = "not_acceptable", "The requested response format is not available."
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "Unsupported media type."
+    THROTTLED = "throttled", "Too many requests."
+    CONFLICT = "conflict", "The request conflicts with the current state."
+    INVALID_TRANSITION = "invalid_transition", "The workload cannot move to that status now."
+    CONCURRENT_UPDATE = "concurrent_update", "Someone else changed this at the same time."
+    PAYLOAD_TOO_LARGE = "payload_too_large", "The request body is too large."
+    SERVICE_UNAVAILABLE = "service_unavailable", "A service Pylon depends on is unavailable."
+    SERVER_ERROR = "server_error", "Internal server error."
+
+
+class ApplicationError(Exception):
+    """A business-rule failure raised by a service, translated by ``exception_handler``."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.fields = fields or {}
+
+
+class ConflictError(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = ErrorCode.CONFLICT
+
+
+# DRF's exception classes → our codes. Subclasses first: InvalidToken is an AuthenticationFailed.
+_DRF_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (InvalidToken, ErrorCode.TOKEN_NOT_VALID),
+    (drf_exceptions.ValidationError, ErrorCode.VALIDATION_ERROR),
+    (drf_exceptions.ParseError, ErrorCode.PARSE_ERROR),
+    (drf_exceptions.NotAuthenticated, ErrorCode.NOT_AUTHENTICATED),
+    (drf_exceptions.AuthenticationFailed, ErrorCode.AUTHENTICATION_FAILED),
+    (drf_exceptions.PermissionDenied, ErrorCode.PERMISSION_DENIED),
+    (drf_exceptions.NotFound, ErrorCode.NOT_FOUND),
+    (drf_exceptions.MethodNotAllowed, ErrorCode.METHOD_NOT_ALLOWED),
+    (drf_exceptions.NotAcceptable, ErrorCode.NOT_ACCEPTABLE),
+    (drf_exceptions.UnsupportedMediaType, ErrorCode.UNSUPPORTED_MEDIA_TYPE),
+    (drf_exceptions.Throttled, ErrorCode.THROTTLED),
+)
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
+    return {"code": str(code), "message": str(message), "fields": fields or {}}
+
+
+def _field_problems(detail: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+    """Flatten DRF's nested error detail into ``{"a.b.0": [{"code", "message"}]}``."""
+    problems: dict[str, list[dict[str, str]]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            for sub_path, items in _field_problems(value, path).items():
+                problems.setdefault(sub_path, []).extend(items)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, (dict, list)) for item in detail):
+            problems[prefix or "non_field_errors"] = [
+                {"code": str(getattr(item, "code", "invalid") or "invalid"), "message": str(item)} for item in detail
+            ]
+        else:
+            for index, item in enumerate(detail):
+                if item:
+                    path = f"{prefix}.{index}" if prefix else str(index)
+                    problems.update(_field_problems(item, path))
+    else:
+        code = str(getattr(detail, "code", "invalid") or "invalid")
+        problems[prefix or "non_field_errors"] = [{"code": code, "message": str(detail)}]
+    return problems
+
+
+def _validation_message(fields: dict[str, list[dict[str, str]]]) -> str:
+    if set(fields) == {"non_field_errors"}:
+        return fields["non_field_errors"][0]["message"]
+    names = ", ".join(sorted(fields))
+    return f"Invalid input: {names}."
+
+
+def _from_django_validation_error(exc: DjangoValidationError) -> drf_exceptions.ValidationError:
+    if hasattr(exc, "error_dict"):
+        detail = {
+            ("non_field_errors" if name == "__all__" else name): [
+                drf_exceptions.ErrorDetail(message, code=error.code or "invalid")
+                for error in errors
+                for message in error.messages
+            ]
+            for name, errors in exc.error_dict.items()
+        }
+    else:
+        detail = [
+            drf_exceptions.ErrorDetail(message, code=error.code or "invalid")
+            for error in exc.error_list
+            for message in error.messages
+        ]
+    return drf_exceptions.ValidationError(detail)
+
+
+def _fallback_code(exc: drf_exceptions.APIException) -> str:
+    if exc.default_code in ErrorCode.values:
+        return exc.default_code
+    if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        return ErrorCode.SERVICE_UNAVAILABLE
+    return ErrorCode.SERVER_ERROR if exc.status_code >= 500 else ErrorCode.VALIDATION_ERROR
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every error the API returns leaves through here."""
+    if isinstance(exc, ApplicationError):
+        set_rollback()
+        return Response(
+            error_body(exc.code, exc.message, _field_problems(exc.fields) if exc.fields else {}),
+            status=exc.status_code,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = _from_django_validation_error(exc)
+    elif isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, TokenError):
+        exc = InvalidToken(str(exc))
+
+    if not isinstance(exc, drf_exceptions.APIException):
+        return None  # a bug: Django's handler500 answers (see pylon.views.server_error)
+
+    code = next((code for cls, code in _DRF_CODES if isinstance(exc, cls)), None)
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = f"{int(exc.wait)}"
+
+    if isinstance(exc, drf_exceptions.ValidationError):
+        fields = _field_problems(exc.detail)
+        body = error_body(ErrorCode.VALIDATION_ERROR, _validation_message(fields), fields)
+    else:
+        detail = exc.detail
+        # simplejwt puts {"detail", "code", "messages"} in detail; the others a string.
+        message = detail.get("detail", exc.default_detail) if isinstance(detail, dict) else detail
+        body = error_body(code or _fallback_code(exc), message)
+
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)

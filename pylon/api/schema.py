@@ -1,0 +1,36 @@
+"""OpenAPI generation: every operation documents the errors it can answer with, in one shape."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.permissions import AllowAny
+
+from pylon.api.serializers import ErrorSerializer
+
+
+def error_response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(response=ErrorSerializer, description=description)
+
+
+class PylonAutoSchema(AutoSchema):
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        for code, description in self._error_statuses():
+            if code not in responses:
+                responses[code] = self._get_response_for_code(error_response(description), code, direction=direction)
+        return responses
+
+    def _error_statuses(self) -> list[tuple[str, str]]:
+        view = self.view
+        errors: list[tuple[str, str]] = []
+        has_body = self.method in ("POST", "PUT", "PATCH")
+        if has_body or self._is_list_view():
+            errors.append(("400", "The request or its parameters are invalid (`validation_error`, `parse_error`)."))
+        public = any(isinstance(p, AllowAny) for p in view.get_permissions())
+        if not public:
+            errors.append(("401", "No valid access token (`not_authenticated`, `token_not_valid`)."))
+            errors.append(("403", "The caller's role may not do this (`permission_denied`)."))
+        if "{" in self.path:
+            errors.append(("404", "No such object, or not one the caller may see (`not_found`)."))
+        if view.get_throttles():
+            errors.append(("429", "Too many requests; see the `Retry-After` header (`throttled`)."))
+        return errors

@@ -1,0 +1,46 @@
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+from pylon.api.exceptions import ErrorCode
+
+
+class FieldProblemSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable reason, e.g. `required`, `max_value`.")
+    message = serializers.CharField(help_text="What is wrong, in words for people.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every error response."""
+
+    code = serializers.ChoiceField(choices=ErrorCode.choices, help_text="Machine-readable error code.")
+    message = serializers.CharField(help_text="What went wrong, in words for people.")
+    fields = serializers.DictField(
+        child=FieldProblemSerializer(many=True),
+        help_text="Problems per field path (`coordinates.lat`); empty unless the error is about fields.",
+    )
+
+
+class StrictInputMixin:
+    """Refuse keys the serializer does not write, instead of DRF's silent drop.
+
+    A client that sends ``status`` or ``organization`` learns with a 400 naming the field that it
+    cannot set it; it does not get a 200 that quietly ignored half its request.
+    """
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            refused = {
+                key: [
+                    serializers.ErrorDetail(
+                        "This field is read-only." if key in self.fields else "Unknown field.",
+                        code="read_only" if key in self.fields else "unknown_field",
+                    )
+                ]
+                for key in data
+                if key not in writable
+            }
+            if refused:
+                raise serializers.ValidationError(refused)
+        return super().to_internal_value(data)

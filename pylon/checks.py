@@ -1,0 +1,29 @@
+"""Deploy checks: `manage.py check --deploy` fails while development secrets are in use."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=True)
+def check_secrets(app_configs, **kwargs):
+    from pylon.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
+
+    errors = []
+    if settings.SECRET_KEY == DEV_SECRET_KEY:
+        errors.append(Error("SECRET_KEY is the development default.", hint="Set SECRET_KEY.", id="pylon.E001"))
+    signing_key = settings.SIMPLE_JWT["SIGNING_KEY"]
+    if signing_key == DEV_JWT_SIGNING_KEY:
+        errors.append(
+            Error("JWT_SIGNING_KEY is the development default.", hint="Set JWT_SIGNING_KEY.", id="pylon.E002")
+        )
+    if signing_key == settings.SECRET_KEY:
+        errors.append(
+            Error(
+                "JWT_SIGNING_KEY equals SECRET_KEY.",
+                hint="Tokens need their own key, so that one leak does not compromise both.",
+                id="pylon.E003",
+            )
+        )
+    if len(signing_key) < 32:
+        errors.append(Error("JWT_SIGNING_KEY is shorter than 32 characters.", id="pylon.E004"))
+    return errors

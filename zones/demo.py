@@ -1,0 +1,64 @@
+"""Demo grid zones: one data centre in each of the 14 GB DNO regions of the NESO carbon-intensity API.
+
+Intensities are typical figures for each region and prices plausible commercial tariffs; the
+carbon-intensity history loaded by ``seed_demo`` replaces them with recorded values.
+"""
+
+from decimal import Decimal
+
+from zones.models import GridZone
+
+# (neso_region_id, region, zone_id, zone_name, grid_zone_code, lat, lng, gCO2/kWh, GBP/kWh, GPUs)
+DEMO_ZONES = [
+    (1, "North Scotland", "ABD-1", "Aberdeen Grid Cluster", "UK-NSCOTLAND-01", "57.14970", "-2.09430", "18", "0.2140", 32),
+    (2, "South Scotland", "GLA-1", "Glasgow Grid Cluster", "UK-SCOTLAND-01", "55.86420", "-4.25180", "42", "0.2190", 64),
+    (3, "North West England", "MAN-1", "Manchester Grid Cluster", "UK-NWENGLAND-01", "53.48080", "-2.24260", "148", "0.2420", 96),
+    (4, "North East England", "NCL-1", "Newcastle Grid Cluster", "UK-NEENGLAND-01", "54.97830", "-1.61780", "95", "0.2310", 48),
+    (5, "Yorkshire", "LDS-1", "Leeds Grid Cluster", "UK-YORKSHIRE-01", "53.80080", "-1.54910", "176", "0.2380", 64),
+    (6, "North Wales & Merseyside", "LIV-1", "Liverpool Grid Cluster", "UK-NWALES-01", "53.40840", "-2.99160", "132", "0.2450", 48),
+    (7, "South Wales", "CDF-1", "Cardiff Grid Cluster", "UK-SWALES-01", "51.48160", "-3.17910", "262", "0.2290", 64),
+    (8, "West Midlands", "BHM-1", "Birmingham Grid Cluster", "UK-WMIDLANDS-01", "52.48620", "-1.89040", "205", "0.2510", 96),
+    (9, "East Midlands", "NOT-1", "Nottingham Grid Cluster", "UK-EMIDLANDS-01", "52.95480", "-1.15810", "221", "0.2470", 64),
+    (10, "East England", "CAM-1", "Cambridge Grid Cluster", "UK-EENGLAND-01", "52.20530", "0.12180", "168", "0.2560", 128),
+    (11, "South West England", "BRS-1", "Bristol Grid Cluster", "UK-SWENGLAND-01", "51.45450", "-2.58790", "154", "0.2490", 48),
+    (12, "South England", "SLO-1", "Slough Grid Cluster", "UK-SENGLAND-01", "51.51050", "-0.59500", "189", "0.2640", 256),
+    (13, "London", "LDN-1", "London Docklands Grid Cluster", "UK-LONDON-01", "51.50790", "-0.02350", "197", "0.2780", 256),
+    (14, "South East England", "CRA-1", "Crawley Grid Cluster", "UK-SEENGLAND-01", "51.10910", "-0.18720", "183", "0.2610", 96),
+]
+
+
+def seed_zones() -> list[GridZone]:
+    """Create or refresh the demo zones (idempotent: keyed on the grid zone code)."""
+    zones = []
+    for region_id, region, zone_id, name, code, lat, lng, intensity, price, gpus in DEMO_ZONES:
+        zone, _ = GridZone.objects.update_or_create(
+            grid_zone_code=code,
+            defaults={
+                "zone_id": zone_id,
+                "zone_name": name,
+                "region": region,
+                "country": "United Kingdom",
+                "latitude": Decimal(lat),
+                "longitude": Decimal(lng),
+                "neso_region_id": region_id,
+                "gpu_capacity": gpus,
+                "cpu_core_capacity": gpus * 32,
+                "memory_gb_capacity": gpus * 256,
+            },
+            create_defaults={
+                "zone_id": zone_id,
+                "zone_name": name,
+                "region": region,
+                "country": "United Kingdom",
+                "latitude": Decimal(lat),
+                "longitude": Decimal(lng),
+                "neso_region_id": region_id,
+                "gpu_capacity": gpus,
+                "cpu_core_capacity": gpus * 32,
+                "memory_gb_capacity": gpus * 256,
+                "carbon_intensity": Decimal(intensity),
+                "energy_price": Decimal(price),
+            },
+        )
+        zones.append(zone)
+    return zones
