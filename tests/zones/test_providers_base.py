@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -9,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import requests
 
+from tests.zones.carbon_fixtures import REPO_ROOT
 from tests.zones.fake_server import FakeHttpServer, Scripted
 from zones.providers._http import JsonHttpClient
 from zones.providers.bands import INDEX_BANDS, IndexBand, index_band
@@ -194,3 +197,8 @@ def test_fake_server_prefers_longest_prefix_then_repeat_then_404(server: FakeHtt
     assert server.pending() == {}
     with pytest.raises(PermanentProviderError, match="nothing scripted"):
         http.get("/zzz")
+
+
+def test_provider_package_imports_no_django() -> None:
+    code = "import sys, zones.providers; sys.exit(any(m.startswith('django') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=False).returncode == 0

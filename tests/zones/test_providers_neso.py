@@ -231,3 +231,22 @@ def test_region_forecast_with_no_periods_is_transient(server: FakeHttpServer, ne
     server.enqueue("/regional/", Scripted(json_body={"data": [{"regionid": 13, "data": []}]}))
     with pytest.raises(TransientProviderError, match="no periods"):
         neso.fetch_region_forecast("13", REGION_13_START)
+
+
+def test_string_region_ids_in_a_payload_are_tolerated() -> None:
+    payload = load_json("neso_regional_fw48h.json")
+    for period in payload["data"]:
+        for region in period["regions"]:
+            region["regionid"] = str(region["regionid"])
+    assert len(parse_regional_by_time(payload, {"7"})) == 3
+
+
+def test_fetch_national_forecast(server: FakeHttpServer, neso: NesoProvider) -> None:
+    server.enqueue("/intensity/", Scripted(json_body=load_json("neso_national_fw48h.json")))
+    readings = neso.fetch_national_forecast(NATIONAL_START + timedelta(minutes=40), hours=1)
+    assert [r.period_start.strftime("%H:%M") for r in readings] == [
+        "12:30",
+        "13:00",
+        "13:30",
+    ]  # overlapping 12:40-13:40
+    assert [r.path for r in server.requests] == ["/intensity/2023-01-26T12:30Z/fw48h"]

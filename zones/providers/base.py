@@ -72,8 +72,8 @@ class CarbonIntensityProvider(Protocol):
     name: str
 
     def fetch_forecast(self, zone_keys: Sequence[str], start: datetime, hours: int = 48) -> list[IntensityReading]:
-        """Readings for ``zone_keys`` with period_start in [start, start + hours), fetched in
-        as few API calls as the provider allows."""
+        """Readings for ``zone_keys`` whose periods overlap [start, start + hours), in time
+        order, fetched in as few API calls as the provider allows."""
         ...
 
 
@@ -95,7 +95,7 @@ def is_half_hour_aligned(value: datetime) -> bool:
 
 
 def window_filter(readings: Sequence[IntensityReading], start: datetime, hours: int) -> list[IntensityReading]:
-    """Keep readings starting in [floor_half_hour(start), start + hours), in time order.
+    """Keep readings whose periods overlap [start, start + hours), in time order.
 
     APIs return whole windows (NESO fw48h, WattTime horizons) that need not
     begin exactly at ``start``; callers asked for a specific window.

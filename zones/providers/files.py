@@ -29,8 +29,8 @@ from __future__ import annotations
 import csv
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -144,77 +144,88 @@ class _Layout:
 
 def _detect(header: list[str], zone: str | None) -> _Layout:
     names = [name.strip().lower() for name in header]
-    index = {name: i for i, name in enumerate(names)}
-
-    def find(predicate: Callable[[str], bool]) -> int | None:
-        return next((i for i, name in enumerate(names) if predicate(name)), None)
-
-    if {"from", "regionid", "forecast"} <= index.keys():
-        known = {"from", "regionid", "forecast"}
-        return _Layout(
-            CsvFormat.NESO_REGIONAL,
-            {
-                "start": index["from"],
-                "zone": index["regionid"],
-                "forecast": index["forecast"],
-            },
-            {header[i].strip(): i for i, name in enumerate(names) if name not in known},
-            zone,
-            naive_is_utc=True,
-            hourly=False,
-            gb_bands=True,
-        )
-    if {"from", "to", "forecast"} <= index.keys():
-        wanted = {
-            "start": "from",
-            "end": "to",
-            "forecast": "forecast",
-            "actual": "actual",
-            "index": "index",
-        }
-        return _Layout(
-            CsvFormat.NESO_NATIONAL,
-            {key: index[name] for key, name in wanted.items() if name in index},
-            {},
-            zone or NATIONAL_ZONE_KEY,
-            naive_is_utc=True,
-            hourly=False,
-            gb_bands=True,
-        )
-    em_start = index.get("datetime (utc)")
-    em_zone = index.get("zone id")
-    em_direct = find(lambda name: name.startswith("carbon intensity") and name.endswith("(direct)"))
-    if em_start is not None and em_zone is not None and em_direct is not None:
-        return _Layout(
-            CsvFormat.ELECTRICITYMAPS,
-            {"start": em_start, "zone": em_zone, "actual": em_direct},
-            {},
-            zone,
-            naive_is_utc=True,
-            hourly=True,
-            gb_bands=False,
-        )
-    if "period_start" in index and ({"forecast", "actual"} & index.keys()):
-        if zone is None and "zone" not in index:
-            raise CsvFormatError("the file has no zone column: pass the zone key")
-        wanted = {
-            "start": "period_start",
-            "end": "period_end",
-            "zone": "zone",
-            "forecast": "forecast",
-            "actual": "actual",
-            "price": "price_gbp_per_kwh",
-        }
-        return _Layout(
-            CsvFormat.PYLON,
-            {key: index[name] for key, name in wanted.items() if name in index},
-            {},
-            zone,
-            naive_is_utc=False,
-            hourly=False,
-            gb_bands=False,
-        )
+    for detector in (_neso_regional, _neso_national, _electricitymaps, _pylon):
+        layout = detector(header, names, zone)
+        if layout is not None:
+            return layout
     raise CsvFormatError(f"unrecognised header: {','.join(header)[:200]}")
+
+
+def _neso_regional(header: list[str], names: list[str], zone: str | None) -> _Layout | None:
+    keys = {"start": "from", "zone": "regionid", "forecast": "forecast"}
+    if not set(keys.values()) <= set(names):
+        return None
+    fuels = {header[i].strip(): i for i, name in enumerate(names) if name not in keys.values()}
+    return _Layout(
+        CsvFormat.NESO_REGIONAL,
+        _positions(names, keys),
+        fuels,
+        zone,
+        naive_is_utc=True,
+        hourly=False,
+        gb_bands=True,
+    )
+
+
+def _neso_national(header: list[str], names: list[str], zone: str | None) -> _Layout | None:
+    if not {"from", "to", "forecast"} <= set(names):
+        return None
+    keys = {"start": "from", "end": "to", "forecast": "forecast", "actual": "actual", "index": "index"}
+    return _Layout(
+        CsvFormat.NESO_NATIONAL,
+        _positions(names, keys),
+        {},
+        zone or NATIONAL_ZONE_KEY,
+        naive_is_utc=True,
+        hourly=False,
+        gb_bands=True,
+    )
+
+
+def _electricitymaps(header: list[str], names: list[str], zone: str | None) -> _Layout | None:
+    # Exports spell it "Carbon Intensity gCO₂eq/kWh (direct)" or "Carbon intensity ...".
+    direct = next((n for n in names if n.startswith("carbon intensity") and n.endswith("(direct)")), None)
+    if direct is None or not {"datetime (utc)", "zone id"} <= set(names):
+        return None
+    keys = {"start": "datetime (utc)", "zone": "zone id", "actual": direct}
+    return _Layout(
+        CsvFormat.ELECTRICITYMAPS,
+        _positions(names, keys),
+        {},
+        zone,
+        naive_is_utc=True,
+        hourly=True,
+        gb_bands=False,
+    )
+
+
+def _pylon(header: list[str], names: list[str], zone: str | None) -> _Layout | None:
+    if "period_start" not in names or not {"forecast", "actual"} & set(names):
+        return None
+    if zone is None and "zone" not in names:
+        raise CsvFormatError("the file has no zone column: pass the zone key")
+    keys = {
+        "start": "period_start",
+        "end": "period_end",
+        "zone": "zone",
+        "forecast": "forecast",
+        "actual": "actual",
+        "price": "price_gbp_per_kwh",
+    }
+    return _Layout(
+        CsvFormat.PYLON,
+        _positions(names, keys),
+        {},
+        zone,
+        naive_is_utc=False,
+        hourly=False,
+        gb_bands=False,
+    )
+
+
+def _positions(names: list[str], keys: dict[str, str]) -> dict[str, int]:
+    """Canonical key -> field index for the header names present (first occurrence wins)."""
+    return {key: names.index(name) for key, name in keys.items() if name in names}
 
 
 def _split(line: str, expected: int | None = None) -> list[str]:
@@ -245,17 +256,21 @@ def _parse_row(layout: _Layout, fields: list[str]) -> list[IntensityReading]:
     actual = _intensity(cell("actual"), "actual")
     if forecast is None and actual is None:
         raise _Rejected("no intensity value")
-    common = {
-        "zone_key": _zone(layout, cell("zone")),
-        "forecast": forecast,
-        "actual": actual,
-        "index": _index(cell("index"), actual if actual is not None else forecast, start) if layout.gb_bands else None,
-        "generation_mix": _generation_mix(layout, fields),
-        "price_gbp_per_kwh": _price(cell("price")),
-        "source": f"csv:{layout.format}",
-    }
-    starts = (start, end) if layout.hourly else (start,)
-    return [IntensityReading(period_start=s, period_end=s + HALF_HOUR, **common) for s in starts]
+    intensity = actual if actual is not None else forecast
+    reading = IntensityReading(
+        zone_key=_zone(layout, cell("zone")),
+        period_start=start,
+        period_end=end,
+        forecast=forecast,
+        actual=actual,
+        index=_index(cell("index"), intensity, start) if layout.gb_bands else None,
+        generation_mix=_generation_mix(layout, fields),
+        price_gbp_per_kwh=_price(cell("price")),
+        source=f"csv:{layout.format}",
+    )
+    if not layout.hourly:
+        return [reading]
+    return [reading, replace(reading, period_start=end, period_end=end + HALF_HOUR)]
 
 
 def _timestamp(text: str, naive_is_utc: bool) -> datetime:

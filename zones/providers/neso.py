@@ -188,6 +188,8 @@ def _periods(payload: Any) -> list[dict[str, Any]]:
 def _region_key(region: dict[str, Any]) -> str:
     """``regionid`` as a string. Never ``shortname``: its spelling has changed over time."""
     region_id = region["regionid"]
+    if isinstance(region_id, str) and region_id.isdigit():
+        region_id = int(region_id)  # tolerate "1": the key is the number, not its JSON type
     if isinstance(region_id, bool) or not isinstance(region_id, int):
         raise TypeError(f"regionid {region_id!r} is not an integer")
     return str(region_id)
