@@ -16,7 +16,7 @@ import numpy as np
 
 from .benchmark import generate_workloads
 from .core import schedule_batch
-from .types import BALANCED, ForecastGrid, Reservations, ZoneInput
+from .types import BALANCED, ForecastGrid, Reservations, WorkloadInput, ZoneInput
 
 N_ZONES = 14
 N_SLOTS = 96
@@ -24,7 +24,7 @@ N_SLOTS = 96
 
 def synthetic_problem(
     n_workloads: int, seed: int = 7
-) -> tuple[list, list[ZoneInput], ForecastGrid, Reservations, datetime]:  # type: ignore[type-arg]
+) -> tuple[list[WorkloadInput], list[ZoneInput], ForecastGrid, Reservations, datetime]:
     """Seeded random zones, forecasts (daily shape + noise, a few NaN) and reservations."""
     rng = np.random.default_rng(seed)
     start = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)

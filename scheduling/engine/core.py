@@ -5,7 +5,8 @@ How an option is evaluated (and why):
 * **Options.** A workload may start at ``t0 = max(now, submitted_at)`` (the
   "start now" option, possibly mid-slot) or, when it may defer (deferrable, not
   CRITICAL, window > 0), at any half-hour boundary after ``t0`` up to
-  ``submitted_at + deferral_window``. Every start must end by the deadline
+  ``submitted_at + deferral_window`` (once that has passed, only "now" is
+  left). Every start must end by the deadline
   (checked on real times, not slots) and lie inside the forecast grid.
 * **Time-weighted means.** A run covers ``[a, b)`` in slot units; partial first
   and last slots are weighted by the fraction covered. With ``C`` the cumulative
@@ -74,7 +75,7 @@ from .types import (
 SLOT_SECONDS: float = SLOT.total_seconds()
 CAPACITY_TOLERANCE: float = 1e-9
 """Free capacity may fall short of the need by this much (float noise)."""
-CHUNK_SIZE: int = 256
+CHUNK_SIZE: int = 128
 """Workloads evaluated per vectorised pass; bounds memory to ~Z*(T+1)*CHUNK floats per array."""
 
 BoolArray = npt.NDArray[np.bool_]
@@ -606,7 +607,8 @@ def rank_options(
 ) -> WorkloadPlan:
     """Rank one (possibly unsaved) workload's options without reserving anything.
 
-    Used by the preview endpoint: the same evaluation as a batch of one.
+    Used by the preview endpoint: the same evaluation as a batch of one,
+    against the given reservations.
     """
     return _run([workload], zones, grid, reservations, weights, now, top_k, reserve=False).plans[0]
 

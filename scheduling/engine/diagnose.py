@@ -164,7 +164,7 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
             free, z, j = best[r]
             details[_RESOURCES[r]] = {
                 "needed": float(needs[r]),
-                "most_free": max(free, 0.0),
+                "most_free": max(free, 0.0) if math.isfinite(free) else None,  # None = unlimited
                 "zone": prob.codes[z],
                 "start": col_time(j).isoformat(),
             }

@@ -326,7 +326,11 @@ class Option:
 
 @dataclass(frozen=True)
 class Baseline:
-    """Running at once in the host zone: the reference for savings."""
+    """Running at once in the host zone: the reference for savings.
+
+    A counterfactual, so it ignores caps, deadline and capacity; it exists
+    whenever the host zone is known and its forecast covers the run.
+    """
 
     zone: str
     start: datetime

@@ -518,3 +518,23 @@ def test_validation() -> None:
     with pytest.raises(ValueError):
         ForecastGrid(T0 + 10 * M, ["A"], np.zeros((1, 4)))
     assert PolicyWeights.preset("carbon_first") is CARBON_FIRST and PolicyWeights.BALANCED is BALANCED
+
+
+def test_batch_does_not_mutate_input_reservations_and_returns_the_result() -> None:
+    g = grid({"A": [50, 50, 50, 50]})
+    res = Reservations.empty(["A"], 4)
+    res.add_run("A", T0 + 90 * M, T0 + 100 * M, T0, cpu_cores=3)  # a partial slot reserves the whole slot
+    assert res.cpu.tolist() == [[0, 0, 0, 3]]
+    result = schedule_batch([wl(duration_mins=45, cpu_cores=2)], zones("A", cpu=8), g, res, CARBON_FIRST, T0)
+    assert res.cpu.tolist() == [[0, 0, 0, 3]]
+    assert result.reservations.cpu.tolist() == [[2, 2, 0, 3]]  # 45 minutes touch two slots
+
+
+def test_mid_slot_start_now_needs_capacity_in_the_slot_containing_now() -> None:
+    now = T0 + 10 * M
+    g = grid({"A": [50, 50, 50, 50]})
+    res = Reservations.empty(["A"], 4)
+    res.add_run("A", T0, T0 + 5 * M, T0, gpus=1)  # ends before now, but occupies slot 0
+    w = wl(submitted_at=now, duration_mins=30, gpu_mins=30.0, deferral_window_mins=60)
+    plan = rank_options(w, zones("A", gpu=1), g, res, CARBON_FIRST, now)
+    assert plan.best is not None and plan.best.start == T0 + 30 * M
