@@ -90,6 +90,9 @@ OPERATOR_ADMIN_PERMISSIONS = [
     ("accounts", "view_user"),
     ("accounts", "view_organization"),
     ("zones", "view_gridzone"),
+    ("workloads", "view_computeworkload"),
+    ("workloads", "change_computeworkload"),
+    ("workloads", "view_workloadevent"),
 ]
 
 

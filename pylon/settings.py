@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "pylon.apps.PylonConfig",
     "accounts.apps.AccountsConfig",
     "zones.apps.ZonesConfig",
+    "workloads.apps.WorkloadsConfig",
 ]
 
 MIDDLEWARE = [
@@ -114,7 +116,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    # Half-hourly, a few minutes after each settlement period starts, when NESO has published.
+    "refresh-carbon-intensity": {
+        "task": "zones.tasks.refresh_carbon_intensity",
+        "schedule": crontab(minute="5,35"),
+    },
+}
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -206,14 +214,31 @@ SPECTACULAR_SETTINGS = {
         "UserRoleEnum": "accounts.models.Role",
         "ErrorCodeEnum": "pylon.api.exceptions.ErrorCode",
         "HealthStatusEnum": "pylon.views.HealthStatus",
+        "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
+        "WorkloadTypeEnum": "workloads.models.WorkloadType",
+        "UrgencyEnum": "workloads.models.Urgency",
+        "WorkloadActionEnum": "workloads.state_machine.WorkloadAction",
+        "CarbonLevelEnum": "zones.providers.bands.IndexBand",
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
         {"name": "accounts", "description": "Members of the caller's organisation."},
         {"name": "zones", "description": "UK grid zones (data-centre regions) and their figures."},
+        {"name": "workloads", "description": "Compute workloads: submission, lifecycle and dashboard figures."},
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],
 }
+
+# --- Carbon-intensity data -------------------------------------------------------------------
+NESO_API_BASE_URL = env.str("NESO_API_BASE_URL", default="https://api.carbonintensity.org.uk")
+ELECTRICITYMAPS_API_BASE_URL = env.str("ELECTRICITYMAPS_API_BASE_URL", default="https://api.electricitymaps.com")
+ELECTRICITYMAPS_API_TOKEN = env.str("ELECTRICITYMAPS_API_TOKEN", default="")
+WATTTIME_API_BASE_URL = env.str("WATTTIME_API_BASE_URL", default="https://api.watttime.org")
+WATTTIME_USERNAME = env.str("WATTTIME_USERNAME", default="")
+WATTTIME_PASSWORD = env.str("WATTTIME_PASSWORD", default="")
+CARBON_PROVIDER_TIMEOUT_SECONDS = env.float("CARBON_PROVIDER_TIMEOUT_SECONDS", default=10.0)
+# A zone whose figures are older than this is flagged `is_stale` in the API.
+CARBON_DATA_STALE_AFTER_MINUTES = env.int("CARBON_DATA_STALE_AFTER_MINUTES", default=90)
 
 # --- I18N, static -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

@@ -7,6 +7,7 @@ from pylon import views
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("zones.api.urls")),
+    path("", include("workloads.api.urls")),
 ]
 
 urlpatterns = [

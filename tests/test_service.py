@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Organization, Role, User
+from workloads.models import ComputeWorkload, WorkloadStatus
 from zones.models import GridZone
 
 pytestmark = pytest.mark.django_db
@@ -48,9 +49,13 @@ def test_schema_is_served(api_client):
 
 def test_seed_demo_is_idempotent():
     call_command("seed_demo", stdout=open("/dev/null", "w"))
-    counts = (Organization.objects.count(), User.objects.count(), GridZone.objects.count())
+
+    def counts():
+        return [model.objects.count() for model in (Organization, User, GridZone, ComputeWorkload)]
+
+    before = counts()
     call_command("seed_demo", stdout=open("/dev/null", "w"))
-    assert counts == (Organization.objects.count(), User.objects.count(), GridZone.objects.count())
+    assert counts() == before
     assert GridZone.objects.count() == 14
     assert sorted(GridZone.objects.values_list("neso_region_id", flat=True)) == list(range(1, 15))
     for slug in ("northwind", "bramble"):
@@ -58,6 +63,10 @@ def test_seed_demo_is_idempotent():
         assert members.filter(role=Role.OPERATOR).count() == 1
         assert members.filter(role=Role.USER).count() == 2
     assert User.objects.get(email="ops@northwind.example").check_password("pylon-demo-2026")
+    statuses = set(ComputeWorkload.objects.values_list("status", flat=True))
+    assert statuses == set(WorkloadStatus.values)
+    completed = ComputeWorkload.objects.filter(status=WorkloadStatus.COMPLETED)
+    assert all(w.carbon_emitted_kg is not None and w.actual_end > w.actual_start for w in completed)
 
 
 def test_demo_operator_signs_in(api_client):

@@ -37,6 +37,7 @@ class ErrorCode(models.TextChoices):
     CONFLICT = "conflict", "The request conflicts with the current state."
     INVALID_TRANSITION = "invalid_transition", "The workload cannot move to that status now."
     CONCURRENT_UPDATE = "concurrent_update", "Someone else changed this at the same time."
+    NOT_EDITABLE = "not_editable", "The workload can no longer be changed."
     PAYLOAD_TOO_LARGE = "payload_too_large", "The request body is too large."
     SERVICE_UNAVAILABLE = "service_unavailable", "A service Pylon depends on is unavailable."
     SERVER_ERROR = "server_error", "Internal server error."

@@ -28,19 +28,20 @@ class StrictInputMixin:
     cannot set it; it does not get a 200 that quietly ignored half its request.
     """
 
+    #: Fields the system owns; named in the error so the client knows why it was refused.
+    system_fields: tuple[str, ...] = ()
+
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             writable = {name for name, field in self.fields.items() if not field.read_only}
-            refused = {
-                key: [
-                    serializers.ErrorDetail(
-                        "This field is read-only." if key in self.fields else "Unknown field.",
-                        code="read_only" if key in self.fields else "unknown_field",
-                    )
-                ]
-                for key in data
-                if key not in writable
-            }
+            refused = {key: [self._refusal(key)] for key in data if key not in writable}
             if refused:
                 raise serializers.ValidationError(refused)
         return super().to_internal_value(data)
+
+    def _refusal(self, key: str) -> serializers.ErrorDetail:
+        if key in self.system_fields:
+            return serializers.ErrorDetail("This field is set by Pylon and cannot be written.", code="read_only")
+        if key in self.fields:
+            return serializers.ErrorDetail("This field is read-only.", code="read_only")
+        return serializers.ErrorDetail("Unknown field.", code="unknown_field")

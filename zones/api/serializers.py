@@ -85,3 +85,11 @@ class GridZoneWriteSerializer(StrictInputMixin, serializers.ModelSerializer):
             "cpu_core_capacity",
             "memory_gb_capacity",
         ]
+
+
+class GridZoneSummarySerializer(serializers.ModelSerializer):
+    """A zone as other resources (workloads, recommendations) name it."""
+
+    class Meta:
+        model = GridZone
+        fields = ["id", "zone_id", "zone_name", "grid_zone_code"]

@@ -1,0 +1,268 @@
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from accounts.models import User
+from pylon.api.serializers import StrictInputMixin
+from workloads import models as m
+from workloads.models import ComputeWorkload, WorkloadEvent
+from workloads.state_machine import WorkloadAction
+from zones.api.serializers import GridZoneSummarySerializer
+from zones.models import GridZone
+
+#: Set by Pylon, never by a client: sending one is a 400 that names it.
+SYSTEM_FIELDS = (
+    "id",
+    "job_id",
+    "user",
+    "owner",
+    "organization",
+    "status",
+    "recommended_grid_zone",
+    "recommended_2_grid_zone",
+    "recommended_3_grid_zone",
+    "chosen_grid_zone",
+    "planned_start",
+    "actual_energy_kwh",
+    "carbon_emitted_kg",
+    "cost_gbp",
+    "baseline_carbon_kg",
+    "baseline_cost_gbp",
+    "submitted_at",
+    "actual_start",
+    "actual_end",
+    "updated_at",
+)
+
+
+class WorkloadOwnerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "user_name", "email"]
+
+
+class ComputeWorkloadSerializer(serializers.ModelSerializer):
+    """A workload as users and operators see it."""
+
+    owner = WorkloadOwnerSerializer(source="user", read_only=True)
+    host_dc = GridZoneSummarySerializer(read_only=True)
+    recommended_grid_zone = GridZoneSummarySerializer(read_only=True, allow_null=True)
+    recommended_2_grid_zone = GridZoneSummarySerializer(read_only=True, allow_null=True)
+    recommended_3_grid_zone = GridZoneSummarySerializer(read_only=True, allow_null=True)
+    chosen_grid_zone = GridZoneSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ComputeWorkload
+        fields = [
+            "id",
+            "job_id",
+            "owner",
+            "organization",
+            "workload_name",
+            "workload_type",
+            "urgency",
+            "status",
+            "host_dc",
+            "required_gpu_mins",
+            "required_cpu_cores",
+            "required_memory_gb",
+            "estimated_energy_kwh",
+            "estimated_duration_mins",
+            "carbon_cap_gco2",
+            "max_price_gbp",
+            "deferral_window_mins",
+            "deadline",
+            "is_deferrable",
+            "recommended_grid_zone",
+            "recommended_2_grid_zone",
+            "recommended_3_grid_zone",
+            "chosen_grid_zone",
+            "planned_start",
+            "actual_energy_kwh",
+            "carbon_emitted_kg",
+            "cost_gbp",
+            "baseline_carbon_kg",
+            "baseline_cost_gbp",
+            "submitted_at",
+            "actual_start",
+            "actual_end",
+            "updated_at",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "organization": {"help_text": "The owner's organisation (set by Pylon)."},
+            "estimated_energy_kwh": {"help_text": "Estimated energy of the run, kWh."},
+            "carbon_cap_gco2": {"help_text": "Most gCO2 the whole run may emit."},
+            "max_price_gbp": {"help_text": "Most the whole run may cost, GBP."},
+            "actual_energy_kwh": {"help_text": "Measured energy, kWh, when the operator reported it."},
+            "carbon_emitted_kg": {"help_text": "What the run emitted: energy × the chosen zone's intensity, kg."},
+            "cost_gbp": {"help_text": "What the run cost: energy × the chosen zone's price, GBP."},
+            "baseline_carbon_kg": {
+                "help_text": "Emissions had the same energy run at once, on submission, in the host zone, kg."
+            },
+            "baseline_cost_gbp": {"help_text": "Cost had the same energy run at once in the host zone, GBP."},
+        }
+
+
+def _decimal(max_digits, places, low, high, **kwargs):
+    return serializers.DecimalField(
+        max_digits=max_digits, decimal_places=places, min_value=Decimal(low), max_value=high, **kwargs
+    )
+
+
+class WorkloadInputSerializer(StrictInputMixin, serializers.Serializer):
+    """What a user sends to submit a workload, or to change a PENDING one (the old form's names)."""
+
+    system_fields = SYSTEM_FIELDS
+
+    workload_name = serializers.CharField(max_length=200)
+    workload_type = serializers.ChoiceField(choices=m.WorkloadType.choices, default=m.WorkloadType.OTHER)
+    urgency = serializers.ChoiceField(choices=m.Urgency.choices, default=m.Urgency.MEDIUM)
+    host_dc = serializers.PrimaryKeyRelatedField(
+        queryset=GridZone.objects.all(),
+        help_text="Id of the preferred grid zone.",
+        error_messages={"does_not_exist": "No grid zone has this id.", "incorrect_type": "Send a zone id (UUID)."},
+    )
+    required_gpu_mins = _decimal(12, 2, 0, m.MAX_GPU_MINS, default=Decimal(0), help_text="GPU-minutes, ≥ 0.")
+    required_cpu_cores = serializers.IntegerField(min_value=0, max_value=m.MAX_CPU_CORES, default=0)
+    required_memory_gb = _decimal(12, 2, 0, m.MAX_MEMORY_GB, default=Decimal(0))
+    estimated_energy_kwh = _decimal(
+        14,
+        3,
+        0,
+        m.MAX_ENERGY_KWH,
+        required=False,
+        allow_null=True,
+        help_text="Estimated energy, kWh; when absent Pylon estimates it from the resources.",
+    )
+    estimated_duration_mins = serializers.IntegerField(
+        min_value=1,
+        max_value=m.MAX_DURATION_MINS,
+        required=False,
+        allow_null=True,
+        help_text="Run length in minutes; defaults to `required_gpu_mins` when that is set, else 60.",
+    )
+    carbon_cap_gco2 = _decimal(
+        16,
+        2,
+        "0.01",
+        m.MAX_CARBON_CAP_G,
+        required=False,
+        allow_null=True,
+        help_text="Most gCO2 the whole run may emit; positive.",
+    )
+    max_price_gbp = _decimal(
+        12,
+        2,
+        "0.01",
+        m.MAX_PRICE_GBP,
+        required=False,
+        allow_null=True,
+        help_text="Most the whole run may cost, GBP; positive.",
+    )
+    deferral_window_mins = serializers.IntegerField(
+        min_value=0,
+        max_value=m.MAX_DEFERRAL_MINS,
+        default=0,
+        help_text="How long Pylon may delay the start for cleaner power, minutes.",
+    )
+    deadline = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="The run must end by then; leave room for its duration."
+    )
+    is_deferrable = serializers.BooleanField(default=True)
+
+    def validate_deadline(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("The deadline must be in the future.")
+        return value
+
+
+class WorkloadEventSerializer(serializers.ModelSerializer):
+    actor = WorkloadOwnerSerializer(read_only=True, allow_null=True)
+    action = serializers.ChoiceField(choices=WorkloadAction.choices)
+
+    class Meta:
+        model = WorkloadEvent
+        fields = ["id", "action", "from_status", "to_status", "actor", "note", "created_at"]
+
+
+class NoteSerializer(StrictInputMixin, serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class AssignSerializer(StrictInputMixin, serializers.Serializer):
+    zone = serializers.PrimaryKeyRelatedField(
+        queryset=GridZone.objects.all(),
+        help_text="The zone to run in.",
+        error_messages={"does_not_exist": "No grid zone has this id.", "incorrect_type": "Send a zone id (UUID)."},
+    )
+    start = serializers.DateTimeField(required=False, allow_null=True, help_text="Planned start; default now.")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    reassign = serializers.BooleanField(
+        default=False, help_text="Set to move a SCHEDULED workload; without it only PENDING ones are assigned."
+    )
+
+
+class CompleteSerializer(StrictInputMixin, serializers.Serializer):
+    measured_energy_kwh = _decimal(
+        14,
+        3,
+        0,
+        m.MAX_ENERGY_KWH,
+        required=False,
+        allow_null=True,
+        help_text="Energy the run really used, kWh; the estimate is used when absent.",
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RecentWorkloadSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="workload.id")
+    job_id = serializers.CharField(source="workload.job_id")
+    workload_name = serializers.CharField(source="workload.workload_name")
+    status = serializers.ChoiceField(source="workload.status", choices=m.WorkloadStatus.choices)
+    submitted_at = serializers.DateTimeField(source="workload.submitted_at")
+    carbon_emitted_kg = serializers.DecimalField(
+        source="workload.carbon_emitted_kg", max_digits=16, decimal_places=4, allow_null=True
+    )
+    carbon_level = serializers.ChoiceField(
+        choices=["very low", "low", "moderate", "high", "very high"],
+        allow_null=True,
+        help_text="NESO index band of the run's real intensity (emissions ÷ energy); null until it has run.",
+    )
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    PENDING = serializers.IntegerField()
+    SCHEDULED = serializers.IntegerField()
+    RUNNING = serializers.IntegerField()
+    COMPLETED = serializers.IntegerField()
+    FAILED = serializers.IntegerField()
+    CANCELLED = serializers.IntegerField()
+
+
+class WorkloadStatsSerializer(serializers.Serializer):
+    counts_by_status = StatusCountsSerializer()
+    total = serializers.IntegerField()
+    active = serializers.IntegerField(help_text="RUNNING workloads.")
+    queued = serializers.IntegerField(help_text="PENDING and SCHEDULED workloads.")
+    completed = serializers.IntegerField()
+    carbon_emitted_kg = serializers.DecimalField(max_digits=20, decimal_places=4)
+    carbon_saved_kg = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=4,
+        help_text=(
+            "Σ over COMPLETED workloads of (baseline − actual) emissions, kg. Actual = energy × the chosen "
+            "zone's time-weighted intensity over the run ÷ 1000; baseline = the same energy × the host zone's "
+            "intensity over a run of the same length starting at submission ÷ 1000. Negative when the "
+            "choices emitted more."
+        ),
+    )
+    cost_gbp = serializers.DecimalField(max_digits=20, decimal_places=4)
+    cost_saved_gbp = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=4,
+        help_text="Σ over COMPLETED workloads of (baseline − actual) cost: energy × price, chosen vs host zone.",
+    )
+    recent = RecentWorkloadSerializer(many=True, help_text="The 4 most recently submitted workloads.")

@@ -1,0 +1,185 @@
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.response import Response
+
+from pylon.api.filters import SafeSearchFilter
+from pylon.api.schema import error_response
+from pylon.api.viewsets import ScopedGenericViewSet
+from workloads import selectors, services
+from workloads.api.filtersets import WorkloadFilterSet
+from workloads.api.serializers import (
+    AssignSerializer,
+    CompleteSerializer,
+    ComputeWorkloadSerializer,
+    NoteSerializer,
+    WorkloadEventSerializer,
+    WorkloadInputSerializer,
+    WorkloadStatsSerializer,
+)
+from workloads.models import ComputeWorkload
+
+CONFLICT = error_response(
+    "The workload's status does not allow this (`invalid_transition`, `not_editable`), or another request "
+    "changed it at the same moment (`concurrent_update`)."
+)
+
+
+def _action_schema(operation_id: str, summary: str, request, description: str = ""):
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: ComputeWorkloadSerializer, 409: CONFLICT},
+    )
+
+
+@extend_schema(tags=["workloads"])
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="workloads_list",
+        summary="List workloads",
+        description="A user sees their own workloads, an operator every workload of their organisation.",
+    ),
+    retrieve=extend_schema(operation_id="workloads_retrieve", summary="One workload"),
+    create=extend_schema(
+        operation_id="workloads_create",
+        summary="Submit a workload",
+        description="The owner and organisation are the caller's. System fields are refused with a 400.",
+        request=WorkloadInputSerializer,
+        responses={201: ComputeWorkloadSerializer},
+    ),
+    partial_update=extend_schema(
+        operation_id="workloads_partial_update",
+        summary="Change a PENDING workload (owner)",
+        description="Only user-owned fields, and only while PENDING: a later status answers 409 `not_editable`.",
+        request=WorkloadInputSerializer,
+        responses={200: ComputeWorkloadSerializer, 409: CONFLICT},
+    ),
+)
+class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGenericViewSet):
+    model = ComputeWorkload
+    serializer_class = ComputeWorkloadSerializer
+    filter_backends = [DjangoFilterBackend, SafeSearchFilter]
+    filterset_class = WorkloadFilterSet
+    search_fields = ["workload_name", "job_id"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def scoped_queryset(self, user):
+        return selectors.workload_list(fetched_by=user)
+
+    def create(self, request):
+        serializer = WorkloadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        workload = services.workload_create(user=request.user, data=serializer.validated_data)
+        return Response(self._out(workload), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        workload = self.get_object()
+        serializer = WorkloadInputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        workload = services.workload_update(workload=workload, actor=request.user, data=serializer.validated_data)
+        return Response(self._out(workload))
+
+    @_action_schema(
+        "workloads_cancel",
+        "Cancel a workload",
+        NoteSerializer,
+        "The owner while PENDING or SCHEDULED; operators of the organisation while unfinished.",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        note = self._valid(NoteSerializer)["note"]
+        workload = services.workload_cancel(workload=self.get_object(), actor=request.user, note=note)
+        return Response(self._out(workload))
+
+    @_action_schema(
+        "workloads_assign",
+        "Assign a zone and start time (operators)",
+        AssignSerializer,
+        "PENDING → SCHEDULED. With `reassign: true`, moves a SCHEDULED workload. Of two operators assigning "
+        "at once exactly one wins; the other gets 409.",
+    )
+    @action(detail=True, methods=["post"])
+    def assign(self, request, pk=None):
+        data = self._valid(AssignSerializer)
+        workload = services.workload_assign(
+            workload=self.get_object(),
+            actor=request.user,
+            zone=data["zone"],
+            planned_start=data.get("start"),
+            note=data["note"],
+            reassign=data["reassign"],
+        )
+        return Response(self._out(workload))
+
+    @_action_schema("workloads_start", "Start a scheduled workload (operators)", NoteSerializer)
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        note = self._valid(NoteSerializer)["note"]
+        return Response(self._out(services.workload_start(workload=self.get_object(), actor=request.user, note=note)))
+
+    @_action_schema(
+        "workloads_complete",
+        "Complete a running workload (operators)",
+        CompleteSerializer,
+        "Records the end and computes `carbon_emitted_kg`, `cost_gbp` and the host-zone baseline from the "
+        "zones' intensity and price over the run.",
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        data = self._valid(CompleteSerializer)
+        workload = services.workload_complete(
+            workload=self.get_object(),
+            actor=request.user,
+            measured_energy_kwh=data.get("measured_energy_kwh"),
+            note=data["note"],
+        )
+        return Response(self._out(workload))
+
+    @_action_schema("workloads_fail", "Mark a workload failed (operators)", NoteSerializer)
+    @action(detail=True, methods=["post"])
+    def fail(self, request, pk=None):
+        note = self._valid(NoteSerializer)["note"]
+        return Response(self._out(services.workload_fail(workload=self.get_object(), actor=request.user, note=note)))
+
+    @extend_schema(
+        operation_id="workloads_events_list",
+        summary="A workload's timeline",
+        responses={200: WorkloadEventSerializer(many=True)},
+    )
+    @action(detail=True, methods=["get"], filter_backends=[])
+    def events(self, request, pk=None):
+        page = self.paginate_queryset(selectors.workload_events(workload=self.get_object()))
+        return self.get_paginated_response(WorkloadEventSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="workloads_stats",
+        summary="Dashboard figures",
+        description="Over the caller's workloads (a user's own, an operator's organisation).",
+        responses={200: WorkloadStatsSerializer},
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request):
+        return Response(WorkloadStatsSerializer(selectors.workload_stats(fetched_by=request.user)).data)
+
+    def _valid(self, serializer_class) -> dict:
+        serializer = serializer_class(data=request_data(self.request))
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _out(self, workload: ComputeWorkload) -> dict:
+        """Re-read the written row through the selector: after a write it must still be one the caller
+        may see (NetBox's check). If not, the request fails and ATOMIC_REQUESTS rolls the write back."""
+        visible = self.scoped_queryset(self.request.user).filter(pk=workload.pk).first()
+        if visible is None:
+            raise PermissionDenied("The change would leave the workload outside what you may see.")
+        return ComputeWorkloadSerializer(visible).data
+
+
+def request_data(request):
+    """An action may be POSTed with no body at all."""
+    return request.data if request.data is not None else {}

@@ -1,0 +1,181 @@
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+# Upper bounds keep every figure physical and every oversized input a 400, never a DB overflow.
+MAX_GPU_MINS = Decimal("100000000")  # ~190 GPU-years
+MAX_CPU_CORES = 1_000_000
+MAX_MEMORY_GB = Decimal("100000000")
+MAX_ENERGY_KWH = Decimal("1000000000")
+MAX_CARBON_CAP_G = Decimal("1000000000000")
+MAX_PRICE_GBP = Decimal("1000000000")
+MAX_DEFERRAL_MINS = 14 * 24 * 60
+MAX_DURATION_MINS = 31 * 24 * 60
+DEFAULT_DURATION_MINS = 60
+
+
+class WorkloadType(models.TextChoices):
+    TRAINING_RUN = "TRAINING_RUN", "Training run"
+    FINE_TUNING = "FINE_TUNING", "Fine-tuning"
+    INFERENCE_BATCH = "INFERENCE_BATCH", "Inference batch"
+    DATA_PROCESSING = "DATA_PROCESSING", "Data processing"
+    SIMULATION = "SIMULATION", "Simulation"
+    RENDERING = "RENDERING", "Rendering"
+    OTHER = "OTHER", "Other"
+
+
+class Urgency(models.TextChoices):
+    LOW = "LOW", "Low"
+    MEDIUM = "MEDIUM", "Medium"
+    HIGH = "HIGH", "High"
+    CRITICAL = "CRITICAL", "Critical"
+
+
+#: Most urgent first has the highest rank; used for ordering and scheduling priority.
+URGENCY_RANK = {Urgency.LOW: 0, Urgency.MEDIUM: 1, Urgency.HIGH: 2, Urgency.CRITICAL: 3}
+
+
+class WorkloadStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SCHEDULED = "SCHEDULED", "Scheduled"
+    RUNNING = "RUNNING", "Running"
+    COMPLETED = "COMPLETED", "Completed"
+    FAILED = "FAILED", "Failed"
+    CANCELLED = "CANCELLED", "Cancelled"
+
+
+UNFINISHED_STATUSES = (WorkloadStatus.PENDING, WorkloadStatus.SCHEDULED, WorkloadStatus.RUNNING)
+
+
+def _decimal_field(max_digits: int, places: int, low: Decimal | int, high: Decimal | int, **kwargs):
+    return models.DecimalField(
+        max_digits=max_digits,
+        decimal_places=places,
+        validators=[MinValueValidator(low), MaxValueValidator(high)],
+        **kwargs,
+    )
+
+
+class ComputeWorkload(models.Model):
+    """A compute job a user submits, Pylon schedules and an operator runs (`compute_workloads`)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job_id = models.CharField(max_length=32, unique=True, editable=False, help_text="Human-readable job id.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="workloads", help_text="The owner."
+    )
+    organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="workloads")
+
+    workload_name = models.CharField(max_length=200)
+    workload_type = models.CharField(max_length=24, choices=WorkloadType.choices, default=WorkloadType.OTHER)
+    urgency = models.CharField(max_length=16, choices=Urgency.choices, default=Urgency.MEDIUM)
+    status = models.CharField(max_length=16, choices=WorkloadStatus.choices, default=WorkloadStatus.PENDING)
+    host_dc = models.ForeignKey(
+        "zones.GridZone",
+        on_delete=models.PROTECT,
+        related_name="hosted_workloads",
+        help_text="The preferred zone: where the workload would run at once without Pylon.",
+    )
+
+    required_gpu_mins = _decimal_field(12, 2, 0, MAX_GPU_MINS, default=Decimal(0), help_text="GPU-minutes.")
+    required_cpu_cores = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_CPU_CORES)])
+    required_memory_gb = _decimal_field(12, 2, 0, MAX_MEMORY_GB, default=Decimal(0))
+    estimated_energy_kwh = _decimal_field(14, 3, 0, MAX_ENERGY_KWH, null=True, blank=True)
+    estimated_duration_mins = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINS)],
+        help_text="Run length; defaults to `required_gpu_mins` when that is set, else 60.",
+    )
+    carbon_cap_gco2 = _decimal_field(16, 2, Decimal("0.01"), MAX_CARBON_CAP_G, null=True, blank=True)
+    max_price_gbp = _decimal_field(12, 2, Decimal("0.01"), MAX_PRICE_GBP, null=True, blank=True)
+    deferral_window_mins = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_DEFERRAL_MINS)])
+    deadline = models.DateTimeField(null=True, blank=True)
+    is_deferrable = models.BooleanField(default=True)
+
+    recommended_grid_zone = models.ForeignKey(
+        "zones.GridZone", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recommended_2_grid_zone = models.ForeignKey(
+        "zones.GridZone", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    recommended_3_grid_zone = models.ForeignKey(
+        "zones.GridZone", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    chosen_grid_zone = models.ForeignKey(
+        "zones.GridZone", on_delete=models.PROTECT, null=True, blank=True, related_name="chosen_workloads"
+    )
+    planned_start = models.DateTimeField(null=True, blank=True, help_text="When a SCHEDULED workload is to start.")
+
+    actual_energy_kwh = _decimal_field(14, 3, 0, MAX_ENERGY_KWH, null=True, blank=True)
+    carbon_emitted_kg = _decimal_field(16, 4, 0, Decimal("1e11"), null=True, blank=True)
+    cost_gbp = _decimal_field(14, 4, 0, Decimal("1e9"), null=True, blank=True)
+    baseline_carbon_kg = _decimal_field(16, 4, 0, Decimal("1e11"), null=True, blank=True)
+    baseline_cost_gbp = _decimal_field(14, 4, 0, Decimal("1e9"), null=True, blank=True)
+
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
+    actual_start = models.DateTimeField(null=True, blank=True)
+    actual_end = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-submitted_at"]
+        indexes = [
+            models.Index(fields=["user", "-submitted_at"], name="workload_owner_idx"),
+            models.Index(fields=["organization", "status"], name="workload_org_status_idx"),
+            models.Index(fields=["status"], name="workload_status_idx"),
+            models.Index(fields=["chosen_grid_zone"], name="workload_chosen_zone_idx"),
+            models.Index(fields=["-submitted_at"], name="workload_submitted_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(actual_end__isnull=True)
+                | models.Q(actual_start__isnull=True)
+                | models.Q(actual_end__gte=models.F("actual_start")),
+                name="workload_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status__in=["SCHEDULED", "RUNNING", "COMPLETED"])
+                | models.Q(chosen_grid_zone__isnull=False),
+                name="workload_scheduled_has_zone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} {self.workload_name}"
+
+    @property
+    def energy_kwh(self) -> Decimal | None:
+        """The measured energy once known, else the estimate."""
+        return self.actual_energy_kwh if self.actual_energy_kwh is not None else self.estimated_energy_kwh
+
+
+class WorkloadEvent(models.Model):
+    """One step of a workload's life: who moved it from which status to which, when, and why."""
+
+    id = models.BigAutoField(primary_key=True)
+    workload = models.ForeignKey(ComputeWorkload, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty when Pylon itself acted (auto-scheduling).",
+    )
+    action = models.CharField(max_length=24)
+    from_status = models.CharField(
+        max_length=16, choices=WorkloadStatus.choices, null=True, blank=True, help_text="Empty for the submission."
+    )
+    to_status = models.CharField(max_length=16, choices=WorkloadStatus.choices)
+    note = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["workload", "created_at"], name="workload_event_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.workload_id}: {self.from_status or '∅'} → {self.to_status}"

@@ -1,0 +1,124 @@
+"""Reads for compute workloads. Who sees which workload is decided here, once:
+
+- a user sees their own workloads;
+- an operator sees every workload of their organisation;
+- the service role sees everything.
+
+Every view, the admin and the other apps' reads go through ``workload_list``.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+
+from accounts.models import User
+from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadEvent, WorkloadStatus
+from zones.providers.bands import index_band
+
+RECENT_WORKLOADS = 4
+
+
+def _visible_to(user: User) -> Q:
+    if user.is_service_role:
+        return Q()
+    if user.is_operator and user.organization_id:
+        return Q(organization_id=user.organization_id)
+    return Q(user_id=user.pk)
+
+
+def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
+    """The workloads ``fetched_by`` may see, with what the list and detail views show joined in."""
+    if not fetched_by.is_authenticated:
+        return ComputeWorkload.objects.none()
+    urgency_rank = Case(
+        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
+        output_field=IntegerField(),
+    )
+    return (
+        ComputeWorkload.objects.filter(_visible_to(fetched_by))
+        .select_related(
+            "user",
+            "host_dc",
+            "chosen_grid_zone",
+            "recommended_grid_zone",
+            "recommended_2_grid_zone",
+            "recommended_3_grid_zone",
+        )
+        .annotate(urgency_rank=urgency_rank)
+    )
+
+
+def workload_events(*, workload: ComputeWorkload) -> QuerySet[WorkloadEvent]:
+    return WorkloadEvent.objects.filter(workload=workload).select_related("actor").order_by("created_at", "id")
+
+
+def carbon_level(workload: ComputeWorkload) -> str | None:
+    """The NESO index band of the intensity the run really had (emissions over energy)."""
+    energy = workload.energy_kwh
+    if workload.carbon_emitted_kg is None or not energy:
+        return None
+    intensity_g_per_kwh = float(workload.carbon_emitted_kg * 1000 / energy)
+    year = (workload.actual_end or workload.submitted_at).year
+    return index_band(intensity_g_per_kwh, year).value
+
+
+def workload_stats(*, fetched_by: User) -> dict[str, Any]:
+    """Dashboard figures over the workloads the caller sees (three queries, whatever the count).
+
+    Savings are over COMPLETED workloads: ``baseline − actual``, where the baseline is the same
+    energy run at once, on submission, in the host zone.
+    """
+    workloads = workload_list(fetched_by=fetched_by)
+    by_status = {status: 0 for status in WorkloadStatus.values}
+    for row in workloads.order_by().values("status").annotate(n=Count("id")):
+        by_status[row["status"]] = row["n"]
+    completed = workloads.filter(status=WorkloadStatus.COMPLETED)
+    sums = completed.order_by().aggregate(
+        carbon_emitted_kg=Sum("carbon_emitted_kg"),
+        baseline_carbon_kg=Sum("baseline_carbon_kg"),
+        cost_gbp=Sum("cost_gbp"),
+        baseline_cost_gbp=Sum("baseline_cost_gbp"),
+    )
+    zero = Decimal(0)
+    recent = list(workloads.order_by("-submitted_at")[:RECENT_WORKLOADS])
+    return {
+        "counts_by_status": by_status,
+        "total": sum(by_status.values()),
+        "active": by_status[WorkloadStatus.RUNNING],
+        "queued": by_status[WorkloadStatus.PENDING] + by_status[WorkloadStatus.SCHEDULED],
+        "completed": by_status[WorkloadStatus.COMPLETED],
+        "carbon_emitted_kg": sums["carbon_emitted_kg"] or zero,
+        "carbon_saved_kg": (sums["baseline_carbon_kg"] or zero) - (sums["carbon_emitted_kg"] or zero),
+        "cost_gbp": sums["cost_gbp"] or zero,
+        "cost_saved_gbp": (sums["baseline_cost_gbp"] or zero) - (sums["cost_gbp"] or zero),
+        "recent": [{"workload": w, "carbon_level": carbon_level(w)} for w in recent],
+    }
+
+
+def workload_zone_figures(*, fetched_by: User) -> dict[Any, dict[str, Any]]:
+    """Per chosen zone, over the workloads the caller sees: RUNNING count, total count, total
+    energy (kWh, measured else estimated) and average emissions (kg, over runs that have them).
+    One query. Users get their own figures only; operators their organisation's."""
+    rows = (
+        workload_list(fetched_by=fetched_by)
+        .filter(chosen_grid_zone__isnull=False)
+        .order_by()
+        .values("chosen_grid_zone_id")
+        .annotate(
+            running_count=Count("id", filter=Q(status=WorkloadStatus.RUNNING)),
+            total_count=Count("id"),
+            measured_energy=Sum("actual_energy_kwh"),
+            estimated_energy=Sum("estimated_energy_kwh", filter=Q(actual_energy_kwh__isnull=True)),
+            average_carbon_kg=Avg("carbon_emitted_kg"),
+        )
+    )
+    return {
+        row["chosen_grid_zone_id"]: {
+            "running_count": row["running_count"],
+            "total_count": row["total_count"],
+            "total_energy_kwh": (row["measured_energy"] or Decimal(0)) + (row["estimated_energy"] or Decimal(0)),
+            "average_carbon_kg": row["average_carbon_kg"],
+        }
+        for row in rows
+    }

@@ -1,0 +1,314 @@
+"""Writes for compute workloads: submission, owner edits and the lifecycle actions.
+
+Who may *see* a workload is decided by ``selectors.workload_list``; the views look workloads up
+through it, so a workload that reaches a service here is already visible to the caller. The
+services then decide who may *change* it (403) and whether the state machine allows it (409).
+"""
+
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from pylon.api.exceptions import ApplicationError, ErrorCode
+from workloads.models import (
+    DEFAULT_DURATION_MINS,
+    ComputeWorkload,
+    WorkloadEvent,
+    WorkloadStatus,
+)
+from workloads.state_machine import ConcurrentUpdate, WorkloadAction, next_status
+from zones import selectors as zone_selectors
+from zones.models import GridZone
+
+#: The fields a user owns and may write (on submit, and while the workload is PENDING).
+USER_FIELDS = (
+    "workload_name",
+    "workload_type",
+    "urgency",
+    "host_dc",
+    "required_gpu_mins",
+    "required_cpu_cores",
+    "required_memory_gb",
+    "estimated_energy_kwh",
+    "estimated_duration_mins",
+    "carbon_cap_gco2",
+    "max_price_gbp",
+    "deferral_window_mins",
+    "deadline",
+    "is_deferrable",
+)
+
+JOB_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class WorkloadNotEditable(ApplicationError):
+    status_code = 409
+    code = ErrorCode.NOT_EDITABLE
+
+
+def _new_job_id(now: datetime) -> str:
+    suffix = "".join(secrets.choice(JOB_ID_ALPHABET) for _ in range(6))
+    return f"JOB-{now:%Y%m%d}-{suffix}"
+
+
+def _default_duration(data: dict[str, Any]) -> int:
+    """A run length when none is given: the GPU-minutes on one GPU, else an hour."""
+    gpu_mins = data.get("required_gpu_mins") or Decimal(0)
+    return max(1, int(gpu_mins)) if gpu_mins > 0 else DEFAULT_DURATION_MINS
+
+
+def _validate_timing(workload: ComputeWorkload, *, now: datetime) -> None:
+    """The deadline leaves room for the run, and the deferral window fits before it."""
+    errors: dict[str, list[str]] = {}
+    duration = timedelta(minutes=workload.estimated_duration_mins)
+    if workload.deadline is not None:
+        if workload.deadline <= now:
+            errors["deadline"] = ["The deadline must be in the future."]
+        elif workload.deadline < now + duration:
+            errors["deadline"] = [
+                f"The deadline leaves less than the estimated duration of {workload.estimated_duration_mins} "
+                "minutes from now."
+            ]
+        elif workload.is_deferrable and now + timedelta(minutes=workload.deferral_window_mins) + duration > (
+            workload.deadline
+        ):
+            errors["deferral_window_mins"] = [
+                "Deferring this long would leave no room for the run before the deadline: at most "
+                f"{int((workload.deadline - now - duration).total_seconds() // 60)} minutes."
+            ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _record(workload: ComputeWorkload, *, action: str, actor: User | None, from_status: str | None, note: str = ""):
+    return WorkloadEvent.objects.create(
+        workload=workload,
+        actor=actor,
+        action=action,
+        from_status=from_status,
+        to_status=workload.status,
+        note=note,
+    )
+
+
+@transaction.atomic
+def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
+    """Submit a workload for ``user``: the owner and organisation are the caller's, never the client's."""
+    if user.organization_id is None:
+        raise PermissionDenied("Service accounts without an organisation cannot submit workloads.")
+    now = timezone.now()
+    fields = {name: data[name] for name in USER_FIELDS if name in data}
+    if fields.get("estimated_duration_mins") is None:
+        fields["estimated_duration_mins"] = _default_duration(fields)
+    workload = ComputeWorkload(user=user, organization_id=user.organization_id, submitted_at=now, **fields)
+    _validate_timing(workload, now=now)
+    workload.full_clean(exclude=["job_id"])
+    for _ in range(5):
+        workload.job_id = _new_job_id(now)
+        try:
+            with transaction.atomic():
+                workload.save(force_insert=True)
+            break
+        except IntegrityError:
+            if not ComputeWorkload.objects.filter(job_id=workload.job_id).exists():
+                raise
+    else:  # pragma: no cover - 32**6 ids a day make five collisions in a row unthinkable
+        raise ConcurrentUpdate("Could not allocate a job id; try again.")
+    _record(workload, action=WorkloadAction.SUBMIT, actor=user, from_status=None)
+    from workloads import signals
+
+    signals.workload_submitted.send_robust(sender=ComputeWorkload, workload_id=workload.pk)
+    return workload
+
+
+@transaction.atomic
+def workload_update(*, workload: ComputeWorkload, actor: User, data: dict[str, Any]) -> ComputeWorkload:
+    """Change the user-owned fields of a PENDING workload.
+
+    The owner may change their own workload while it is PENDING; the service role may change any.
+    The row is locked so a concurrent assignment cannot slip in between the check and the write.
+    """
+    locked = ComputeWorkload.objects.select_for_update().get(pk=workload.pk)
+    if not (actor.is_service_role or locked.user_id == actor.pk):
+        raise PermissionDenied("Only the owner may change a workload.")
+    if locked.status != WorkloadStatus.PENDING and not actor.is_service_role:
+        raise WorkloadNotEditable(
+            f"Only PENDING workloads can be changed; this one is {locked.status}.",
+            fields={"status": [f"Is {locked.status}."]},
+        )
+    changes = {name: data[name] for name in USER_FIELDS if name in data}
+    if "estimated_duration_mins" in changes and changes["estimated_duration_mins"] is None:
+        changes["estimated_duration_mins"] = _default_duration({**locked.__dict__, **changes})
+    changed = [name for name, value in changes.items() if getattr(locked, name) != value]
+    for name in changed:
+        setattr(locked, name, changes[name])
+    if changed:
+        _validate_timing(locked, now=timezone.now())
+        locked.full_clean()
+        locked.save(update_fields=[*changed, "updated_at"])
+        from workloads import signals
+
+        signals.workload_changed.send_robust(sender=ComputeWorkload, workload_id=locked.pk)
+    return locked
+
+
+def _can_operate(actor: User, workload: ComputeWorkload) -> bool:
+    return actor.is_service_role or (actor.is_operator and actor.organization_id == workload.organization_id)
+
+
+def _transition(
+    workload: ComputeWorkload,
+    *,
+    action: str,
+    actor: User | None,
+    note: str = "",
+    changes: dict[str, Any] | Callable[[ComputeWorkload], dict[str, Any]] | None = None,
+) -> ComputeWorkload:
+    """Move ``workload`` along the state machine, atomically and exactly once.
+
+    The row is locked (PostgreSQL) and the update is conditional on the status read, so of two
+    concurrent requests one wins and the other gets a 409 — on SQLite too, where the conditional
+    update finds the status already changed. ``changes`` may be a function of the locked row, for
+    values that depend on it (the accounting of a run needs its real start).
+    """
+    with transaction.atomic():
+        current = ComputeWorkload.objects.select_for_update().get(pk=workload.pk)
+        from_status = current.status
+        target = next_status(action, from_status)
+        extra = changes(current) if callable(changes) else changes or {}
+        values = {**extra, "status": target, "updated_at": timezone.now()}
+        updated = ComputeWorkload.objects.filter(pk=current.pk, status=from_status).update(**values)
+        if updated != 1:
+            raise ConcurrentUpdate("Someone else changed this workload at the same moment; reload and retry.")
+        current.refresh_from_db()
+        _record(current, action=action, actor=actor, from_status=from_status, note=note)
+    from workloads import signals
+
+    signals.workload_transitioned.send_robust(
+        sender=ComputeWorkload, workload_id=current.pk, action=action, from_status=from_status, to_status=target
+    )
+    return current
+
+
+def workload_cancel(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
+    """The owner cancels while PENDING or SCHEDULED; operators and the service role any unfinished one."""
+    is_owner = workload.user_id == actor.pk
+    if not _can_operate(actor, workload):
+        if not is_owner:
+            raise PermissionDenied("Only the owner or an operator of the organisation may cancel this workload.")
+        if workload.status == WorkloadStatus.RUNNING:
+            raise PermissionDenied("A running workload can only be cancelled by an operator.")
+    return _transition(workload, action=WorkloadAction.CANCEL, actor=actor, note=note)
+
+
+def workload_assign(
+    *,
+    workload: ComputeWorkload,
+    actor: User | None,
+    zone: GridZone,
+    planned_start: datetime | None = None,
+    note: str = "",
+    reassign: bool = False,
+) -> ComputeWorkload:
+    """Choose the zone (and start) of a PENDING workload, or of a SCHEDULED one with ``reassign``.
+
+    ``actor`` is None when Pylon assigns by policy. A plain assign of an already SCHEDULED workload
+    is a 409, so of two operators assigning at once exactly one wins.
+    """
+    if actor is not None and not _can_operate(actor, workload):
+        raise PermissionDenied("Only operators of the organisation may assign workloads.")
+    now = timezone.now()
+    start = planned_start or now
+    if start < now - timedelta(minutes=5):
+        raise ValidationError({"planned_start": ["The planned start cannot be in the past."]})
+    if workload.deadline is not None and start + timedelta(minutes=workload.estimated_duration_mins) > (
+        workload.deadline
+    ):
+        raise ValidationError({"planned_start": ["Starting then, the run would end after the workload's deadline."]})
+    action = WorkloadAction.REASSIGN if reassign else WorkloadAction.ASSIGN
+    return _transition(
+        workload,
+        action=action,
+        actor=actor,
+        note=note,
+        changes={"chosen_grid_zone": zone, "planned_start": start},
+    )
+
+
+def workload_start(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
+    if not _can_operate(actor, workload):
+        raise PermissionDenied("Only operators of the organisation may start workloads.")
+    return _transition(
+        workload, action=WorkloadAction.START, actor=actor, note=note, changes={"actual_start": timezone.now()}
+    )
+
+
+def workload_complete(
+    *, workload: ComputeWorkload, actor: User, measured_energy_kwh: Decimal | None = None, note: str = ""
+) -> ComputeWorkload:
+    """Finish a run and account for it: what it emitted and cost, and what running at once in the
+    host zone would have (the baseline the savings are measured against)."""
+    if not _can_operate(actor, workload):
+        raise PermissionDenied("Only operators of the organisation may complete workloads.")
+
+    def accounting(current: ComputeWorkload) -> dict[str, Any]:
+        energy = measured_energy_kwh if measured_energy_kwh is not None else current.estimated_energy_kwh
+        if energy is None:
+            raise ValidationError(
+                {"measured_energy_kwh": ["This workload has no energy estimate; send the measured energy."]}
+            )
+        end = timezone.now()
+        changes = {"actual_end": end, **_run_accounting(current, energy_kwh=Decimal(energy), end=end)}
+        if measured_energy_kwh is not None:
+            changes["actual_energy_kwh"] = measured_energy_kwh
+        return changes
+
+    return _transition(workload, action=WorkloadAction.COMPLETE, actor=actor, note=note, changes=accounting)
+
+
+def workload_fail(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
+    if not _can_operate(actor, workload):
+        raise PermissionDenied("Only operators of the organisation may mark workloads failed.")
+    changes = {"actual_end": timezone.now()} if workload.actual_start else {}
+    return _transition(workload, action=WorkloadAction.FAIL, actor=actor, note=note, changes=changes)
+
+
+def workload_recompute_accounting(*, workload: ComputeWorkload) -> ComputeWorkload:
+    """Account a COMPLETED run again, e.g. once measured (actual) intensities have replaced the
+    forecasts its period was first accounted at."""
+    if workload.status != WorkloadStatus.COMPLETED or workload.energy_kwh is None:
+        raise ApplicationError("Only completed runs with a known energy are accounted.", code=ErrorCode.CONFLICT)
+    figures = _run_accounting(workload, energy_kwh=Decimal(workload.energy_kwh), end=workload.actual_end)
+    ComputeWorkload.objects.filter(pk=workload.pk).update(**figures)
+    workload.refresh_from_db()
+    return workload
+
+
+KG_PER_G = Decimal("0.001")
+
+
+def _run_accounting(workload: ComputeWorkload, *, energy_kwh: Decimal, end: datetime) -> dict[str, Decimal]:
+    """Emissions and cost of the run, and of the baseline: the same energy run at once, on
+    submission, in the host zone. Intensities are time-weighted over each run's period."""
+    start = workload.actual_start or end
+    run_length = max(end - start, timedelta(minutes=1))
+    chosen = workload.chosen_grid_zone
+    intensity, price = zone_selectors.zone_mean_figures(zone=chosen, start=start, end=end)
+    baseline_start = workload.submitted_at
+    base_intensity, base_price = zone_selectors.zone_mean_figures(
+        zone=workload.host_dc, start=baseline_start, end=baseline_start + run_length
+    )
+    quantum = Decimal("0.0001")
+    return {
+        "carbon_emitted_kg": (energy_kwh * intensity * KG_PER_G).quantize(quantum),
+        "cost_gbp": (energy_kwh * price).quantize(quantum),
+        "baseline_carbon_kg": (energy_kwh * base_intensity * KG_PER_G).quantize(quantum),
+        "baseline_cost_gbp": (energy_kwh * base_price).quantize(quantum),
+    }

@@ -1,0 +1,11 @@
+"""What the workloads app tells the rest of Pylon. Receivers that start background work must
+defer it with ``transaction.on_commit``: these are sent inside the writing transaction."""
+
+from django.dispatch import Signal
+
+#: A workload was submitted. Arguments: ``workload_id``.
+workload_submitted = Signal()
+#: A PENDING workload's user-owned fields changed. Arguments: ``workload_id``.
+workload_changed = Signal()
+#: A lifecycle action moved a workload. Arguments: ``workload_id``, ``action``, ``from_status``, ``to_status``.
+workload_transitioned = Signal()
