@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import add_profile_claims
+from tests.schema_conformance import check_response
 from tests.accounts.factories import OperatorFactory, OrganizationFactory, ServiceUserFactory, UserFactory
 
 #: Queries every authenticated API request makes: the ATOMIC_REQUESTS savepoint and its release
@@ -26,8 +27,17 @@ def _isolated_cache():
     cache.clear()
 
 
+class SchemaCheckingAPIClient(APIClient):
+    """An APIClient whose every /api/v1/ response is validated against the OpenAPI schema."""
+
+    def generic(self, method, path, *args, **kwargs):
+        response = super().generic(method, path, *args, **kwargs)
+        check_response(method, path.split("?")[0], response)
+        return response
+
+
 def client_for(user=None) -> APIClient:
-    client = APIClient()
+    client = SchemaCheckingAPIClient()
     if user is not None:
         access = add_profile_claims(RefreshToken.for_user(user), user).access_token
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
@@ -36,7 +46,7 @@ def client_for(user=None) -> APIClient:
 
 @pytest.fixture
 def api_client():
-    return APIClient()
+    return SchemaCheckingAPIClient()
 
 
 @pytest.fixture

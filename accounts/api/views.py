@@ -22,6 +22,7 @@ from accounts.api.serializers import (
 )
 from accounts.models import User
 from pylon.api.permissions import IsOperatorOrServiceRole
+from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedReadOnlyViewSet
 
 sensitive = method_decorator(sensitive_post_parameters("password"), name="dispatch")
@@ -59,7 +60,7 @@ class RegisterView(APIView):
             "The access token carries `role`, `organization` and `user_name` claims. "
             "Wrong credentials and inactive accounts get the same 401."
         ),
-        responses={200: TokenPairSerializer},
+        responses={200: TokenPairSerializer, 401: error_response("Wrong credentials (`authentication_failed`).")},
         auth=[],
     )
 )
@@ -75,7 +76,10 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
         tags=["auth"],
         summary="Rotate a refresh token",
         description="Returns a new pair; the refresh token sent is blacklisted and cannot be used again.",
-        responses={200: TokenPairSerializer},
+        responses={
+            200: TokenPairSerializer,
+            401: error_response("Invalid, expired or blacklisted refresh token (`token_not_valid`)."),
+        },
         auth=[],
     )
 )
@@ -96,7 +100,7 @@ class LogoutView(APIView):
         tags=["auth"],
         summary="Sign out: blacklist a refresh token",
         request=RefreshTokenSerializer,
-        responses={204: None},
+        responses={204: None, 401: error_response("Invalid or already blacklisted token (`token_not_valid`).")},
         auth=[],
     )
     def post(self, request):

@@ -21,16 +21,18 @@ class PylonAutoSchema(AutoSchema):
 
     def _error_statuses(self) -> list[tuple[str, str]]:
         view = self.view
-        errors: list[tuple[str, str]] = []
-        has_body = self.method in ("POST", "PUT", "PATCH")
-        if has_body or self._is_list_view():
-            errors.append(("400", "The request or its parameters are invalid (`validation_error`, `parse_error`)."))
+        # Any request can be malformed (a NUL byte in the URL, a bad query parameter or body).
+        errors: list[tuple[str, str]] = [
+            ("400", "The request or its parameters are invalid (`validation_error`, `parse_error`).")
+        ]
         public = any(isinstance(p, AllowAny) for p in view.get_permissions())
         if not public:
             errors.append(("401", "No valid access token (`not_authenticated`, `token_not_valid`)."))
             errors.append(("403", "The caller's role may not do this (`permission_denied`)."))
         if "{" in self.path:
             errors.append(("404", "No such object, or not one the caller may see (`not_found`)."))
+        elif self._is_list_view() and self._get_paginator():
+            errors.append(("404", "The page number is past the last page (`not_found`)."))
         if view.get_throttles():
             errors.append(("429", "Too many requests; see the `Retry-After` header (`throttled`)."))
         return errors
