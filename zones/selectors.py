@@ -1,8 +1,329 @@
-from django.db.models import QuerySet
+"""Reads for grid zones and their half-hourly carbon-intensity and price series.
 
-from zones.models import GridZone
+Several sources may hold the same zone and half hour (a live provider, an imported file). Every
+read here resolves them with one rule, ``preferred_reading``: a reading with an ``actual`` beats a
+forecast-only one (a measurement is better than a forecast); then the most recently fetched wins (a
+newer fetch or import is newer information); then the zone's own provider; the figure of the
+period is its ``actual`` when known, else its ``forecast``. Prices: the most recently fetched price
+reading, else the zone's flat ``energy_price``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import numpy as np
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
+from zones.providers.bands import index_band
+from zones.providers.base import HALF_HOUR, floor_half_hour
+
+#: The longest range one series request may ask for.
+MAX_SERIES_RANGE = timedelta(days=31)
+#: The longest grid ``intensity_grid`` builds (a year of half hours): a guard, not a product limit.
+MAX_GRID_SLOTS = 366 * 48
+
+_READING_FIELDS = ("zone_id", "period_start", "period_end", "forecast", "actual", "index", "generation_mix")
+_READING_FIELDS += ("source", "fetched_at")
 
 
 def zone_list(*, fetched_by=None) -> QuerySet[GridZone]:
     """Every signed-in user sees every zone: zones are shared infrastructure, not tenant data."""
     return GridZone.objects.all()
+
+
+# -- staleness and the current band ----------------------------------------------------------------
+
+
+def stale_after() -> timedelta:
+    return timedelta(minutes=settings.CARBON_DATA_STALE_AFTER_MINUTES)
+
+
+def zone_is_stale(*, zone: GridZone, now: datetime | None = None) -> bool:
+    """True when the zone's figures are older than ``CARBON_DATA_STALE_AFTER_MINUTES`` (or never set).
+
+    Computed, not stored: a zone goes stale by the clock alone when refreshes fail, with no job to
+    flip a flag."""
+    if zone.figures_updated_at is None:
+        return True
+    return zone.figures_updated_at < (now or timezone.now()) - stale_after()
+
+
+def zone_current_index(*, zone: GridZone) -> str | None:
+    """The NESO band of the zone's current intensity; None outside GB (the bands are a GB calibration)."""
+    if zone.neso_region_id is None:
+        return None
+    year = (zone.figures_updated_at or timezone.now()).year
+    return str(index_band(float(zone.carbon_intensity), year))
+
+
+# -- resolving several sources ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesReading:
+    """One zone's resolved figures for one half hour."""
+
+    zone_id: UUID
+    period_start: datetime
+    period_end: datetime
+    forecast: float | None
+    actual: float | None
+    index: str | None
+    generation_mix: dict[str, float] | None
+    source: str
+    fetched_at: datetime
+
+    @property
+    def intensity(self) -> float:
+        return self.actual if self.actual is not None else self.forecast
+
+
+def _preference(row: SeriesReading, own_source: str | None) -> tuple:
+    return (row.actual is not None, row.fetched_at, row.source == own_source)
+
+
+def preferred_reading(rows: Iterable[SeriesReading], *, own_source: str | None = None) -> SeriesReading | None:
+    """The reading that counts among several for one zone and half hour (see the module docstring)."""
+    return max(rows, key=lambda row: _preference(row, own_source), default=None)
+
+
+def _resolve(rows: Iterable[SeriesReading], own_sources: dict[UUID, str]) -> dict[tuple[UUID, datetime], SeriesReading]:
+    best: dict[tuple[UUID, datetime], SeriesReading] = {}
+    for row in rows:
+        key = (row.zone_id, row.period_start)
+        current = best.get(key)
+        own = own_sources.get(row.zone_id)
+        if current is None or _preference(row, own) > _preference(current, own):
+            best[key] = row
+    return best
+
+
+def _readings(zone_ids: Sequence[UUID], start: datetime, end: datetime) -> list[SeriesReading]:
+    """Every reading of ``zone_ids`` starting in [start, end): one query."""
+    rows = (
+        ZoneIntensityReading.objects.filter(zone_id__in=zone_ids, period_start__gte=start, period_start__lt=end)
+        .order_by()
+        .values_list(*_READING_FIELDS)
+    )
+    # The model stores "no band" as ""; readers get None.
+    return [SeriesReading(*row[:5], row[5] or None, *row[6:]) for row in rows]
+
+
+def _prices(zone_ids: Sequence[UUID], start: datetime, end: datetime) -> dict[tuple[UUID, datetime], Decimal]:
+    """The most recently fetched price per zone and half hour starting in [start, end): one query."""
+    rows = (
+        ZonePriceReading.objects.filter(zone_id__in=zone_ids, period_start__gte=start, period_start__lt=end)
+        .order_by("fetched_at")
+        .values_list("zone_id", "period_start", "price")
+    )
+    return {(zone_id, period_start): price for zone_id, period_start, price in rows}  # newest last, so it wins
+
+
+# -- series, snapshot, current figures -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """A resolved half hour of one zone, with its price (price reading, else the zone's flat price)."""
+
+    reading: SeriesReading
+    energy_price: Decimal
+    price_is_flat: bool
+
+
+def zone_intensity_series(*, zone: GridZone, start: datetime, end: datetime) -> list[SeriesPoint]:
+    """The zone's half hours starting in [start, end) that have a reading, in time order. Two queries."""
+    start = floor_half_hour(start)
+    best = _resolve(_readings([zone.pk], start, end), {zone.pk: zone.carbon_provider})
+    prices = _prices([zone.pk], start, end)
+    points = []
+    for key in sorted(best):
+        price = prices.get(key)
+        points.append(SeriesPoint(best[key], zone.energy_price if price is None else price, price is None))
+    return points
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneSnapshot:
+    """One zone's figures for one half hour; ``reading`` None when no source covers it."""
+
+    zone: GridZone
+    period_start: datetime
+    reading: SeriesReading | None
+    energy_price: Decimal
+    price_is_flat: bool
+
+
+def intensity_snapshot(*, zones: Sequence[GridZone], at: datetime) -> list[ZoneSnapshot]:
+    """Every zone's figures for the half hour containing ``at``. Two queries whatever the zone count."""
+    start = floor_half_hour(at)
+    ids = [zone.pk for zone in zones]
+    best = _resolve(_readings(ids, start, start + HALF_HOUR), {zone.pk: zone.carbon_provider for zone in zones})
+    prices = _prices(ids, start, start + HALF_HOUR)
+    snapshots = []
+    for zone in zones:
+        price = prices.get((zone.pk, start))
+        snapshots.append(
+            ZoneSnapshot(
+                zone=zone,
+                period_start=start,
+                reading=best.get((zone.pk, start)),
+                energy_price=zone.energy_price if price is None else price,
+                price_is_flat=price is None,
+            )
+        )
+    return snapshots
+
+
+def current_figures(*, zones: Sequence[GridZone], now: datetime) -> dict[UUID, tuple[SeriesReading, Decimal | None]]:
+    """For each zone with a reading for the half hour containing ``now``: that reading and the
+    period's price reading (None when there is none). Used to update the zones' current figures."""
+    return {
+        snap.zone.pk: (snap.reading, None if snap.price_is_flat else snap.energy_price)
+        for snap in intensity_snapshot(zones=zones, at=now)
+        if snap.reading is not None
+    }
+
+
+# -- the scheduling engine's read ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntensityGrid:
+    """Half-hourly figures of ``zone_ids`` × ``slots`` from ``start`` (aligned to the half hour).
+
+    ``intensity`` (gCO2/kWh) is NaN where no source covers a slot (unknown, never 0); ``price``
+    (GBP/kWh) is the price reading where one exists, else the zone's flat ``energy_price``.
+    ``fetched_at`` is the newest fetch among the intensity readings used (None if none): what a
+    recommendation records as the forecast it was made with.
+    """
+
+    start: datetime
+    zone_ids: list[UUID]
+    intensity: np.ndarray
+    price: np.ndarray
+    fetched_at: datetime | None
+
+    @property
+    def slots(self) -> int:
+        return int(self.intensity.shape[1])
+
+    def slot_start(self, index: int) -> datetime:
+        return self.start + index * HALF_HOUR
+
+
+def intensity_grid(*, zones: Sequence[GridZone], start: datetime, slots: int) -> IntensityGrid:
+    """The figures of ``zones`` for ``slots`` half hours from the half hour containing ``start``.
+
+    Two queries (intensity readings, price readings) whatever the number of zones and slots.
+    """
+    if not 0 < slots <= MAX_GRID_SLOTS:
+        raise ValueError(f"slots must be between 1 and {MAX_GRID_SLOTS}, got {slots}")
+    start = floor_half_hour(start)
+    end = start + slots * HALF_HOUR
+    ids = [zone.pk for zone in zones]
+    row_of = {zone_id: row for row, zone_id in enumerate(ids)}
+    intensity = np.full((len(ids), slots), np.nan)
+    flat = np.array([float(zone.energy_price) for zone in zones], dtype=np.float64)
+    price = np.repeat(flat.reshape(len(ids), 1), slots, axis=1)
+    newest: datetime | None = None
+    if ids:
+        best = _resolve(_readings(ids, start, end), {zone.pk: zone.carbon_provider for zone in zones})
+        for (zone_id, period_start), reading in best.items():
+            column = _slot(period_start, start)
+            if column is None:
+                continue
+            intensity[row_of[zone_id], column] = reading.intensity
+            if newest is None or reading.fetched_at > newest:
+                newest = reading.fetched_at
+        for (zone_id, period_start), value in _prices(ids, start, end).items():
+            column = _slot(period_start, start)
+            if column is not None:
+                price[row_of[zone_id], column] = float(value)
+    return IntensityGrid(start=start, zone_ids=ids, intensity=intensity, price=price, fetched_at=newest)
+
+
+def _slot(period_start: datetime, grid_start: datetime) -> int | None:
+    offset = period_start - grid_start
+    if offset % HALF_HOUR:  # a reading off the half-hour grid (cannot come from the providers)
+        return None
+    return offset // HALF_HOUR
+
+
+def zone_mean_figures(*, zone: GridZone, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
+    """Time-weighted mean carbon intensity (gCO2/kWh) and price (GBP/kWh) of ``zone`` over
+    ``[start, end)``, as ``Decimal``s: what a run there in that period is accounted at.
+
+    Falls back to the zone's current figures where no half-hourly series covers the period (for each
+    uncovered half hour, and for an empty period).
+    """
+    if end <= start:
+        return zone.carbon_intensity, zone.energy_price
+    grid_start = floor_half_hour(start)
+    slots = min(math.ceil((end - grid_start) / HALF_HOUR), MAX_GRID_SLOTS)
+    grid = intensity_grid(zones=[zone], start=grid_start, slots=slots)
+    weights = np.empty(slots)
+    for index in range(slots):
+        slot_start = grid.slot_start(index)
+        overlap = min(end, slot_start + HALF_HOUR) - max(start, slot_start)
+        weights[index] = max(overlap.total_seconds(), 0.0)
+    if weights.sum() <= 0:
+        return zone.carbon_intensity, zone.energy_price
+    intensity = np.where(np.isnan(grid.intensity[0]), float(zone.carbon_intensity), grid.intensity[0])
+    mean_intensity = float(np.average(intensity, weights=weights))
+    mean_price = float(np.average(grid.price[0], weights=weights))
+    return Decimal(f"{mean_intensity:.2f}"), Decimal(f"{mean_price:.4f}")
+
+
+# -- the map ---------------------------------------------------------------------------------------
+
+
+def _workload_zone_figures_selector() -> Callable[..., dict[Any, dict[str, Any]]] | None:
+    """``workloads.selectors.workload_zone_figures`` if that app provides it, else None.
+
+    Looked up at call time: zones must not import workloads at module load (workloads imports zones),
+    and the map works without the workloads app."""
+    try:
+        module = importlib.import_module("workloads.selectors")
+    except ImportError:
+        return None
+    return getattr(module, "workload_zone_figures", None)
+
+
+@dataclass(frozen=True, slots=True)
+class MapZone:
+    zone: GridZone
+    index: str | None
+    is_stale: bool
+    workloads: dict[str, Any] | None
+
+
+def zone_map(*, fetched_by, zones: Sequence[GridZone], now: datetime | None = None) -> list[MapZone]:
+    """The map's zones with their current figures and, per zone, the workload figures the caller may
+    see (``workloads.selectors.workload_zone_figures``: an operator their organisation's, a user their
+    own, the service role everyone's). ``workloads`` is None for every zone when that selector is not
+    available; a zone without any of the caller's workloads gets zero counts."""
+    now = now or timezone.now()
+    selector = _workload_zone_figures_selector()
+    figures = selector(fetched_by=fetched_by) if selector is not None else None
+    empty = {"running_count": 0, "total_count": 0, "total_energy_kwh": Decimal(0), "average_carbon_kg": None}
+    return [
+        MapZone(
+            zone=zone,
+            index=zone_current_index(zone=zone),
+            is_stale=zone_is_stale(zone=zone, now=now),
+            workloads=None if figures is None else figures.get(zone.pk, empty),
+        )
+        for zone in zones
+    ]
