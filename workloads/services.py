@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from pylon.api.exceptions import ApplicationError, ErrorCode
+from scheduling.engine import estimate_energy_kwh
 from workloads.models import (
     DEFAULT_DURATION_MINS,
     ComputeWorkload,
@@ -260,17 +261,36 @@ def workload_complete(
 
     def accounting(current: ComputeWorkload) -> dict[str, Any]:
         energy = measured_energy_kwh if measured_energy_kwh is not None else current.estimated_energy_kwh
-        if energy is None:
-            raise ValidationError(
-                {"measured_energy_kwh": ["This workload has no energy estimate; send the measured energy."]}
-            )
         end = timezone.now()
+        if energy is None:  # neither measured nor estimated: the power model, over the real run length
+            energy = workload_energy_estimate_kwh(current, duration_mins=_minutes(current.actual_start or end, end))
         changes = {"actual_end": end, **_run_accounting(current, energy_kwh=Decimal(energy), end=end)}
         if measured_energy_kwh is not None:
             changes["actual_energy_kwh"] = measured_energy_kwh
+        elif current.estimated_energy_kwh is None:
+            changes["estimated_energy_kwh"] = energy  # the model's figure, so the run's intensity is known
         return changes
 
     return _transition(workload, action=WorkloadAction.COMPLETE, actor=actor, note=note, changes=accounting)
+
+
+def workload_energy_estimate_kwh(workload: ComputeWorkload, *, duration_mins: float | None = None) -> Decimal:
+    """The energy of a run from its resources, by the documented power model
+    (``scheduling.engine.energy``: per-GPU, per-core and per-GB watts, times PUE)."""
+    duration = max(duration_mins or workload.estimated_duration_mins, 1)
+    # GPU-minutes are spread over the planned duration; a shorter or longer real run keeps the GPU count.
+    gpus = float(workload.required_gpu_mins) / workload.estimated_duration_mins
+    kwh = estimate_energy_kwh(
+        duration_mins=duration,
+        gpu_mins=gpus * duration,
+        cpu_cores=workload.required_cpu_cores,
+        memory_gb=float(workload.required_memory_gb),
+    )
+    return Decimal(f"{kwh:.3f}")
+
+
+def _minutes(start: datetime, end: datetime) -> float:
+    return (end - start).total_seconds() / 60
 
 
 def workload_fail(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:

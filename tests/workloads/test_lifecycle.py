@@ -251,20 +251,25 @@ class TestAccounting:
         assert Decimal(str(body["baseline_cost_gbp"])) == Decimal("15")
         assert body["actual_start"] and body["actual_end"]
 
-    def test_complete_without_any_energy_is_a_400(self, operator, user):
-        zone = GridZoneFactory()
+    def test_complete_without_any_energy_uses_the_power_model(self, operator, user):
+        zone = GridZoneFactory(carbon_intensity=Decimal("200"))
         workload = WorkloadFactory(
             user=user,
             status=S.RUNNING,
             chosen_grid_zone=zone,
             estimated_energy_kwh=None,
-            actual_start=timezone.now(),
+            required_gpu_mins=Decimal("120"),
+            estimated_duration_mins=120,
+            required_cpu_cores=0,
+            required_memory_gb=Decimal("0"),
+            actual_start=timezone.now() - timedelta(hours=2),
         )
         response = client_for(operator).post(f"{WORKLOADS}{workload.id}/complete/", {})
-        assert response.status_code == 400
-        assert "measured_energy_kwh" in response.json()["fields"]
-        workload.refresh_from_db()
-        assert workload.status == S.RUNNING
+        assert response.status_code == 200
+        # One GPU for two hours: 300 W × PUE 1.5 × 2 h = 0.9 kWh; at 200 g/kWh that is 0.18 kg.
+        assert Decimal(str(response.json()["carbon_emitted_kg"])) == pytest.approx(
+            Decimal("0.18"), abs=Decimal("0.001")
+        )
 
     def test_stats_on_known_data(self, user):
         zone = GridZoneFactory()

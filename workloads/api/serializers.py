@@ -212,7 +212,8 @@ class CompleteSerializer(StrictInputMixin, serializers.Serializer):
         m.MAX_ENERGY_KWH,
         required=False,
         allow_null=True,
-        help_text="Energy the run really used, kWh; the estimate is used when absent.",
+        help_text="Energy the run really used, kWh. When absent: the workload's estimate, else the power "
+        "model's estimate from its resources and real run length.",
     )
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
