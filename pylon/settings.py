@@ -219,6 +219,8 @@ SPECTACULAR_SETTINGS = {
         "UrgencyEnum": "workloads.models.Urgency",
         "WorkloadActionEnum": "workloads.state_machine.WorkloadAction",
         "CarbonLevelEnum": "zones.providers.bands.IndexBand",
+        "CarbonSourceEnum": "zones.models.CarbonSource",
+        "IntensityIndexEnum": "zones.models.IntensityIndex",
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},

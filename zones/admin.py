@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from zones.models import GridZone
+from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
 
 
 @admin.register(GridZone)
@@ -13,10 +13,11 @@ class GridZoneAdmin(admin.ModelAdmin):
         "carbon_intensity",
         "energy_price",
         "neso_region_id",
+        "carbon_provider",
         "figures_updated_at",
     ]
-    list_filter = ["country", "region"]
-    search_fields = ["zone_name", "grid_zone_code", "zone_id", "region"]
+    list_filter = ["country", "region", "carbon_provider"]
+    search_fields = ["zone_name", "grid_zone_code", "zone_id", "region", "provider_zone_key"]
     readonly_fields = ["id", "figures_updated_at", "created_at", "updated_at"]
     ordering = ["zone_name"]
 
@@ -29,3 +30,38 @@ class GridZoneAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_service_role
+
+
+class _ReadingAdmin(admin.ModelAdmin):
+    """Readings come from providers and imports: the admin shows them and lets the service role delete
+    bad ones; nobody edits or adds them by hand (a refresh or an import would overwrite the edit)."""
+
+    list_select_related = ["zone"]
+    list_filter = ["source", "zone__country", "zone"]
+    search_fields = ["zone__zone_name", "zone__grid_zone_code"]
+    date_hierarchy = "period_start"
+    ordering = ["-period_start", "zone__zone_name"]
+    show_full_result_count = False  # the series grow by thousands of rows a day: skip the COUNT(*)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_service_role
+
+
+@admin.register(ZoneIntensityReading)
+class ZoneIntensityReadingAdmin(_ReadingAdmin):
+    list_display = ["zone", "period_start", "forecast", "actual", "index", "source", "fetched_at"]
+    list_filter = ["source", "index", "zone__country", "zone"]
+
+
+@admin.register(ZonePriceReading)
+class ZonePriceReadingAdmin(_ReadingAdmin):
+    list_display = ["zone", "period_start", "price", "source", "fetched_at"]
