@@ -241,6 +241,12 @@ WATTTIME_PASSWORD = env.str("WATTTIME_PASSWORD", default="")
 CARBON_PROVIDER_TIMEOUT_SECONDS = env.float("CARBON_PROVIDER_TIMEOUT_SECONDS", default=10.0)
 # A zone whose figures are older than this is flagged `is_stale` in the API.
 CARBON_DATA_STALE_AFTER_MINUTES = env.int("CARBON_DATA_STALE_AFTER_MINUTES", default=90)
+# The refresh retries transient provider errors in-process this many times, waiting 1×, 2×, 4× … this many
+# seconds in between (bounded: an eager refresh never holds its caller long); Celery retries later ones.
+CARBON_REFRESH_ATTEMPTS = env.int("CARBON_REFRESH_ATTEMPTS", default=3)
+CARBON_REFRESH_BACKOFF_SECONDS = env.float("CARBON_REFRESH_BACKOFF_SECONDS", default=1.0)
+# The most a provider's refresh lock lives (a lock left by a killed worker expires).
+CARBON_REFRESH_LOCK_SECONDS = env.int("CARBON_REFRESH_LOCK_SECONDS", default=300)
 
 # --- I18N, static -----------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

@@ -392,7 +392,7 @@ def carbon_refresh(
 
 def _refresh_locked(source: str, zones: list[GridZone], now: datetime, sleep) -> ProviderRefresh:
     key, token = f"zones:carbon-refresh:{source}", uuid.uuid4().hex
-    if not cache.add(key, token, timeout=getattr(settings, "CARBON_REFRESH_LOCK_SECONDS", 300)):
+    if not cache.add(key, token, timeout=settings.CARBON_REFRESH_LOCK_SECONDS):
         logger.info("carbon refresh of %s skipped: another refresh holds the lock", source)
         return ProviderRefresh(provider=source, status="locked", zones=len(zones))
     try:
@@ -410,8 +410,8 @@ def _refresh_provider(source: str, zones: list[GridZone], now: datetime, sleep) 
             result.errors[zone.grid_zone_code] = "the zone has no key at its provider"
         else:
             by_key[zone.provider_key].append(zone)
-    attempts = max(1, int(getattr(settings, "CARBON_REFRESH_ATTEMPTS", 3)))
-    backoff = float(getattr(settings, "CARBON_REFRESH_BACKOFF_SECONDS", 1.0))
+    attempts = max(1, settings.CARBON_REFRESH_ATTEMPTS)
+    backoff = settings.CARBON_REFRESH_BACKOFF_SECONDS
     start = floor_half_hour(now)
     readings: list[IntensityReading] = []
     if by_key:
