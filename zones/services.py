@@ -271,6 +271,7 @@ def zone_figures_update(*, zone_ids: Iterable[UUID], now: datetime | None = None
         if price is not None:
             zone.energy_price = max(price, Decimal(0))
         zone.figures_updated_at = reading.fetched_at
+        zone.updated_at = timezone.now()  # bulk_update does not apply auto_now
         changed.append(zone)
     GridZone.objects.bulk_update(changed, ["carbon_intensity", "energy_price", "figures_updated_at", "updated_at"])
     return [zone.pk for zone in changed]

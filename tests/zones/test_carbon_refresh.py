@@ -62,12 +62,17 @@ def test_one_call_fetches_every_zone_upserts_and_updates_current_figures(
 ):
     neso_server.enqueue(REGIONAL, regional())
     received = []
-    carbon_data_refreshed.connect(lambda sender, zone_ids, **kw: received.append(set(zone_ids)), weak=False)
+
+    def receiver(sender, zone_ids, **kwargs):
+        received.append(set(zone_ids))
+
+    carbon_data_refreshed.connect(receiver, dispatch_uid="test-receiver")
     try:
         with django_capture_on_commit_callbacks(execute=True):
             result = refresh()
+            assert received == []  # not before the commit
     finally:
-        carbon_data_refreshed.receivers.clear()
+        carbon_data_refreshed.disconnect(dispatch_uid="test-receiver")
 
     assert result.status == "ok" and result.errors == {}
     assert [r.path for r in neso_server.requests] == ["/regional/intensity/2023-03-14T03:00Z/fw48h"]
