@@ -218,7 +218,6 @@ SPECTACULAR_SETTINGS = {
         "WorkloadTypeEnum": "workloads.models.WorkloadType",
         "UrgencyEnum": "workloads.models.Urgency",
         "WorkloadActionEnum": "workloads.state_machine.WorkloadAction",
-        "CarbonLevelEnum": "zones.providers.bands.IndexBand",
         "CarbonSourceEnum": "zones.models.CarbonSource",
         "IntensityIndexEnum": "zones.models.IntensityIndex",
     },

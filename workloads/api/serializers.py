@@ -9,7 +9,7 @@ from workloads import models as m
 from workloads.models import ComputeWorkload, WorkloadEvent
 from workloads.state_machine import WorkloadAction
 from zones.api.serializers import GridZoneSummarySerializer
-from zones.models import GridZone
+from zones.models import GridZone, IntensityIndex
 
 #: Set by Pylon, never by a client: sending one is a 400 that names it.
 SYSTEM_FIELDS = (
@@ -228,7 +228,7 @@ class RecentWorkloadSerializer(serializers.Serializer):
         source="workload.carbon_emitted_kg", max_digits=16, decimal_places=4, allow_null=True
     )
     carbon_level = serializers.ChoiceField(
-        choices=["very low", "low", "moderate", "high", "very high"],
+        choices=IntensityIndex.choices,
         allow_null=True,
         help_text="NESO index band of the run's real intensity (emissions ÷ energy); null until it has run.",
     )
