@@ -52,7 +52,7 @@ from zones.providers import (
     WattTimeProvider,
     parse_csv,
 )
-from zones.providers.base import floor_half_hour
+from zones.providers.base import HALF_HOUR, floor_half_hour
 from zones.providers.neso import NATIONAL_ZONE_KEY
 from zones.signals import carbon_data_refreshed
 
@@ -413,7 +413,9 @@ def _refresh_provider(source: str, zones: list[GridZone], now: datetime, sleep) 
             by_key[zone.provider_key].append(zone)
     attempts = max(1, settings.CARBON_REFRESH_ATTEMPTS)
     backoff = settings.CARBON_REFRESH_BACKOFF_SECONDS
-    start = floor_half_hour(now)
+    # One slot back: NESO's `{from}/fw48h` may begin with the period *after* `from`; asking from the
+    # previous half hour makes sure the current one (the zone's current figure) is in the answer.
+    start = floor_half_hour(now) - HALF_HOUR
     readings: list[IntensityReading] = []
     if by_key:
         client = provider_client(source)

@@ -75,7 +75,8 @@ def test_one_call_fetches_every_zone_upserts_and_updates_current_figures(
         carbon_data_refreshed.disconnect(dispatch_uid="test-receiver")
 
     assert result.status == "ok" and result.errors == {}
-    assert [r.path for r in neso_server.requests] == ["/regional/intensity/2023-03-14T03:00Z/fw48h"]
+    # Asked from the half hour before now, so that the current period is surely in the answer.
+    assert [r.path for r in neso_server.requests] == ["/regional/intensity/2023-03-14T02:30Z/fw48h"]
     assert "content-type" not in neso_server.requests[0].headers  # NESO answers 400 to it
     assert (result.readings, result.inserted, result.zones_updated) == (14 * 3, 14 * 3, 14)
     assert ZoneIntensityReading.objects.count() == 42
