@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "accounts.apps.AccountsConfig",
     "zones.apps.ZonesConfig",
     "workloads.apps.WorkloadsConfig",
+    "scheduling.apps.SchedulingConfig",
 ]
 
 MIDDLEWARE = [
@@ -121,6 +122,11 @@ CELERY_BEAT_SCHEDULE = {
     "refresh-carbon-intensity": {
         "task": "zones.tasks.refresh_carbon_intensity",
         "schedule": crontab(minute="5,35"),
+    },
+    # Catches PENDING workloads left without recommendations (e.g. the broker was down at submit).
+    "sweep-unrecommended-workloads": {
+        "task": "scheduling.tasks.sweep_unrecommended",
+        "schedule": crontab(minute="*/10"),
     },
 }
 
@@ -218,6 +224,9 @@ SPECTACULAR_SETTINGS = {
         "WorkloadTypeEnum": "workloads.models.WorkloadType",
         "UrgencyEnum": "workloads.models.Urgency",
         "WorkloadActionEnum": "workloads.state_machine.WorkloadAction",
+        "PolicyPresetEnum": "scheduling.models.PolicyPreset",
+        "InfeasibleConstraintEnum": "scheduling.models.InfeasibleConstraint",
+        "NotificationKindEnum": "scheduling.models.NotificationKind",
         "CarbonSourceEnum": "zones.models.CarbonSource",
         "IntensityIndexEnum": "zones.models.IntensityIndex",
     },
@@ -226,6 +235,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "accounts", "description": "Members of the caller's organisation."},
         {"name": "zones", "description": "UK grid zones (data-centre regions) and their figures."},
         {"name": "workloads", "description": "Compute workloads: submission, lifecycle and dashboard figures."},
+        {"name": "scheduling", "description": "Recommendations, the operators' queue, the policy and previews."},
+        {"name": "notifications", "description": "The signed-in user's own notifications."},
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],
 }

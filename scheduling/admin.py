@@ -1,0 +1,98 @@
+"""Operators work here too: a staff operator sees only their organisation's policy, its workloads'
+recommendations and outcomes (through the workloads selector), and its members' notifications."""
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from scheduling import services
+from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
+from workloads import selectors as workload_selectors
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _visible_workloads(request):
+    return workload_selectors.workload_list(fetched_by=request.user).values("pk")
+
+
+@admin.register(SchedulingPolicy)
+class SchedulingPolicyAdmin(admin.ModelAdmin):
+    list_display = [
+        "organization",
+        "preset",
+        "carbon_weight",
+        "price_weight",
+        "wait_weight",
+        "auto_assign",
+        "updated_at",
+    ]
+    list_filter = ["preset", "auto_assign"]
+    list_select_related = ["organization", "updated_by"]
+    fields = ["organization", "preset", "carbon_weight", "price_weight", "wait_weight", "auto_assign", "updated_by"]
+    readonly_fields = ["updated_by"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_service_role:
+            return queryset
+        return queryset.filter(organization_id=request.user.organization_id)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "organization"] if obj is not None else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_service_role
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in form.changed_data if name != "organization"}
+        try:
+            policy = services.policy_update(organization_id=obj.organization_id, actor=request.user, data=data)
+        except (PermissionDenied, ValidationError) as exc:
+            self.message_user(request, "; ".join(getattr(exc, "messages", [str(exc)])), messages.ERROR)
+            return
+        obj.pk = policy.pk
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(ReadOnlyAdmin):
+    list_display = ["workload", "rank", "zone", "start", "expected_emissions_kg", "carbon_saving_kg", "computed_at"]
+    list_filter = ["rank", "zone"]
+    search_fields = ["workload__job_id"]
+    list_select_related = ["workload", "zone"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(workload__in=_visible_workloads(request))
+
+
+@admin.register(SchedulingOutcome)
+class SchedulingOutcomeAdmin(ReadOnlyAdmin):
+    list_display = ["workload", "feasible", "constraint", "policy_preset", "computed_at"]
+    list_filter = ["feasible", "constraint", "policy_preset"]
+    search_fields = ["workload__job_id", "message"]
+    list_select_related = ["workload"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(workload__in=_visible_workloads(request))
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "recipient", "kind", "title", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["title", "recipient__email", "workload__job_id"]
+    list_select_related = ["recipient", "workload"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_service_role:
+            return queryset
+        return queryset.filter(recipient__organization_id=request.user.organization_id)

@@ -1,0 +1,188 @@
+"""Reads for scheduling. Visibility is never decided here from scratch: a workload's
+recommendations are read through ``workloads.selectors.workload_list`` (the one place that decides
+who sees which workload), and notifications belong to their recipient only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from accounts.models import User
+from scheduling import engine, inputs
+from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
+from workloads import selectors as workload_selectors
+from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadStatus
+
+
+def policy_get(*, organization_id) -> SchedulingPolicy:
+    """The organisation's policy: its row, or the unsaved BALANCED default when it never set one."""
+    policy = SchedulingPolicy.objects.select_related("updated_by").filter(organization_id=organization_id).first()
+    return policy or SchedulingPolicy.default_for(organization_id)
+
+
+def policies_for(*, organization_ids) -> dict:
+    """``organization_id → policy`` for many organisations in one query (defaults unsaved)."""
+    found = {p.organization_id: p for p in SchedulingPolicy.objects.filter(organization_id__in=set(organization_ids))}
+    return {org: found.get(org) or SchedulingPolicy.default_for(org) for org in set(organization_ids)}
+
+
+def recommendation_list(*, workload: ComputeWorkload) -> QuerySet[Recommendation]:
+    """The ranked options of a workload the caller already sees (looked up through ``workload_list``)."""
+    return Recommendation.objects.filter(workload=workload).select_related("zone").order_by("rank")
+
+
+def recommendation_get(*, workload: ComputeWorkload, rank: int) -> Recommendation | None:
+    """Option ``rank`` (1–3) of ``workload``, or None when there is no such option (yet)."""
+    return recommendation_list(workload=workload).filter(rank=rank).first()
+
+
+def outcome_get(*, workload: ComputeWorkload) -> SchedulingOutcome | None:
+    return SchedulingOutcome.objects.filter(workload=workload).first()
+
+
+def queue_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
+    """PENDING workloads the caller sees, most urgent first (CRITICAL, then the nearest deadline,
+    then the oldest), with their recommendations and outcome loaded in a fixed number of queries."""
+    return (
+        workload_selectors.workload_list(fetched_by=fetched_by)
+        .filter(status=WorkloadStatus.PENDING)
+        .select_related("scheduling_outcome")
+        .prefetch_related(
+            Prefetch(
+                "recommendations",
+                queryset=Recommendation.objects.select_related("zone").order_by("rank"),
+                to_attr="ranked_recommendations",
+            )
+        )
+        .order_by("-urgency_rank", F("deadline").asc(nulls_last=True), "submitted_at", "id")
+    )
+
+
+def notification_list(*, fetched_by: User, unread: bool | None = None) -> QuerySet[Notification]:
+    """The caller's own notifications, newest first. Nobody sees another's, the service role neither."""
+    if not fetched_by.is_authenticated:
+        return Notification.objects.none()
+    notifications = Notification.objects.filter(recipient_id=fetched_by.pk).select_related("workload")
+    if unread is True:
+        notifications = notifications.filter(read_at__isnull=True)
+    elif unread is False:
+        notifications = notifications.filter(read_at__isnull=False)
+    return notifications.order_by("-created_at", "-id")
+
+
+def pending_ids_in_priority_order(*, organization_id=None) -> list:
+    """Every PENDING workload id (of one organisation, when given), most urgent first: the order
+    the chunks of a recompute are enqueued in."""
+    urgency_rank = Case(
+        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
+        output_field=IntegerField(),
+    )
+    pending = ComputeWorkload.objects.filter(status=WorkloadStatus.PENDING)
+    if organization_id is not None:
+        pending = pending.filter(organization_id=organization_id)
+    return list(
+        pending.annotate(priority=urgency_rank)
+        .order_by("-priority", F("deadline").asc(nulls_last=True), "submitted_at", "id")
+        .values_list("id", flat=True)
+    )
+
+
+def pending_ids_needing_recommendations(*, changed_before=None) -> list:
+    """PENDING workloads whose last computation is missing or older than their last change: e.g. the
+    broker was down when they were submitted, or a worker died mid-task. The sweep enqueues them."""
+    stale = ComputeWorkload.objects.filter(status=WorkloadStatus.PENDING).filter(
+        Q(scheduling_outcome__isnull=True) | Q(scheduling_outcome__workload_updated_at__lt=F("updated_at"))
+    )
+    if changed_before is not None:
+        stale = stale.filter(updated_at__lt=changed_before)
+    return list(stale.order_by("submitted_at").values_list("id", flat=True))
+
+
+@dataclass
+class AppliedPolicy:
+    policy_preset: str
+    carbon_weight: float
+    price_weight: float
+    wait_weight: float
+
+
+@dataclass
+class Preview:
+    """What ``options_preview`` found for an unsaved workload (``SchedulingPreviewSerializer``)."""
+
+    feasible: bool
+    options: list[Recommendation]
+    infeasibility: dict[str, str] | None
+    baseline: dict[str, Any] | None
+    energy_kwh: float
+    energy_was_estimated: bool
+    policy: AppliedPolicy
+    forecast_fetched_at: datetime | None
+
+
+def options_preview(*, fetched_by: User, data: dict[str, Any], now: datetime | None = None) -> Preview:
+    """The ranked options a workload with ``data`` (validated submission fields) would get if
+    submitted now, under the caller's organisation's policy. Reads only; stores nothing."""
+    now = now or timezone.now()
+    context = inputs.context_load(now=now)
+    policy = (
+        policy_get(organization_id=fetched_by.organization_id)
+        if fetched_by.organization_id
+        else SchedulingPolicy.default_for(None)
+    )
+    plan = engine.rank_options(
+        inputs.unsaved_workload_input(data, now=now),
+        context.zone_inputs,
+        context.grid,
+        context.reservations,
+        policy.weights,
+        now,
+        top_k=3,
+    )
+    options = []
+    for rank, option in enumerate(plan.options, start=1):
+        recommendation = Recommendation(
+            rank=rank,
+            zone=context.zone(option.zone),
+            start=option.start,
+            end=option.end,
+            expected_emissions_kg=option.emissions_kg,
+            expected_cost_gbp=option.cost_gbp,
+            carbon_saving_kg=None if option.carbon_saving_g is None else option.carbon_saving_g / 1000.0,
+            cost_saving_gbp=option.cost_saving_gbp,
+            mean_intensity=option.mean_intensity,
+            mean_price=option.mean_price,
+            wait_mins=option.wait_mins,
+            score=option.score,
+            score_carbon=option.score_parts.carbon,
+            score_price=option.score_parts.price,
+            score_wait=option.score_parts.wait,
+            energy_kwh=plan.energy_kwh_used,
+        )
+        options.append(recommendation)
+    baseline = None
+    if plan.baseline is not None:
+        baseline = {
+            "zone": context.zone(plan.baseline.zone),
+            "start": plan.baseline.start,
+            "end": plan.baseline.end,
+            "emissions_kg": plan.baseline.emissions_g / 1000.0,
+            "cost_gbp": plan.baseline.cost_gbp,
+        }
+    weights = policy.weights
+    return Preview(
+        feasible=plan.infeasible is None,
+        options=options,
+        infeasibility=None
+        if plan.infeasible is None
+        else {"constraint": str(plan.infeasible.constraint), "message": plan.infeasible.message},
+        baseline=baseline,
+        energy_kwh=plan.energy_kwh_used,
+        energy_was_estimated=plan.energy_was_estimated,
+        policy=AppliedPolicy(policy.preset, weights.carbon, weights.price, weights.wait),
+        forecast_fetched_at=context.forecast_fetched_at,
+    )

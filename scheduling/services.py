@@ -1,0 +1,502 @@
+"""Writes for scheduling: recomputing recommendations, auto-assignment, policies, notifications.
+
+``recommendations_compute`` is the heart: a fixed number of bulk queries whatever the number of
+workloads, then the pure engine, then one transaction that replaces the rows. It is idempotent
+(twice on the same data writes the same rows) and never clobbers a workload that changed status or
+fields while it computed: that one is skipped, and its own change enqueues its own computation.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from accounts.models import User
+from pylon.api.exceptions import ApplicationError
+from scheduling import engine, inputs, selectors
+from scheduling.models import (
+    PRESET_WEIGHTS,
+    Notification,
+    NotificationKind,
+    PolicyPreset,
+    Recommendation,
+    SchedulingOutcome,
+    SchedulingPolicy,
+)
+from workloads import services as workload_services
+from workloads.models import ComputeWorkload, WorkloadEvent, WorkloadStatus
+from workloads.state_machine import WorkloadAction
+
+logger = logging.getLogger(__name__)
+
+TOP_K = 3
+#: Ids per statement: keeps ``IN (...)`` lists well inside every backend's parameter limit.
+DB_BATCH = 1000
+FK_COLUMNS = ("recommended_grid_zone_id", "recommended_2_grid_zone_id", "recommended_3_grid_zone_id")
+OUTCOME_UPDATE_FIELDS = [
+    "feasible",
+    "constraint",
+    "message",
+    "details",
+    "baseline_emissions_kg",
+    "baseline_cost_gbp",
+    "energy_kwh",
+    "energy_was_estimated",
+    "policy_preset",
+    "carbon_weight",
+    "price_weight",
+    "wait_weight",
+    "forecast_fetched_at",
+    "workload_updated_at",
+    "computed_at",
+    "run_id",
+]
+
+
+def _batches(items: Sequence, size: int = DB_BATCH) -> Iterable[Sequence]:
+    for lo in range(0, len(items), size):
+        yield items[lo : lo + size]
+
+
+@dataclass
+class ComputeReport:
+    """What one ``recommendations_compute`` did."""
+
+    run_id: uuid.UUID
+    computed: int = 0
+    skipped: int = 0
+    unschedulable: int = 0
+    notified: int = 0
+    auto_assigned: list = field(default_factory=list)
+
+
+def _fmt(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def recommendations_compute(*, workload_ids: Iterable, now: datetime | None = None) -> ComputeReport:
+    """Recompute the ranked options of the PENDING workloads among ``workload_ids``.
+
+    Reads: the workloads (one query per 1,000 ids), zones, the forecast grid, reservations and the
+    organisations' policies. The engine places the batch in priority order, each workload's best
+    option reserving capacity for the next. Writes, in one transaction: the old recommendations of
+    the computed workloads are deleted and the new ones bulk-inserted, the outcomes upserted, the
+    three ``recommended_*`` columns updated where they changed, and owners of workloads that have
+    just become unschedulable notified. Then organisations that enabled auto-assignment get their
+    workloads' best options assigned, through ``workload_assign`` (state machine and event log).
+    """
+    now = now or timezone.now()
+    report = ComputeReport(run_id=uuid.uuid4())
+    ids = sorted({uuid.UUID(str(pk)) for pk in workload_ids}, key=str)
+    rows: list[dict[str, Any]] = []
+    for batch in _batches(ids):
+        rows.extend(
+            ComputeWorkload.objects.filter(pk__in=batch, status=WorkloadStatus.PENDING)
+            .order_by()
+            .values(*inputs.WORKLOAD_FIELDS)
+        )
+    report.skipped = len(ids) - len(rows)
+    if not rows:
+        return report
+
+    context = inputs.context_load(now=now)
+    policies = selectors.policies_for(organization_ids=[row["organization_id"] for row in rows])
+    weights = {org: policy.weights for org, policy in policies.items()}
+    workloads = [inputs.workload_input(row) for row in rows]
+    result = engine.schedule_batch(
+        workloads,
+        context.zone_inputs,
+        context.grid,
+        context.reservations,
+        {str(row["id"]): weights[row["organization_id"]] for row in rows},
+        now,
+        top_k=TOP_K,
+    )
+    auto_assign = _persist(rows, result.plans, policies, context, report)
+    if auto_assign:
+        report.auto_assigned = _auto_assign(auto_assign, policies, context)
+    return report
+
+
+def _persist(
+    rows: list[dict[str, Any]],
+    plans: list[engine.WorkloadPlan],
+    policies: dict,
+    context: inputs.SchedulingContext,
+    report: ComputeReport,
+) -> list[tuple[dict[str, Any], Recommendation]]:
+    """Write the plans of the rows still as they were read. Returns what to auto-assign."""
+    computed_at = timezone.now()
+    zone_pk = {code: zone.pk for code, zone in context.zone_by_code.items()}
+    seen_at = {row["id"]: row["updated_at"] for row in rows}
+    with transaction.atomic():
+        # Lock the rows (PostgreSQL; SQLite serialises writers) and keep only the untouched ones.
+        current: dict = {}
+        for batch in _batches(list(seen_at)):
+            current.update(
+                ComputeWorkload.objects.select_for_update()
+                .filter(pk__in=batch, status=WorkloadStatus.PENDING)
+                .order_by("pk")
+                .values_list("pk", "updated_at")
+            )
+        keep = [
+            (row, plan) for row, plan in zip(rows, plans, strict=True) if current.get(row["id"]) == row["updated_at"]
+        ]
+        report.skipped += len(rows) - len(keep)
+        kept_ids = [row["id"] for row, _ in keep]
+
+        # What the last computation said of the unschedulable ones: their owners hear of it once.
+        previous: dict = {}
+        for batch in _batches([row["id"] for row, plan in keep if plan.infeasible is not None]):
+            previous.update(
+                (pk, (feasible, updated))
+                for pk, feasible, updated in SchedulingOutcome.objects.filter(workload_id__in=batch).values_list(
+                    "workload_id", "feasible", "workload_updated_at"
+                )
+            )
+        for batch in _batches(kept_ids):
+            Recommendation.objects.filter(workload_id__in=batch).delete()
+
+        recommendations: list[Recommendation] = []
+        outcomes: list[SchedulingOutcome] = []
+        moved: list[tuple] = []
+        notifications: list[Notification] = []
+        auto_assign: list[tuple[dict[str, Any], Recommendation]] = []
+        for row, plan in keep:
+            pk = row["id"]
+            ranked = [
+                _recommendation(pk, rank, option, plan, zone_pk, context.forecast_fetched_at, computed_at, report)
+                for rank, option in enumerate(plan.options, start=1)
+            ]
+            recommendations.extend(ranked)
+            policy = policies[row["organization_id"]]
+            outcomes.append(_outcome(row, plan, policy, context.forecast_fetched_at, computed_at, report.run_id))
+            fks = tuple(rec.zone_id for rec in ranked) + (None,) * (TOP_K - len(ranked))
+            if fks != tuple(row[name] for name in FK_COLUMNS):
+                moved.append((pk, fks))
+            if plan.infeasible is not None:
+                report.unschedulable += 1
+                before = previous.get(pk)
+                if before is None or before[0] or before[1] != row["updated_at"]:
+                    notifications.append(_unschedulable_notification(row, plan.infeasible))
+            elif policy.auto_assign and ranked:
+                auto_assign.append((row, ranked[0]))
+
+        Recommendation.objects.bulk_create(recommendations, batch_size=DB_BATCH)
+        SchedulingOutcome.objects.bulk_create(
+            outcomes,
+            batch_size=DB_BATCH,
+            update_conflicts=True,
+            unique_fields=["workload"],
+            update_fields=OUTCOME_UPDATE_FIELDS,
+        )
+        recommended_columns_update(workload_ids=[pk for pk, _ in moved])
+        Notification.objects.bulk_create(notifications, batch_size=DB_BATCH)
+        report.computed = len(keep)
+        report.notified = len(notifications)
+    return auto_assign
+
+
+def recommended_columns_update(*, workload_ids: Sequence) -> None:
+    """Point the ``recommended_*`` columns of these workloads at their stored ranks 1–3.
+
+    One ``UPDATE … SET col = (SELECT zone FROM recommendation WHERE workload = id AND rank = k)``
+    per 1,000 workloads: the unique (workload, rank) index answers each subquery, so this is far
+    cheaper than ``bulk_update``'s ``CASE WHEN`` of one branch per row, and it cannot disagree with
+    the rows just written. ``updated_at`` is left alone: a recompute is not a change of the workload.
+    """
+
+    def rank(k: int) -> Subquery:
+        return Subquery(Recommendation.objects.filter(workload=OuterRef("pk"), rank=k).values("zone")[:1])
+
+    for batch in _batches(list(workload_ids)):
+        ComputeWorkload.objects.filter(pk__in=batch).update(
+            recommended_grid_zone=rank(1), recommended_2_grid_zone=rank(2), recommended_3_grid_zone=rank(3)
+        )
+
+
+class _Rows:
+    """Unsaved instances from ``attname=value``, through ``Model.__init__``'s positional fast path
+    (the one Django's ``from_db`` takes): a third of the cost of keyword arguments, which matters for
+    the tens of thousands of rows of a recompute. Every concrete field must be given."""
+
+    def __init__(self, model):
+        self.model = model
+        self.attnames = [field.attname for field in model._meta.concrete_fields]
+        self.names = frozenset(self.attnames)
+
+    def __call__(self, **values):
+        if values.keys() != self.names:
+            raise TypeError(f"{self.model.__name__}: give exactly {sorted(self.names)}")
+        return self.model(*[values[name] for name in self.attnames])
+
+
+_new_recommendation = _Rows(Recommendation)
+_new_outcome = _Rows(SchedulingOutcome)
+
+
+def _recommendation(
+    workload_id,
+    rank: int,
+    option: engine.Option,
+    plan: engine.WorkloadPlan,
+    zone_pk: dict,
+    fetched_at,
+    computed_at,
+    report,
+) -> Recommendation:
+    return _new_recommendation(
+        id=None,
+        workload_id=workload_id,
+        rank=rank,
+        zone_id=zone_pk[option.zone],
+        start=option.start,
+        end=option.end,
+        expected_emissions_kg=option.emissions_kg,
+        expected_cost_gbp=option.cost_gbp,
+        carbon_saving_kg=None if option.carbon_saving_g is None else option.carbon_saving_g / 1000.0,
+        cost_saving_gbp=option.cost_saving_gbp,
+        mean_intensity=option.mean_intensity,
+        mean_price=option.mean_price,
+        wait_mins=option.wait_mins,
+        score=option.score,
+        score_carbon=option.score_parts.carbon,
+        score_price=option.score_parts.price,
+        score_wait=option.score_parts.wait,
+        energy_kwh=plan.energy_kwh_used,
+        forecast_fetched_at=fetched_at,
+        computed_at=computed_at,
+        run_id=report.run_id,
+    )
+
+
+def _outcome(row, plan: engine.WorkloadPlan, policy: SchedulingPolicy, fetched_at, computed_at, run_id):
+    weights = policy.weights
+    baseline = plan.baseline
+    infeasible = plan.infeasible
+    return _new_outcome(
+        workload_id=row["id"],
+        feasible=infeasible is None,
+        constraint="" if infeasible is None else str(infeasible.constraint),
+        message="" if infeasible is None else infeasible.message,
+        details={} if infeasible is None else infeasible.details,
+        baseline_emissions_kg=None if baseline is None else baseline.emissions_g / 1000.0,
+        baseline_cost_gbp=None if baseline is None else baseline.cost_gbp,
+        energy_kwh=plan.energy_kwh_used,
+        energy_was_estimated=plan.energy_was_estimated,
+        policy_preset=policy.preset,
+        carbon_weight=weights.carbon,
+        price_weight=weights.price,
+        wait_weight=weights.wait,
+        forecast_fetched_at=fetched_at,
+        workload_updated_at=row["updated_at"],
+        computed_at=computed_at,
+        run_id=run_id,
+    )
+
+
+def _unschedulable_notification(row, infeasible: engine.Infeasibility) -> Notification:
+    return Notification(
+        recipient_id=row["user_id"],
+        kind=NotificationKind.UNSCHEDULABLE,
+        title=f"{row['job_id']} cannot be scheduled",
+        body=f"“{row['workload_name']}” has no feasible zone and start: {infeasible.message}.".replace("..", "."),
+        workload_id=row["id"],
+    )
+
+
+def _auto_assign(
+    candidates: list[tuple[dict[str, Any], Recommendation]], policies: dict, context: inputs.SchedulingContext
+) -> list:
+    """Assign each candidate its best option by policy (``actor=None``), one transaction each.
+
+    A workload that an operator assigned or cancelled meanwhile fails the state machine's check and
+    is left alone; so is one whose option no longer fits (its start has passed the deadline).
+    """
+    by_pk = ComputeWorkload.objects.in_bulk([row["id"] for row, _ in candidates])
+    zones = {zone.pk: zone for zone in context.zones}
+    assigned = []
+    for row, best in candidates:
+        workload = by_pk.get(row["id"])
+        if workload is None or workload.status != WorkloadStatus.PENDING:
+            continue
+        policy = policies[row["organization_id"]]
+        note = (
+            f"Assigned automatically by the organisation's {policy.preset} policy: recommendation #1, "
+            f"{zones[best.zone_id].zone_name} from {_fmt(best.start)}, expected "
+            f"{best.expected_emissions_kg:.3f} kg CO2"
+            + (
+                "."
+                if best.carbon_saving_kg is None
+                else f" ({best.carbon_saving_kg:.3f} kg less than at once in the host zone)."
+            )
+        )
+        try:
+            workload_services.workload_assign(
+                workload=workload,
+                actor=None,
+                zone=zones[best.zone_id],
+                planned_start=max(best.start, timezone.now()),
+                note=note,
+            )
+        except (ApplicationError, ValidationError, PermissionDenied) as exc:
+            logger.info("auto-assign of %s skipped: %s", workload.pk, exc)
+            continue
+        assigned.append(workload.pk)
+    return assigned
+
+
+# -- assignment from a recommendation ------------------------------------------------------------
+
+
+def assignment_from_recommendation(
+    *, workload: ComputeWorkload, actor: User, rank: int, note: str = "", reassign: bool = False
+) -> ComputeWorkload:
+    """Assign ``workload`` the zone and start of its recommendation ``rank`` (1–3).
+
+    The event log records which recommendation was taken and what it expected, then the operator's
+    note. A start that has passed meanwhile becomes "now" (``workload_assign`` refuses starts in the
+    past); the deadline is still checked there. No such recommendation is a 400 naming ``rank``.
+    """
+    recommendation = selectors.recommendation_get(workload=workload, rank=rank)
+    if recommendation is None:
+        raise ApplicationError(
+            f"This workload has no recommendation #{rank}; send a zone and start instead, or wait for Pylon "
+            "to compute its options.",
+            fields={"rank": [f"No recommendation #{rank}."]},
+        )
+    taken = (
+        f"Recommendation #{rank}: {recommendation.zone.zone_name} from {_fmt(recommendation.start)}, expected "
+        f"{recommendation.expected_emissions_kg:.3f} kg CO2."
+    )
+    return workload_services.workload_assign(
+        workload=workload,
+        actor=actor,
+        zone=recommendation.zone,
+        planned_start=max(recommendation.start, timezone.now()),
+        note=f"{taken} {note}".strip(),
+        reassign=reassign,
+    )
+
+
+# -- policies ------------------------------------------------------------------------------------
+
+POLICY_WEIGHT_FIELDS = ("carbon_weight", "price_weight", "wait_weight")
+
+
+@transaction.atomic
+def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> SchedulingPolicy:
+    """Set an organisation's policy (operators of that organisation, or the service role).
+
+    A preset sets its own weights: sending different ones with it is a 400 (choose CUSTOM). CUSTOM
+    keeps the weights sent (and the current ones for those not sent); at least one must be positive.
+    Changing the policy recomputes the organisation's PENDING workloads after commit.
+    """
+    if not (actor.is_service_role or (actor.is_operator and actor.organization_id == organization_id)):
+        raise PermissionDenied("Only operators of the organisation may change its scheduling policy.")
+    policy = SchedulingPolicy.objects.select_for_update().filter(
+        organization_id=organization_id
+    ).first() or SchedulingPolicy.default_for(organization_id)
+    preset = data.get("preset", policy.preset)
+    if preset != PolicyPreset.CUSTOM:
+        expected = dict(zip(POLICY_WEIGHT_FIELDS, PRESET_WEIGHTS[preset], strict=True))
+        wrong = {
+            name: [f"The {preset} preset sets this to {expected[name]}; choose CUSTOM to set weights."]
+            for name in POLICY_WEIGHT_FIELDS
+            if name in data and data[name] != expected[name]
+        }
+        if wrong:
+            raise ValidationError(wrong)
+        weights = expected
+    else:
+        weights = {name: data.get(name, getattr(policy, name)) for name in POLICY_WEIGHT_FIELDS}
+    before = (policy.preset, *(getattr(policy, name) for name in POLICY_WEIGHT_FIELDS), policy.auto_assign)
+    policy.preset = preset
+    for name, value in weights.items():
+        setattr(policy, name, value)
+    policy.auto_assign = data.get("auto_assign", policy.auto_assign)
+    policy.updated_by = actor
+    policy.full_clean()
+    policy.save()
+    after = (policy.preset, *(getattr(policy, name) for name in POLICY_WEIGHT_FIELDS), policy.auto_assign)
+    if before != after:
+        from scheduling import tasks
+
+        transaction.on_commit(lambda: tasks.enqueue_pending(organization_id=organization_id), robust=True)
+    return policy
+
+
+# -- notifications -------------------------------------------------------------------------------
+
+TRANSITION_KINDS = {
+    WorkloadStatus.SCHEDULED: NotificationKind.ASSIGNED,
+    WorkloadStatus.RUNNING: NotificationKind.STARTED,
+    WorkloadStatus.COMPLETED: NotificationKind.COMPLETED,
+    WorkloadStatus.FAILED: NotificationKind.FAILED,
+    WorkloadStatus.CANCELLED: NotificationKind.CANCELLED,
+}
+
+
+def notification_for_transition(*, workload_id, action: str, to_status: str) -> Notification | None:
+    """Tell the owner their workload moved: assigned (or moved), started, completed, failed, or
+    cancelled by someone else. Two queries and one insert, in the transition's transaction."""
+    kind = TRANSITION_KINDS.get(to_status)
+    if kind is None:
+        return None
+    workload = ComputeWorkload.objects.select_related("chosen_grid_zone", "host_dc").filter(pk=workload_id).first()
+    if workload is None:
+        return None
+    event = WorkloadEvent.objects.filter(workload_id=workload_id).order_by("-created_at", "-id").first()
+    actor_id = event.actor_id if event is not None else None
+    if kind == NotificationKind.CANCELLED and actor_id == workload.user_id:
+        return None  # the owner cancelled it themselves
+    title, body = _transition_text(workload, kind, action, by_policy=event is not None and actor_id is None)
+    return Notification.objects.create(
+        recipient_id=workload.user_id, kind=kind, title=title, body=body, workload=workload
+    )
+
+
+def _transition_text(workload: ComputeWorkload, kind: str, action: str, *, by_policy: bool) -> tuple[str, str]:
+    name, job = workload.workload_name, workload.job_id
+    zone = workload.chosen_grid_zone.zone_name if workload.chosen_grid_zone else "its zone"
+    if kind == NotificationKind.ASSIGNED:
+        verb = "moved" if action == WorkloadAction.REASSIGN else "scheduled"
+        when = f" from {_fmt(workload.planned_start)}" if workload.planned_start else ""
+        who = " by your organisation's scheduling policy" if by_policy else ""
+        return f"{job} is {verb}", f"“{name}” was {verb}{who} to run in {zone}{when}."
+    if kind == NotificationKind.STARTED:
+        return f"{job} started", f"“{name}” started running in {zone}."
+    if kind == NotificationKind.COMPLETED:
+        figures = ""
+        if workload.carbon_emitted_kg is not None:
+            figures = f" It emitted {workload.carbon_emitted_kg:.3f} kg CO2"
+            if workload.baseline_carbon_kg is not None:
+                saved = workload.baseline_carbon_kg - workload.carbon_emitted_kg
+                figures += f", {saved:.3f} kg less than running at once in {workload.host_dc.zone_name}"
+            figures += "."
+        return f"{job} completed", f"“{name}” completed in {zone}.{figures}"
+    if kind == NotificationKind.FAILED:
+        return f"{job} failed", f"“{name}” failed. An operator of your organisation marked it failed."
+    return f"{job} was cancelled", f"“{name}” was cancelled by an operator of your organisation."
+
+
+def notification_mark_read(*, notification: Notification) -> Notification:
+    """Mark one of the caller's notifications read (already read stays as it was)."""
+    if notification.read_at is None:
+        notification.read_at = timezone.now()
+        notification.save(update_fields=["read_at"])
+    return notification
+
+
+def notifications_mark_all_read(*, user: User) -> int:
+    """Mark every unread notification of ``user`` read; returns how many."""
+    return Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).update(read_at=timezone.now())
