@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("zones.api.urls")),
     path("", include("workloads.api.urls")),
+    path("", include("scheduling.api.urls")),
 ]
 
 urlpatterns = [

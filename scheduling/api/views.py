@@ -1,0 +1,209 @@
+import uuid
+
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import Organization
+from pylon.api.permissions import IsOperatorOrServiceRole
+from pylon.api.schema import error_response
+from pylon.api.viewsets import ScopedGenericViewSet
+from scheduling import selectors, services
+from scheduling.api.serializers import (
+    NotificationSerializer,
+    NotificationsMarkedSerializer,
+    QueueEntrySerializer,
+    SchedulingPolicyInputSerializer,
+    SchedulingPolicySerializer,
+    SchedulingPreviewSerializer,
+    WorkloadRecommendationsSerializer,
+)
+from scheduling.models import Notification
+from workloads import selectors as workload_selectors
+from workloads.api.serializers import WorkloadInputSerializer
+from workloads.models import ComputeWorkload
+
+
+@extend_schema(tags=["scheduling"])
+class WorkloadRecommendationsView(APIView):
+    @extend_schema(
+        operation_id="workloads_recommendations_list",
+        summary="A workload's ranked options",
+        description=(
+            "The owner and the operators of its organisation see them (anyone else gets 404). Up to three options "
+            "in distinct zones, best first, with the expected emissions, cost and saving against running at once in "
+            "the host zone, on the forecast named by `forecast_fetched_at`. `outcome` says when they were computed, "
+            "with which policy, and, when nothing is feasible, which constraint binds and why."
+        ),
+        responses={200: WorkloadRecommendationsSerializer},
+    )
+    def get(self, request, pk):
+        workload = get_object_or_404(workload_selectors.workload_list(fetched_by=request.user), pk=pk)
+        body = {
+            "workload": workload,
+            "outcome": selectors.outcome_get(workload=workload),
+            "options": list(selectors.recommendation_list(workload=workload)),
+        }
+        return Response(WorkloadRecommendationsSerializer(body).data)
+
+
+@extend_schema(tags=["scheduling"])
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="scheduling_queue_list",
+        summary="The scheduling queue (operators)",
+        description=(
+            "The PENDING workloads of the operator's organisation, most urgent first (CRITICAL first, then the "
+            "nearest deadline, then the oldest), each with its ranked options and the last computation's outcome."
+        ),
+    )
+)
+class SchedulingQueueViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
+    model = ComputeWorkload
+    serializer_class = QueueEntrySerializer
+    permission_classes = [IsOperatorOrServiceRole]
+    filter_backends: list = []
+
+    def scoped_queryset(self, user):
+        return selectors.queue_list(fetched_by=user)
+
+
+ORGANIZATION_PARAMETER = OpenApiParameter(
+    "organization",
+    OpenApiTypes.UUID,
+    description="Which organisation: required for the service role; others may only name their own.",
+)
+
+
+NO_ORGANIZATION = error_response("`?organization=` names an organisation that is not the caller's (`not_found`).")
+
+
+@extend_schema(tags=["scheduling"], parameters=[ORGANIZATION_PARAMETER])
+class SchedulingPolicyView(APIView):
+    """The caller's organisation's policy. Members read it; its operators change it. The service role
+    has no organisation of its own and names one with ``?organization=``."""
+
+    def _organization_id(self, request):
+        raw = request.query_params.get("organization")
+        user = request.user
+        if raw is None:
+            if user.organization_id is None:
+                raise ValidationError({"organization": ["Name the organisation: ?organization=<id>."]})
+            return user.organization_id
+        try:
+            organization = Organization.objects.filter(pk=uuid.UUID(raw)).first()
+        except ValueError:
+            raise ValidationError({"organization": ["Send an organisation id (UUID)."]})
+        if organization is None or not (user.is_service_role or organization.pk == user.organization_id):
+            raise NotFound("No such organisation.")
+        return organization.pk
+
+    @extend_schema(
+        operation_id="scheduling_policy_retrieve",
+        summary="The organisation's scheduling policy",
+        responses={200: SchedulingPolicySerializer, 404: NO_ORGANIZATION},
+    )
+    def get(self, request):
+        policy = selectors.policy_get(organization_id=self._organization_id(request))
+        return Response(SchedulingPolicySerializer(policy).data)
+
+    @extend_schema(
+        operation_id="scheduling_policy_update",
+        summary="Set the organisation's scheduling policy (operators)",
+        description=(
+            "Presets set their own weights (CARBON_FIRST 1/0/0, BALANCED 0.4/0.4/0.2, COST_FIRST 0/1/0); CUSTOM "
+            "takes weights from 0 to 10, at least one positive. Changing the policy recomputes the organisation's "
+            "PENDING workloads. With `auto_assign`, Pylon assigns each PENDING workload its best option itself."
+        ),
+        request=SchedulingPolicyInputSerializer,
+        responses={200: SchedulingPolicySerializer, 404: NO_ORGANIZATION},
+    )
+    def put(self, request):
+        organization_id = self._organization_id(request)
+        serializer = SchedulingPolicyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        policy = services.policy_update(
+            organization_id=organization_id, actor=request.user, data=serializer.validated_data
+        )
+        return Response(SchedulingPolicySerializer(policy).data)
+
+
+@extend_schema(tags=["scheduling"])
+class SchedulingPreviewView(APIView):
+    @extend_schema(
+        operation_id="scheduling_preview",
+        summary="Preview the options of a workload before submitting it",
+        description=(
+            "The same body as `POST /workloads/`. Returns the options the workload would get if submitted now, "
+            "under the caller's organisation's policy, against the capacity already scheduled. Nothing is stored."
+        ),
+        request=WorkloadInputSerializer,
+        responses={200: SchedulingPreviewSerializer},
+    )
+    def post(self, request):
+        serializer = WorkloadInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        preview = selectors.options_preview(fetched_by=request.user, data=serializer.validated_data)
+        return Response(SchedulingPreviewSerializer(preview).data)
+
+
+class NotificationFilterSet(filters.FilterSet):
+    unread = filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")],
+        method="filter_unread",
+        help_text="`true`: unread only; `false`: read only.",
+    )
+
+    class Meta:
+        model = Notification
+        fields: list[str] = []
+
+    def filter_unread(self, queryset, name, value):
+        return queryset.filter(read_at__isnull=value == "true")
+
+
+@extend_schema(tags=["notifications"])
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="notifications_list",
+        summary="My notifications",
+        description="The caller's own notifications, newest first. Nobody sees another's.",
+    ),
+)
+class NotificationViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
+    model = Notification
+    serializer_class = NotificationSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+    filter_backends = [filters.DjangoFilterBackend]
+    filterset_class = NotificationFilterSet
+
+    def scoped_queryset(self, user):
+        return selectors.notification_list(fetched_by=user)
+
+    @extend_schema(
+        operation_id="notifications_read",
+        summary="Mark a notification read",
+        request=None,
+        responses={200: NotificationSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def read(self, request, pk=None):
+        notification = services.notification_mark_read(notification=self.get_object())
+        return Response(NotificationSerializer(notification).data)
+
+    @extend_schema(
+        operation_id="notifications_read_all",
+        summary="Mark all my notifications read",
+        request=None,
+        responses={200: NotificationsMarkedSerializer},
+    )
+    @action(detail=False, methods=["post"], url_path="read-all", filter_backends=[], pagination_class=None)
+    def read_all(self, request):
+        marked = services.notifications_mark_all_read(user=request.user)
+        return Response(NotificationsMarkedSerializer({"marked": marked}).data, status=status.HTTP_200_OK)

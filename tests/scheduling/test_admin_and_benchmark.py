@@ -1,0 +1,67 @@
+from io import StringIO
+
+import pytest
+from django.contrib.admin.sites import site
+from django.core.management import call_command
+from django.test import RequestFactory
+
+from scheduling import services
+from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
+from tests.accounts.factories import OperatorFactory, UserFactory
+from tests.scheduling.factories import NotificationFactory, PolicyFactory, WorkloadFactory
+from workloads.models import ComputeWorkload
+
+pytestmark = pytest.mark.django_db
+
+
+def _admin_queryset(model, user):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return site._registry[model].get_queryset(request)
+
+
+def test_admin_shows_operators_their_organisation_only(grid_zones, user, operator, other_organization, service_user):
+    stranger = UserFactory(organization=other_organization)
+    mine = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
+    theirs = WorkloadFactory(user=stranger, host_dc=grid_zones["dirty"])
+    services.recommendations_compute(workload_ids=[mine.pk, theirs.pk])
+    PolicyFactory(organization=user.organization)
+    PolicyFactory(organization=other_organization)
+    NotificationFactory(recipient=user)
+    NotificationFactory(recipient=stranger)
+
+    assert {r.workload_id for r in _admin_queryset(Recommendation, operator)} == {mine.pk}
+    assert {o.workload_id for o in _admin_queryset(SchedulingOutcome, operator)} == {mine.pk}
+    assert {p.organization_id for p in _admin_queryset(SchedulingPolicy, operator)} == {user.organization_id}
+    assert {n.recipient_id for n in _admin_queryset(Notification, operator)} == {user.pk}
+    other_operator = OperatorFactory(organization=other_organization)
+    assert {r.workload_id for r in _admin_queryset(Recommendation, other_operator)} == {theirs.pk}
+    assert _admin_queryset(Recommendation, service_user).count() == Recommendation.objects.count()
+
+
+def test_the_admin_changelists_render(admin_client, grid_zones, user):
+    workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
+    services.recommendations_compute(workload_ids=[workload.pk])
+    NotificationFactory(recipient=user)
+    PolicyFactory(organization=user.organization)
+    for name in ("recommendation", "schedulingoutcome", "notification", "schedulingpolicy"):
+        assert admin_client.get(f"/admin/scheduling/{name}/").status_code == 200
+
+
+def test_the_benchmark_command_prints_its_figures_and_keeps_nothing(db):
+    out = StringIO()
+    call_command("benchmark_scheduling", "--workloads", "40", "--db-workloads", "60", stdout=out)
+    text = out.getvalue()
+    assert "host best window (SDK)" in text and "oracle" in text
+    assert "Perfect forecasts, free capacity: Pylon made the oracle's choice" in text
+    assert "ratio first / bare" in text
+    assert not ComputeWorkload.objects.exists()
+    assert not Recommendation.objects.exists()
+
+
+def test_the_benchmark_command_says_where_the_data_should_be(db, monkeypatch, tmp_path):
+    from django.core.management.base import CommandError
+
+    monkeypatch.setenv("PYLON_SHARED_DATA", str(tmp_path))
+    with pytest.raises(CommandError, match="PYLON_SHARED_DATA"):
+        call_command("benchmark_scheduling", stdout=StringIO())
