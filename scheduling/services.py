@@ -309,7 +309,7 @@ def _unschedulable_notification(row, infeasible: engine.Infeasibility) -> Notifi
         recipient_id=row["user_id"],
         kind=NotificationKind.UNSCHEDULABLE,
         title=f"{row['job_id']} cannot be scheduled",
-        body=f"“{row['workload_name']}” has no feasible zone and start: {infeasible.message}.".replace("..", "."),
+        body=f"“{row['workload_name']}” has no feasible zone and start: {infeasible.message.rstrip('.')}.",
         workload_id=row["id"],
     )
 
