@@ -49,6 +49,7 @@ test: install lint check-migrations check-openapi check-deploy test-postgres tes
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 check-migrations: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -6,8 +6,8 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import add_profile_claims
-from tests.schema_conformance import check_response
 from tests.accounts.factories import OperatorFactory, OrganizationFactory, ServiceUserFactory, UserFactory
+from tests.schema_conformance import check_response
 
 #: Queries every authenticated API request makes: the ATOMIC_REQUESTS savepoint and its release
 #: (inside the test's transaction) and loading the token's user.

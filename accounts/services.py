@@ -93,6 +93,10 @@ OPERATOR_ADMIN_PERMISSIONS = [
     ("workloads", "view_computeworkload"),
     ("workloads", "change_computeworkload"),
     ("workloads", "view_workloadevent"),
+    ("scheduling", "view_schedulingpolicy"),
+    ("scheduling", "change_schedulingpolicy"),
+    ("scheduling", "view_recommendation"),
+    ("scheduling", "view_schedulingoutcome"),
 ]
 
 

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.db.models import Q
 
 from scheduling import engine
-from workloads.models import DEFAULT_DURATION_MINS, ComputeWorkload, WorkloadStatus
+from workloads.models import ComputeWorkload, WorkloadStatus
+from workloads.services import workload_default_duration_mins
 from zones import selectors as zone_selectors
 from zones.models import GridZone
 
@@ -173,18 +174,11 @@ def workload_input(row: dict[str, Any]) -> engine.WorkloadInput:
     )
 
 
-def default_duration_mins(gpu_mins: Decimal | None) -> int:
-    """The run length of a workload that states none: its GPU-minutes on one GPU, else an hour.
-
-    The same rule as ``workloads.services`` applies on submission (kept in step by a test).
-    """
-    gpu_mins = gpu_mins or Decimal(0)
-    return max(1, int(gpu_mins)) if gpu_mins > 0 else DEFAULT_DURATION_MINS
-
-
 def unsaved_workload_input(data: dict[str, Any], *, now: datetime) -> engine.WorkloadInput:
     """Validated submission data (``WorkloadInputSerializer``) as if submitted ``now``."""
-    duration = data.get("estimated_duration_mins") or default_duration_mins(data.get("required_gpu_mins"))
+    duration = data.get("estimated_duration_mins") or workload_default_duration_mins(
+        required_gpu_mins=data.get("required_gpu_mins")
+    )
     row = {
         "id": "preview",
         "estimated_energy_kwh": data.get("estimated_energy_kwh"),

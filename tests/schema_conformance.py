@@ -81,7 +81,6 @@ def check_response(method: str, path: str, response) -> None:
     body_schema = _to_json_schema(content["application/json"]["schema"])
     validator = jsonschema.Draft202012Validator({**_components(), **body_schema})
     errors = sorted(validator.iter_errors(response.json()), key=lambda e: list(e.path))
-    assert not errors, (
-        f"{method} {template} {response.status_code} does not match its schema: "
-        + "; ".join(f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors[:5])
+    assert not errors, f"{method} {template} {response.status_code} does not match its schema: " + "; ".join(
+        f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors[:5]
     )

@@ -59,9 +59,9 @@ def _new_job_id(now: datetime) -> str:
     return f"JOB-{now:%Y%m%d}-{suffix}"
 
 
-def _default_duration(data: dict[str, Any]) -> int:
+def workload_default_duration_mins(*, required_gpu_mins: Decimal | None) -> int:
     """A run length when none is given: the GPU-minutes on one GPU, else an hour."""
-    gpu_mins = data.get("required_gpu_mins") or Decimal(0)
+    gpu_mins = required_gpu_mins or Decimal(0)
     return max(1, int(gpu_mins)) if gpu_mins > 0 else DEFAULT_DURATION_MINS
 
 
@@ -107,7 +107,9 @@ def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
     now = timezone.now()
     fields = {name: data[name] for name in USER_FIELDS if name in data}
     if fields.get("estimated_duration_mins") is None:
-        fields["estimated_duration_mins"] = _default_duration(fields)
+        fields["estimated_duration_mins"] = workload_default_duration_mins(
+            required_gpu_mins=fields.get("required_gpu_mins")
+        )
     workload = ComputeWorkload(user=user, organization_id=user.organization_id, submitted_at=now, **fields)
     _validate_timing(workload, now=now)
     workload.full_clean(exclude=["job_id"])
@@ -146,7 +148,9 @@ def workload_update(*, workload: ComputeWorkload, actor: User, data: dict[str, A
         )
     changes = {name: data[name] for name in USER_FIELDS if name in data}
     if "estimated_duration_mins" in changes and changes["estimated_duration_mins"] is None:
-        changes["estimated_duration_mins"] = _default_duration({**locked.__dict__, **changes})
+        changes["estimated_duration_mins"] = workload_default_duration_mins(
+            required_gpu_mins=changes.get("required_gpu_mins", locked.required_gpu_mins)
+        )
     changed = [name for name, value in changes.items() if getattr(locked, name) != value]
     for name in changed:
         setattr(locked, name, changes[name])

@@ -280,3 +280,28 @@ def test_the_service_role_previews_with_the_default_policy(grid_zones, service_u
     body = {"workload_name": "x", "host_dc": str(grid_zones["dirty"].pk)}
     response = make_client(service_user).post(PREVIEW, body, format="json")
     assert response.status_code == 200 and response.json()["policy"]["preset"] == "BALANCED"
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+def test_assign_by_recommendation_rank(computed, operator, make_client, rank):
+    """POST /workloads/{id}/assign/ with a rank takes that recommendation's zone and start, and the
+    event log says which recommendation was taken and why."""
+    recommendation = computed.recommendations.get(rank=rank)
+    response = make_client(operator).post(
+        f"/api/v1/workloads/{computed.id}/assign/", {"rank": rank, "reason": "Cheapest that fits"}
+    )
+    assert response.status_code == 200, response.json()
+    computed.refresh_from_db()
+    assert (computed.status, computed.chosen_grid_zone) == ("SCHEDULED", recommendation.zone)
+    event = computed.events.get(action="assign")
+    assert event.note.startswith(f"Recommendation #{rank}: {recommendation.zone.zone_name}")
+    assert event.note.endswith("Cheapest that fits")
+
+
+def test_override_keeps_the_reason_in_the_event_log(computed, operator, make_client, grid_zones):
+    response = make_client(operator).post(
+        f"/api/v1/workloads/{computed.id}/assign/",
+        {"zone": str(grid_zones["mid"].id), "reason": "Data residency: must stay in Mid"},
+    )
+    assert response.status_code == 200
+    assert computed.events.get(action="assign").note == "Data residency: must stay in Mid"

@@ -383,12 +383,3 @@ class TestPolicyUpdate:
             services.policy_update(organization_id=operator.organization_id, actor=operator, data={"preset": "CUSTOM"})
             assert calls == []
         assert calls == [{"organization_id": operator.organization_id}]
-
-
-@pytest.mark.parametrize("gpu_mins", [None, Decimal(0), Decimal("0.5"), Decimal("90"), Decimal("1234.56")])
-def test_the_preview_defaults_the_duration_like_submission(gpu_mins):
-    from scheduling.inputs import default_duration_mins
-    from workloads.services import _default_duration
-
-    data = {} if gpu_mins is None else {"required_gpu_mins": gpu_mins}
-    assert default_duration_mins(gpu_mins) == _default_duration(data)

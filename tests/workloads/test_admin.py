@@ -93,7 +93,15 @@ def test_service_role_sees_everything(other_organization):
 
 
 @pytest.mark.parametrize(
-    "path", ["/admin/accounts/organization/", "/admin/zones/gridzone/", "/admin/workloads/workloadevent/"]
+    "path",
+    [
+        "/admin/accounts/organization/",
+        "/admin/zones/gridzone/",
+        "/admin/workloads/workloadevent/",
+        "/admin/scheduling/schedulingpolicy/",
+        "/admin/scheduling/recommendation/",
+        "/admin/scheduling/schedulingoutcome/",
+    ],
 )
 def test_admin_pages_render_for_operators(admin_client, path):
     assert admin_client.get(path).status_code == 200

@@ -87,7 +87,7 @@ MATRIX = {
 def _request(client, action, workload, body, zone):
     url = f"{WORKLOADS}{workload.id}/"
     if body == "zone":
-        body = {"zone": str(zone.id)}
+        body = {"zone": str(zone.id), "reason": "Operator's choice"}
     if action == "retrieve":
         return client.get(url)
     if action == "events":
@@ -183,7 +183,7 @@ class TestTransitionsThroughTheApi:
             status=status,
             chosen_grid_zone=zone if status != S.PENDING else None,
         )
-        body = {"zone": str(zone.id)} if verb == "assign" else {}
+        body = {"zone": str(zone.id), "reason": "test"} if verb == "assign" else {}
         response = client_for(operator).post(f"{WORKLOADS}{workload.id}/{verb}/", body)
         assert response.status_code == 409
         assert response.json()["code"] == "invalid_transition"
@@ -196,8 +196,8 @@ class TestTransitionsThroughTheApi:
         workload = WorkloadFactory(user=user, organization=operator.organization)
         client = client_for(operator)
         url = f"{WORKLOADS}{workload.id}/"
-        assert client.post(f"{url}assign/", {"zone": str(glasgow.id)}).status_code == 200
-        moved = client.post(f"{url}assign/", {"zone": str(cardiff.id), "reassign": True, "note": "Glasgow full"})
+        assert client.post(f"{url}assign/", {"zone": str(glasgow.id), "reason": "Close to data"}).status_code == 200
+        moved = client.post(f"{url}assign/", {"zone": str(cardiff.id), "reassign": True, "reason": "Glasgow full"})
         assert moved.status_code == 200
         assert moved.json()["chosen_grid_zone"]["id"] == str(cardiff.id)
         assert client.post(f"{url}start/").status_code == 200
@@ -219,16 +219,39 @@ class TestTransitionsThroughTheApi:
         late = (timezone.now() + timedelta(hours=2)).isoformat()
         past = (timezone.now() - timedelta(hours=2)).isoformat()
         for start in (late, past):
-            response = client.post(f"{WORKLOADS}{workload.id}/assign/", {"zone": str(zone.id), "start": start})
+            body = {"zone": str(zone.id), "start": start, "reason": "test"}
+            response = client.post(f"{WORKLOADS}{workload.id}/assign/", body)
             assert response.status_code == 400
             assert "planned_start" in response.json()["fields"]
+        workload.refresh_from_db()
+        assert workload.status == S.PENDING
+
+    @pytest.mark.parametrize(
+        "body,field",
+        [
+            ({}, "non_field_errors"),
+            ({"rank": 1, "zone": "ZONE", "reason": "both"}, "non_field_errors"),
+            ({"zone": "ZONE"}, "reason"),
+            ({"zone": "ZONE", "reason": "   "}, "reason"),
+            ({"rank": 1, "start": "2030-01-01T00:00:00Z"}, "start"),
+            ({"rank": 4}, "rank"),
+            ({"rank": 1}, "rank"),  # no recommendation has been computed for it
+        ],
+    )
+    def test_assign_needs_a_rank_or_a_zone_with_a_reason(self, operator, user, body, field):
+        zone = GridZoneFactory()
+        workload = WorkloadFactory(user=user)
+        body = {key: str(zone.id) if value == "ZONE" else value for key, value in body.items()}
+        response = client_for(operator).post(f"{WORKLOADS}{workload.id}/assign/", body)
+        assert response.status_code == 400
+        assert field in response.json()["fields"]
         workload.refresh_from_db()
         assert workload.status == S.PENDING
 
     def test_assign_to_an_unknown_zone_is_a_400(self, operator, user):
         workload = WorkloadFactory(user=user)
         response = client_for(operator).post(
-            f"{WORKLOADS}{workload.id}/assign/", {"zone": "00000000-0000-0000-0000-000000000000"}
+            f"{WORKLOADS}{workload.id}/assign/", {"zone": "00000000-0000-0000-0000-000000000000", "reason": "x"}
         )
         assert response.status_code == 400
         assert response.json()["fields"]["zone"][0]["message"] == "No grid zone has this id."
@@ -242,7 +265,7 @@ class TestAccounting:
         workload = WorkloadFactory(user=user, host_dc=host, estimated_energy_kwh=Decimal("40"))
         client = client_for(operator)
         url = f"{WORKLOADS}{workload.id}/"
-        client.post(f"{url}assign/", {"zone": str(clean.id)})
+        client.post(f"{url}assign/", {"zone": str(clean.id), "reason": "Cleaner grid"})
         client.post(f"{url}start/")
         body = client.post(f"{url}complete/", {"measured_energy_kwh": "50"}).json()
         assert Decimal(str(body["carbon_emitted_kg"])) == Decimal("5")  # 50 kWh × 100 g/kWh
@@ -367,7 +390,8 @@ def test_two_operators_assigning_at_once_exactly_one_wins():
         def assign(operator, zone, workload=workload, barrier=barrier, results=results):
             client = client_for(operator)
             barrier.wait()
-            results.append(client.post(f"{WORKLOADS}{workload.id}/assign/", {"zone": str(zone.id)}).status_code)
+            body = {"zone": str(zone.id), "reason": "race"}
+            results.append(client.post(f"{WORKLOADS}{workload.id}/assign/", body).status_code)
             connection.close()
 
         threads = [threading.Thread(target=assign, args=(op, zone)) for op, zone in zip(operators, zones, strict=True)]

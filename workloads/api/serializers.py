@@ -192,16 +192,41 @@ class NoteSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class AssignSerializer(StrictInputMixin, serializers.Serializer):
+    """Either take one of Pylon's recommendations (`rank`), or override them with a `zone` (and
+    `start`) and a `reason`. The reason is kept in the workload's event log."""
+
+    rank = serializers.IntegerField(
+        min_value=1, max_value=3, required=False, help_text="Take Pylon's recommendation of this rank (1 = best)."
+    )
     zone = serializers.PrimaryKeyRelatedField(
         queryset=GridZone.objects.all(),
-        help_text="The zone to run in.",
+        required=False,
+        help_text="Override: the zone to run in.",
         error_messages={"does_not_exist": "No grid zone has this id.", "incorrect_type": "Send a zone id (UUID)."},
     )
-    start = serializers.DateTimeField(required=False, allow_null=True, help_text="Planned start; default now.")
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+    start = serializers.DateTimeField(
+        required=False, allow_null=True, help_text="Override: the planned start; default now."
+    )
+    reason = serializers.CharField(
+        max_length=2000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why the recommendation is overridden; required with `zone`, optional with `rank`.",
+    )
     reassign = serializers.BooleanField(
         default=False, help_text="Set to move a SCHEDULED workload; without it only PENDING ones are assigned."
     )
+
+    def validate(self, attrs):
+        has_rank, has_zone = attrs.get("rank") is not None, attrs.get("zone") is not None
+        if has_rank == has_zone:
+            raise serializers.ValidationError("Send either `rank` (a recommendation) or `zone` (an override).")
+        if has_rank and attrs.get("start") is not None:
+            raise serializers.ValidationError({"start": ["A recommendation brings its own start; omit `start`."]})
+        if has_zone and not attrs["reason"].strip():
+            raise serializers.ValidationError({"reason": ["Say why you override Pylon's recommendation."]})
+        return attrs
 
 
 class CompleteSerializer(StrictInputMixin, serializers.Serializer):

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from pylon.api.filters import SafeSearchFilter
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
+from scheduling import services as scheduling_services
 from workloads import selectors, services
 from workloads.api.filtersets import WorkloadFilterSet
 from workloads.api.serializers import (
@@ -100,20 +101,31 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         "workloads_assign",
         "Assign a zone and start time (operators)",
         AssignSerializer,
-        "PENDING → SCHEDULED. With `reassign: true`, moves a SCHEDULED workload. Of two operators assigning "
-        "at once exactly one wins; the other gets 409.",
+        "PENDING → SCHEDULED, with a recommendation `rank` or an override `zone` (+ `start`) and `reason`. "
+        "With `reassign: true`, moves a SCHEDULED workload. Of two operators assigning at once exactly one "
+        "wins; the other gets 409.",
     )
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
         data = self._valid(AssignSerializer)
-        workload = services.workload_assign(
-            workload=self.get_object(),
-            actor=request.user,
-            zone=data["zone"],
-            planned_start=data.get("start"),
-            note=data["note"],
-            reassign=data["reassign"],
-        )
+        workload = self.get_object()
+        if data.get("rank") is not None:
+            workload = scheduling_services.assignment_from_recommendation(
+                workload=workload,
+                actor=request.user,
+                rank=data["rank"],
+                note=data["reason"],
+                reassign=data["reassign"],
+            )
+        else:
+            workload = services.workload_assign(
+                workload=workload,
+                actor=request.user,
+                zone=data["zone"],
+                planned_start=data.get("start"),
+                note=data["reason"],
+                reassign=data["reassign"],
+            )
         return Response(self._out(workload))
 
     @_action_schema("workloads_start", "Start a scheduled workload (operators)", NoteSerializer)
