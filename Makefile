@@ -62,8 +62,8 @@ check-openapi: install
 	rm -f $$tmp; echo "openapi.yaml is current and valid."
 
 check-deploy: install
-	DEBUG=false SECRET_KEY=ci-$$(head -c 32 /dev/urandom | base64 | tr -d '/+=') \
-	JWT_SIGNING_KEY=ci-jwt-$$(head -c 32 /dev/urandom | base64 | tr -d '/+=') \
+	DEBUG=false SECRET_KEY=ci-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
+	JWT_SIGNING_KEY=ci-jwt-$$(head -c 48 /dev/urandom | base64 | tr -d '/+=') \
 	ALLOWED_HOSTS=pylon.example.com SECURE_SSL_REDIRECT=true SECURE_HSTS_SECONDS=31536000 \
 	SECURE_HSTS_INCLUDE_SUBDOMAINS=true SECURE_HSTS_PRELOAD=true \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
