@@ -180,36 +180,24 @@ def seed_zones() -> list[GridZone]:
     """Create or refresh the demo zones (idempotent: keyed on the grid zone code)."""
     zones = []
     for region_id, region, zone_id, name, code, lat, lng, intensity, price, gpus in DEMO_ZONES:
+        fixed = {
+            "zone_id": zone_id,
+            "zone_name": name,
+            "region": region,
+            "country": "United Kingdom",
+            "latitude": Decimal(lat),
+            "longitude": Decimal(lng),
+            "neso_region_id": region_id,
+            "carbon_provider": CarbonSource.NESO,
+            "gpu_capacity": gpus,
+            "cpu_core_capacity": gpus * 32,
+            "memory_gb_capacity": gpus * 256,
+        }
+        # The current figures are set only on creation: after that they come from the series.
         zone, _ = GridZone.objects.update_or_create(
             grid_zone_code=code,
-            defaults={
-                "zone_id": zone_id,
-                "zone_name": name,
-                "region": region,
-                "country": "United Kingdom",
-                "latitude": Decimal(lat),
-                "longitude": Decimal(lng),
-                "neso_region_id": region_id,
-                "carbon_provider": CarbonSource.NESO,
-                "gpu_capacity": gpus,
-                "cpu_core_capacity": gpus * 32,
-                "memory_gb_capacity": gpus * 256,
-            },
-            create_defaults={
-                "zone_id": zone_id,
-                "zone_name": name,
-                "region": region,
-                "country": "United Kingdom",
-                "latitude": Decimal(lat),
-                "longitude": Decimal(lng),
-                "neso_region_id": region_id,
-                "carbon_provider": CarbonSource.NESO,
-                "gpu_capacity": gpus,
-                "cpu_core_capacity": gpus * 32,
-                "memory_gb_capacity": gpus * 256,
-                "carbon_intensity": Decimal(intensity),
-                "energy_price": Decimal(price),
-            },
+            defaults=fixed,
+            create_defaults={**fixed, "carbon_intensity": Decimal(intensity), "energy_price": Decimal(price)},
         )
         zones.append(zone)
     return zones

@@ -7,18 +7,13 @@ from accounts.models import User
 from pylon.api.serializers import StrictInputMixin
 from workloads import models as m
 from workloads.models import ComputeWorkload, WorkloadEvent
+from workloads.services import USER_FIELDS
 from workloads.state_machine import WorkloadAction
 from zones.api.serializers import GridZoneSummarySerializer
 from zones.models import GridZone, IntensityIndex
 
-#: Set by Pylon, never by a client: sending one is a 400 that names it.
-SYSTEM_FIELDS = (
-    "id",
-    "job_id",
-    "user",
-    "owner",
-    "organization",
-    "status",
+#: What Pylon records as a workload is scheduled, run and accounted.
+RESULT_FIELDS = (
     "recommended_grid_zone",
     "recommended_2_grid_zone",
     "recommended_3_grid_zone",
@@ -34,6 +29,8 @@ SYSTEM_FIELDS = (
     "actual_end",
     "updated_at",
 )
+#: Set by Pylon, never by a client: sending one is a 400 that names it.
+SYSTEM_FIELDS = ("id", "job_id", "user", "owner", "organization", "status", *RESULT_FIELDS)
 
 
 class WorkloadOwnerSerializer(serializers.ModelSerializer):
@@ -54,41 +51,7 @@ class ComputeWorkloadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ComputeWorkload
-        fields = [
-            "id",
-            "job_id",
-            "owner",
-            "organization",
-            "workload_name",
-            "workload_type",
-            "urgency",
-            "status",
-            "host_dc",
-            "required_gpu_mins",
-            "required_cpu_cores",
-            "required_memory_gb",
-            "estimated_energy_kwh",
-            "estimated_duration_mins",
-            "carbon_cap_gco2",
-            "max_price_gbp",
-            "deferral_window_mins",
-            "deadline",
-            "is_deferrable",
-            "recommended_grid_zone",
-            "recommended_2_grid_zone",
-            "recommended_3_grid_zone",
-            "chosen_grid_zone",
-            "planned_start",
-            "actual_energy_kwh",
-            "carbon_emitted_kg",
-            "cost_gbp",
-            "baseline_carbon_kg",
-            "baseline_cost_gbp",
-            "submitted_at",
-            "actual_start",
-            "actual_end",
-            "updated_at",
-        ]
+        fields = ["id", "job_id", "owner", "organization", "status", *USER_FIELDS, *RESULT_FIELDS]
         read_only_fields = fields
         extra_kwargs = {
             "organization": {"help_text": "The owner's organisation (set by Pylon)."},
