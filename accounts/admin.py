@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils.translation import gettext_lazy as _
 
+from accounts import selectors
 from accounts.forms import UserAdminChangeForm, UserAdminCreationForm
 from accounts.models import Organization, User
 
@@ -47,11 +48,8 @@ class UserAdmin(DjangoUserAdmin):
     )
 
     def get_queryset(self, request):
-        # An operator who is staff manages the members of their own organisation only.
-        queryset = super().get_queryset(request)
-        if request.user.is_service_role:
-            return queryset
-        return queryset.filter(organization_id=request.user.organization_id)
+        # The API's rule: an operator who is staff manages the members of their own organisation only.
+        return selectors.user_list(fetched_by=request.user)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pylon.api.serializers import StrictInputMixin
-from zones import selectors
+from zones import selectors, services
 from zones.models import MAX_INTENSITY, MAX_PRICE, CarbonSource, GridZone, IntensityIndex
 
 
@@ -94,21 +94,11 @@ class GridZoneWriteSerializer(StrictInputMixin, serializers.ModelSerializer):
 
     class Meta:
         model = GridZone
+        # What the service lets staff write, with the point as one `coordinates` object.
         fields = [
-            "zone_id",
-            "zone_name",
-            "grid_zone_code",
-            "region",
-            "country",
-            "coordinates",
-            "carbon_intensity",
-            "energy_price",
-            "neso_region_id",
-            "carbon_provider",
-            "provider_zone_key",
-            "gpu_capacity",
-            "cpu_core_capacity",
-            "memory_gb_capacity",
+            "coordinates" if name == "latitude" else name
+            for name in services.ZONE_WRITABLE_FIELDS
+            if name != "longitude"
         ]
 
 
