@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from accounts.models import User
+from accounts.models import Organization, User
 
 
 def user_list(*, fetched_by: User) -> QuerySet[User]:
@@ -14,3 +14,10 @@ def user_list(*, fetched_by: User) -> QuerySet[User]:
     if fetched_by.is_operator and fetched_by.organization_id:
         return users.filter(organization_id=fetched_by.organization_id)
     return users.none()
+
+
+def organization_list(*, fetched_by: User) -> QuerySet[Organization]:
+    """Organisations the caller may act in: all for the service role, else their own."""
+    if fetched_by.is_service_role:
+        return Organization.objects.all()
+    return Organization.objects.filter(pk=fetched_by.organization_id)

@@ -10,7 +10,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Organization
+from accounts import selectors as account_selectors
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
@@ -97,12 +97,12 @@ class SchedulingPolicyView(APIView):
                 raise ValidationError({"organization": ["Name the organisation: ?organization=<id>."]})
             return user.organization_id
         try:
-            organization = Organization.objects.filter(pk=uuid.UUID(raw)).first()
+            organization_id = uuid.UUID(raw)
         except ValueError:
             raise ValidationError({"organization": ["Send an organisation id (UUID)."]})
-        if organization is None or not (user.is_service_role or organization.pk == user.organization_id):
+        if not account_selectors.organization_list(fetched_by=user).filter(pk=organization_id).exists():
             raise NotFound("No such organisation.")
-        return organization.pk
+        return organization_id
 
     @extend_schema(
         operation_id="scheduling_policy_retrieve",
