@@ -10,15 +10,13 @@ from accounts.models import Organization, User
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "join_code", "created_at"]
+    list_filter = ["created_at"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["created_at"]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_service_role:
-            return queryset
-        return queryset.filter(pk=request.user.organization_id)
+        return selectors.organization_list(fetched_by=request.user)
 
 
 @admin.register(User)
@@ -50,6 +48,12 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         # The API's rule: an operator who is staff manages the members of their own organisation only.
         return selectors.user_list(fetched_by=request.user)
+
+    def get_list_filter(self, request):
+        # The filter's choices are every organisation: only the service role may see them all.
+        if request.user.is_service_role:
+            return self.list_filter
+        return [name for name in self.list_filter if name != "organization"]
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

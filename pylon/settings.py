@@ -147,11 +147,11 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["pylon.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "pylon.api.filters.SafeSearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "pylon.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "pylon.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 25,

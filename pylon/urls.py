@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
+handler400 = "pylon.views.bad_request"
 handler404 = "pylon.views.not_found"
 handler500 = "pylon.views.server_error"
 

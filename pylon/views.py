@@ -5,6 +5,7 @@ import logging
 from django.conf import settings
 from django.db import connection, models
 from django.http import JsonResponse
+from django.views.defaults import bad_request as html_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 from drf_spectacular.utils import extend_schema
@@ -26,6 +27,13 @@ def not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse(error_body(ErrorCode.NOT_FOUND, "No such endpoint."), status=404)
     return page_not_found(request, exception)
+
+
+def bad_request(request, exception=None):
+    """Django's own 400s (e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE read outside DRF)."""
+    if _is_api(request):
+        return JsonResponse(error_body(ErrorCode.VALIDATION_ERROR, "Bad request."), status=400)
+    return html_bad_request(request, exception)
 
 
 def server_error(request):

@@ -1,10 +1,11 @@
-"""Operators work here too: a staff operator sees only their organisation's policy, its workloads'
-recommendations and outcomes (through the workloads selector), and its members' notifications."""
+"""Operators work here too: a staff operator sees only their organisation's policy and its workloads'
+recommendations and outcomes, through the same selectors as the API. Notifications are personal: in
+the admin only the service role (backend support) reads them."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from scheduling import services
+from scheduling import selectors, services
 from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
 
@@ -41,10 +42,7 @@ class SchedulingPolicyAdmin(admin.ModelAdmin):
     readonly_fields = ["updated_by"]
 
     def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_service_role:
-            return queryset
-        return queryset.filter(organization_id=request.user.organization_id)
+        return selectors.policy_list(fetched_by=request.user).select_related(*self.list_select_related)
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "organization"] if obj is not None else self.readonly_fields
@@ -91,8 +89,8 @@ class NotificationAdmin(ReadOnlyAdmin):
     search_fields = ["title", "recipient__email", "workload__job_id"]
     list_select_related = ["recipient", "workload"]
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_service_role:
-            return queryset
-        return queryset.filter(recipient__organization_id=request.user.organization_id)
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_service_role
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_service_role

@@ -32,7 +32,10 @@ def on_workload_changed(sender, workload_id, **kwargs) -> None:
 def on_workload_transitioned(sender, workload_id, action, from_status, to_status, **kwargs) -> None:
     from scheduling import services
 
-    services.notification_for_transition(workload_id=workload_id, action=action, to_status=to_status)
+    # A savepoint: should the notification fail to save, the signal (sent robustly) logs it and the
+    # transition's transaction stays usable, instead of being left aborted on PostgreSQL.
+    with transaction.atomic():
+        services.notification_for_transition(workload_id=workload_id, action=action, to_status=to_status)
 
 
 def on_carbon_data_refreshed(sender, zone_ids=None, **kwargs) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from scheduling import engine, inputs
 from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
@@ -22,6 +23,12 @@ def policy_get(*, organization_id) -> SchedulingPolicy:
     """The organisation's policy: its row, or the unsaved BALANCED default when it never set one."""
     policy = SchedulingPolicy.objects.select_related("updated_by").filter(organization_id=organization_id).first()
     return policy or SchedulingPolicy.default_for(organization_id)
+
+
+def policy_list(*, fetched_by: User) -> QuerySet[SchedulingPolicy]:
+    """Stored policies the caller may see: every one for the service role, else their organisation's."""
+    organizations = account_selectors.organization_list(fetched_by=fetched_by)
+    return SchedulingPolicy.objects.filter(organization__in=organizations)
 
 
 def policies_for(*, organization_ids) -> dict:

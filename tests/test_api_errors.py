@@ -116,3 +116,29 @@ def test_unhandled_exception_is_a_json_500(make_client, user, monkeypatch):
     client = make_client(user)
     client.raise_request_exception = False
     assert_error(client.get("/api/v1/zones/"), 500, "server_error")
+
+
+def test_deeply_nested_json_is_a_parse_error(make_client, user):
+    depth = 100_000
+    body = "[" * depth + "]" * depth
+    response = make_client(user).post("/api/v1/workloads/", data=body, content_type="application/json")
+    assert_error(response, 400, "parse_error")
+    nested = '{"user_name": ' + "[" * depth + "]" * depth + "}"
+    assert_error(make_client(user).patch("/api/v1/auth/me/", data=nested, content_type="application/json"), 400,
+                 "parse_error")
+
+
+def test_oversized_body_is_a_413_in_the_error_format(make_client, user, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    body = '{"workload_name": "' + "x" * 20_000 + '"}'
+    response = make_client(user).post("/api/v1/workloads/", data=body, content_type="application/json")
+    assert_error(response, 413, "payload_too_large")
+
+
+def test_a_service_refusal_keeps_its_reason(make_client, user):
+    from tests.workloads.factories import WorkloadFactory
+    from tests.zones.factories import GridZoneFactory
+
+    running = WorkloadFactory(user=user, status="RUNNING", chosen_grid_zone=GridZoneFactory())
+    body = assert_error(make_client(user).post(f"/api/v1/workloads/{running.id}/cancel/"), 403, "permission_denied")
+    assert body["message"] == "A running workload can only be cancelled by an operator."

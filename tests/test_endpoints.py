@@ -128,3 +128,38 @@ def test_committed_openapi_yaml_is_current(schema):
     assert yaml.safe_load(committed) == yaml.safe_load(generated), (
         "openapi.yaml is stale: run `make openapi` and commit it"
     )
+
+
+HOSTILE_BODIES = ["[]", '"text"', "123", "null", '{"a": "\\u0000"}', '{"page": 1e999}', "{", "[[[[[[[[[[]]]]]]]]]]"]
+HOSTILE_QUERIES = [
+    "page=%00",
+    "page=99999999999999999999",
+    "page_size=-1",
+    "ordering=%00",
+    "search=" + "x" * 300,
+    "status=%00",
+    "from=2023-02-30T00:00:00Z",
+    "to=not-a-date",
+    "at=99999-01-01",
+    "organization=not-a-uuid",
+    "unread=maybe",
+    "submitted_after=yesterday",
+    "host_dc=42",
+]
+
+
+@pytest.mark.parametrize("method,path,view", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
+def test_hostile_input_never_500s(make_client, service_user, method, path, view):
+    """Every endpoint, with malformed bodies and query strings: a 4xx in the error format (or a 2xx
+    where the input is harmless), never a 500."""
+    client = make_client(service_user)
+    client.raise_request_exception = False
+    requests = [(body, "") for body in HOSTILE_BODIES] if method in ("POST", "PUT", "PATCH") else []
+    requests += [("{}" if method != "GET" else None, query) for query in HOSTILE_QUERIES]
+    for body, query in requests:
+        response = client.generic(
+            method, f"{path}?{query}" if query else path, data=body or "", content_type="application/json"
+        )
+        assert response.status_code < 500, f"{method} {path}?{query} body={body!r}: {response.status_code}"
+        if response.status_code >= 400:
+            assert set(response.json()) == {"code", "message", "fields"}

@@ -66,6 +66,12 @@ class ComputeWorkloadAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return selectors.workload_list(fetched_by=request.user)
 
+    def get_list_filter(self, request):
+        # The filter's choices are every organisation: only the service role may see them all.
+        if request.user.is_service_role:
+            return self.list_filter
+        return [name for name in self.list_filter if name != "organization"]
+
     def has_add_permission(self, request):
         return False  # workloads are submitted by their owners through the API
 

@@ -70,10 +70,22 @@ class ComputeWorkload(models.Model):
     )
     organization = models.ForeignKey("accounts.Organization", on_delete=models.PROTECT, related_name="workloads")
 
-    workload_name = models.CharField(max_length=200)
-    workload_type = models.CharField(max_length=24, choices=WorkloadType.choices, default=WorkloadType.OTHER)
-    urgency = models.CharField(max_length=16, choices=Urgency.choices, default=Urgency.MEDIUM)
-    status = models.CharField(max_length=16, choices=WorkloadStatus.choices, default=WorkloadStatus.PENDING)
+    workload_name = models.CharField(max_length=200, help_text="A name the owner recognises the job by.")
+    workload_type = models.CharField(
+        max_length=24, choices=WorkloadType.choices, default=WorkloadType.OTHER, help_text="What kind of job it is."
+    )
+    urgency = models.CharField(
+        max_length=16,
+        choices=Urgency.choices,
+        default=Urgency.MEDIUM,
+        help_text="How soon it must run: higher urgency waits less for cleaner power; CRITICAL starts at once.",
+    )
+    status = models.CharField(
+        max_length=16,
+        choices=WorkloadStatus.choices,
+        default=WorkloadStatus.PENDING,
+        help_text="Where the workload is in its lifecycle (set by Pylon's actions).",
+    )
     host_dc = models.ForeignKey(
         "zones.GridZone",
         on_delete=models.PROTECT,
@@ -82,8 +94,12 @@ class ComputeWorkload(models.Model):
     )
 
     required_gpu_mins = _decimal_field(12, 2, 0, MAX_GPU_MINS, default=Decimal(0), help_text="GPU-minutes.")
-    required_cpu_cores = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_CPU_CORES)])
-    required_memory_gb = _decimal_field(12, 2, 0, MAX_MEMORY_GB, default=Decimal(0))
+    required_cpu_cores = models.PositiveIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_CPU_CORES)], help_text="CPU cores held for the whole run."
+    )
+    required_memory_gb = _decimal_field(
+        12, 2, 0, MAX_MEMORY_GB, default=Decimal(0), help_text="Memory held for the whole run, GB."
+    )
     estimated_energy_kwh = _decimal_field(14, 3, 0, MAX_ENERGY_KWH, null=True, blank=True)
     estimated_duration_mins = models.PositiveIntegerField(
         validators=[MinValueValidator(1), MaxValueValidator(MAX_DURATION_MINS)],
@@ -91,9 +107,13 @@ class ComputeWorkload(models.Model):
     )
     carbon_cap_gco2 = _decimal_field(16, 2, Decimal("0.01"), MAX_CARBON_CAP_G, null=True, blank=True)
     max_price_gbp = _decimal_field(12, 2, Decimal("0.01"), MAX_PRICE_GBP, null=True, blank=True)
-    deferral_window_mins = models.PositiveIntegerField(default=0, validators=[MaxValueValidator(MAX_DEFERRAL_MINS)])
-    deadline = models.DateTimeField(null=True, blank=True)
-    is_deferrable = models.BooleanField(default=True)
+    deferral_window_mins = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_DEFERRAL_MINS)],
+        help_text="How long after submission Pylon may delay the start for cleaner power, minutes.",
+    )
+    deadline = models.DateTimeField(null=True, blank=True, help_text="The run must have ended by then.")
+    is_deferrable = models.BooleanField(default=True, help_text="Whether the start may wait at all.")
 
     recommended_grid_zone = models.ForeignKey(
         "zones.GridZone", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -115,13 +135,13 @@ class ComputeWorkload(models.Model):
     baseline_carbon_kg = _decimal_field(16, 4, 0, Decimal("1e11"), null=True, blank=True)
     baseline_cost_gbp = _decimal_field(14, 4, 0, Decimal("1e9"), null=True, blank=True)
 
-    submitted_at = models.DateTimeField(default=timezone.now, editable=False)
-    actual_start = models.DateTimeField(null=True, blank=True)
-    actual_end = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(default=timezone.now, editable=False, help_text="When the owner submitted it.")
+    actual_start = models.DateTimeField(null=True, blank=True, help_text="When the run really started.")
+    actual_end = models.DateTimeField(null=True, blank=True, help_text="When the run really ended.")
+    updated_at = models.DateTimeField(auto_now=True, help_text="When anything about it last changed.")
 
     class Meta:
-        ordering = ["-submitted_at"]
+        ordering = ["-submitted_at", "id"]  # the id breaks ties, so pages are stable
         indexes = [
             models.Index(fields=["user", "-submitted_at"], name="workload_owner_idx"),
             models.Index(fields=["organization", "status"], name="workload_org_status_idx"),

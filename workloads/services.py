@@ -175,16 +175,20 @@ def _transition(
     actor: User | None,
     note: str = "",
     changes: dict[str, Any] | Callable[[ComputeWorkload], dict[str, Any]] | None = None,
+    check: Callable[[ComputeWorkload], None] | None = None,
 ) -> ComputeWorkload:
     """Move ``workload`` along the state machine, atomically and exactly once.
 
     The row is locked (PostgreSQL) and the update is conditional on the status read, so of two
     concurrent requests one wins and the other gets a 409 — on SQLite too, where the conditional
-    update finds the status already changed. ``changes`` may be a function of the locked row, for
-    values that depend on it (the accounting of a run needs its real start).
+    update finds the status already changed. Rules that depend on the row's state (``check``, which
+    raises) and values derived from it (``changes`` as a function) see the locked row, never the
+    possibly stale one the caller read.
     """
     with transaction.atomic():
         current = ComputeWorkload.objects.select_for_update().get(pk=workload.pk)
+        if check is not None:
+            check(current)
         from_status = current.status
         target = next_status(action, from_status)
         extra = changes(current) if callable(changes) else changes or {}
@@ -204,13 +208,15 @@ def _transition(
 
 def workload_cancel(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
     """The owner cancels while PENDING or SCHEDULED; operators and the service role any unfinished one."""
-    is_owner = workload.user_id == actor.pk
-    if not _can_operate(actor, workload):
-        if not is_owner:
-            raise PermissionDenied("Only the owner or an operator of the organisation may cancel this workload.")
-        if workload.status == WorkloadStatus.RUNNING:
+    operates = _can_operate(actor, workload)
+    if not operates and workload.user_id != actor.pk:
+        raise PermissionDenied("Only the owner or an operator of the organisation may cancel this workload.")
+
+    def owner_may_not_stop_a_run(current: ComputeWorkload) -> None:
+        if not operates and current.status == WorkloadStatus.RUNNING:
             raise PermissionDenied("A running workload can only be cancelled by an operator.")
-    return _transition(workload, action=WorkloadAction.CANCEL, actor=actor, note=note)
+
+    return _transition(workload, action=WorkloadAction.CANCEL, actor=actor, note=note, check=owner_may_not_stop_a_run)
 
 
 def workload_assign(
@@ -233,10 +239,14 @@ def workload_assign(
     start = planned_start or now
     if start < now - timedelta(minutes=5):
         raise ValidationError({"planned_start": ["The planned start cannot be in the past."]})
-    if workload.deadline is not None and start + timedelta(minutes=workload.estimated_duration_mins) > (
-        workload.deadline
-    ):
-        raise ValidationError({"planned_start": ["Starting then, the run would end after the workload's deadline."]})
+
+    def run_ends_by_the_deadline(current: ComputeWorkload) -> None:
+        end = start + timedelta(minutes=current.estimated_duration_mins)
+        if current.deadline is not None and end > current.deadline:
+            raise ValidationError(
+                {"planned_start": ["Starting then, the run would end after the workload's deadline."]}
+            )
+
     action = WorkloadAction.REASSIGN if reassign else WorkloadAction.ASSIGN
     return _transition(
         workload,
@@ -244,6 +254,7 @@ def workload_assign(
         actor=actor,
         note=note,
         changes={"chosen_grid_zone": zone, "planned_start": start},
+        check=run_ends_by_the_deadline,
     )
 
 
@@ -300,8 +311,13 @@ def _minutes(start: datetime, end: datetime) -> float:
 def workload_fail(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
     if not _can_operate(actor, workload):
         raise PermissionDenied("Only operators of the organisation may mark workloads failed.")
-    changes = {"actual_end": timezone.now()} if workload.actual_start else {}
-    return _transition(workload, action=WorkloadAction.FAIL, actor=actor, note=note, changes=changes)
+    return _transition(
+        workload,
+        action=WorkloadAction.FAIL,
+        actor=actor,
+        note=note,
+        changes=lambda current: {"actual_end": timezone.now()} if current.actual_start else {},
+    )
 
 
 def workload_recompute_accounting(*, workload: ComputeWorkload) -> ComputeWorkload:

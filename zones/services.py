@@ -114,7 +114,10 @@ def _refresh_after_commit(zone: GridZone) -> None:
     from zones.tasks import refresh_carbon_intensity  # tasks import this module
 
     provider, zone_ids = str(zone.carbon_provider), [str(zone.pk)]
-    transaction.on_commit(lambda: refresh_carbon_intensity.delay(provider=provider, zone_ids=zone_ids))
+    # robust: a broker outage must not turn the committed change into a 500; the beat refresh catches up.
+    transaction.on_commit(
+        lambda: refresh_carbon_intensity.delay(provider=provider, zone_ids=zone_ids), robust=True
+    )
 
 
 # -- upserting readings ----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ class OrganizationSummarySerializer(serializers.ModelSerializer):
 class UserProfileSerializer(serializers.ModelSerializer):
     """The signed-in user's own profile (also what registration returns)."""
 
-    organization = OrganizationSummarySerializer(read_only=True)
+    organization = OrganizationSummarySerializer(read_only=True, allow_null=True)
     is_service_role = serializers.BooleanField(
         read_only=True, help_text="Staff with full backend access (not an operator)."
     )
@@ -35,6 +35,8 @@ class UserProfileSerializer(serializers.ModelSerializer):
 
 
 class ProfileUpdateSerializer(StrictInputMixin, serializers.Serializer):
+    system_fields = ("id", "role", "organization", "is_staff", "is_superuser", "is_service_role", "date_joined")
+
     email = serializers.EmailField(max_length=254, required=False)
     user_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
 
@@ -48,6 +50,8 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class RegistrationSerializer(StrictInputMixin, serializers.Serializer):
+    system_fields = ProfileUpdateSerializer.system_fields
+
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, min_length=8, max_length=128, style={"input_type": "password"})
     user_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")

@@ -33,6 +33,8 @@ class PylonAutoSchema(AutoSchema):
             errors.append(("404", "No such object, or not one the caller may see (`not_found`)."))
         elif self._is_list_view() and self._get_paginator():
             errors.append(("404", "The page number is past the last page (`not_found`)."))
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors.append(("413", "The request body is too large (`payload_too_large`)."))
         if view.get_throttles():
             errors.append(("429", "Too many requests; see the `Retry-After` header (`throttled`)."))
         return errors

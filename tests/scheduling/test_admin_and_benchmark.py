@@ -14,10 +14,14 @@ from workloads.models import ComputeWorkload
 pytestmark = pytest.mark.django_db
 
 
-def _admin_queryset(model, user):
+def _request(user):
     request = RequestFactory().get("/admin/")
     request.user = user
-    return site._registry[model].get_queryset(request)
+    return request
+
+
+def _admin_queryset(model, user):
+    return site._registry[model].get_queryset(_request(user))
 
 
 def test_admin_shows_operators_their_organisation_only(grid_zones, user, operator, other_organization, service_user):
@@ -33,7 +37,10 @@ def test_admin_shows_operators_their_organisation_only(grid_zones, user, operato
     assert {r.workload_id for r in _admin_queryset(Recommendation, operator)} == {mine.pk}
     assert {o.workload_id for o in _admin_queryset(SchedulingOutcome, operator)} == {mine.pk}
     assert {p.organization_id for p in _admin_queryset(SchedulingPolicy, operator)} == {user.organization_id}
-    assert {n.recipient_id for n in _admin_queryset(Notification, operator)} == {user.pk}
+    # Notifications are personal: the admin shows them to the service role only.
+    notification_admin = site._registry[Notification]
+    assert not notification_admin.has_view_permission(_request(operator))
+    assert notification_admin.has_view_permission(_request(service_user))
     other_operator = OperatorFactory(organization=other_organization)
     assert {r.workload_id for r in _admin_queryset(Recommendation, other_operator)} == {theirs.pk}
     assert _admin_queryset(Recommendation, service_user).count() == Recommendation.objects.count()

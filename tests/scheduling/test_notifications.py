@@ -135,3 +135,20 @@ def test_list_query_count_is_fixed(user, make_client, django_assert_num_queries)
 
 def test_kinds_cover_the_brief():
     assert set(NotificationKind.values) == {"ASSIGNED", "STARTED", "COMPLETED", "FAILED", "UNSCHEDULABLE", "CANCELLED"}
+
+
+def test_a_failing_notification_does_not_break_the_transition(user, operator, monkeypatch):
+    """The notification is written in a savepoint: if it fails, the workload still moves and the
+    request's transaction stays usable (on PostgreSQL an unguarded failure would abort it)."""
+    from scheduling import services as scheduling_services
+    from tests.zones.factories import GridZoneFactory
+    from workloads.models import ComputeWorkload
+
+    def broken(**kwargs):
+        Notification.objects.create(recipient_id=None, kind="ASSIGNED", title="x", body="x")  # NOT NULL fails
+
+    monkeypatch.setattr(scheduling_services, "notification_for_transition", broken)
+    workload = WorkloadFactory(user=user)
+    workload_services.workload_assign(workload=workload, actor=operator, zone=GridZoneFactory())
+    assert ComputeWorkload.objects.get(pk=workload.pk).status == WorkloadStatus.SCHEDULED
+    assert not Notification.objects.exists()

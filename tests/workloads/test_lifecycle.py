@@ -5,6 +5,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
@@ -111,7 +112,9 @@ def test_permission_matrix(cast, role, action):
     workload.refresh_from_db()
     if response.status_code == 200 and action not in ("retrieve", "events"):
         assert workload.status == success_status
-        if action != "partial_update":
+        if action == "partial_update":
+            assert workload.workload_name == "Changed"
+        else:
             event = WorkloadEvent.objects.filter(workload=workload).latest("id")
             assert (event.from_status, event.to_status, event.actor) == (start_status, success_status, cast[role])
     else:
@@ -403,3 +406,49 @@ def test_two_operators_assigning_at_once_exactly_one_wins():
         workload.refresh_from_db()
         assert workload.status == S.SCHEDULED
         assert WorkloadEvent.objects.filter(workload=workload, action=WorkloadAction.ASSIGN).count() == 1
+
+
+@pytest.mark.django_db
+def test_owner_cannot_cancel_a_run_that_started_after_they_read_it(user, operator):
+    """The owner's rule (no cancelling a RUNNING workload) is checked on the locked row, not on the
+    copy read before an operator started it."""
+    from workloads import services
+
+    zone = GridZoneFactory()
+    workload = WorkloadFactory(user=user, status=S.SCHEDULED, chosen_grid_zone=zone)
+    stale = ComputeWorkload.objects.get(pk=workload.pk)  # what the owner's request read
+    services.workload_start(workload=workload, actor=operator)
+    with pytest.raises(PermissionDenied):
+        services.workload_cancel(workload=stale, actor=user)
+    workload.refresh_from_db()
+    assert workload.status == S.RUNNING
+
+
+@pytest.mark.django_db
+def test_the_deadline_check_of_an_assignment_reads_the_locked_row(user, operator):
+    from workloads import services
+
+    zone = GridZoneFactory()
+    workload = WorkloadFactory(user=user, deadline=timezone.now() + timedelta(days=2), estimated_duration_mins=60)
+    stale = ComputeWorkload.objects.get(pk=workload.pk)
+    ComputeWorkload.objects.filter(pk=workload.pk).update(deadline=timezone.now() + timedelta(hours=2))
+    with pytest.raises(ValidationError):
+        services.workload_assign(
+            workload=stale, actor=operator, zone=zone, planned_start=timezone.now() + timedelta(hours=3)
+        )
+    workload.refresh_from_db()
+    assert workload.status == S.PENDING
+
+
+@pytest.mark.django_db
+def test_a_write_that_leaves_the_callers_scope_is_rolled_back(user, monkeypatch):
+    """After a write the row is read back through the selector (NetBox's check): if the caller could
+    no longer see it, the request fails with 403 and nothing is kept."""
+    from workloads.api import views
+
+    workload = WorkloadFactory(user=user)
+    monkeypatch.setattr(views.WorkloadViewSet, "_visible_after_write", lambda self, pk: None)
+    response = client_for(user).patch(f"{WORKLOADS}{workload.id}/", {"workload_name": "Escaped"})
+    assert response.status_code == 403
+    workload.refresh_from_db()
+    assert workload.workload_name != "Escaped"

@@ -319,3 +319,28 @@ class TestListing:
         WorkloadEvent.objects.create(workload=workload, action="submit", from_status=None, to_status="PENDING")
         body = make_client(user).get(f"{WORKLOADS}{workload.id}/events/").json()
         assert [(e["action"], e["to_status"]) for e in body["results"]] == [("submit", "PENDING")]
+
+
+@pytest.mark.parametrize("rows", [10, 100])
+def test_a_users_list_query_count_is_fixed(make_client, user, django_assert_num_queries, rows):
+    zone = GridZoneFactory()
+    WorkloadFactory.create_batch(rows, user=user, host_dc=zone, chosen_grid_zone=zone, status="SCHEDULED")
+    client = make_client(user)
+    with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 2):  # count, page
+        response = client.get(f"{WORKLOADS}?page_size=100")
+    assert len(response.json()["results"]) == min(rows, 100)
+
+
+@pytest.mark.parametrize("rows", [10, 100])
+def test_the_timeline_query_count_is_fixed(make_client, user, operator, django_assert_num_queries, rows):
+    workload = WorkloadFactory(user=user)
+    WorkloadEvent.objects.bulk_create(
+        WorkloadEvent(
+            workload=workload, action="reassign", from_status="SCHEDULED", to_status="SCHEDULED", actor=operator
+        )
+        for _ in range(rows)
+    )
+    client = make_client(user)
+    with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 3):  # the workload, count, page with actors
+        response = client.get(f"{WORKLOADS}{workload.id}/events/?page_size=100")
+    assert response.json()["count"] == rows

@@ -145,6 +145,12 @@ class TestFiltering:
         assert names(client.get(f"{ZONES}?ordering=energy_price"))[0] == "Oslo Grid Cluster"
         assert names(client.get(f"{ZONES}?ordering=zone_name")) == sorted(z.zone_name for z in zones)
 
+    @pytest.mark.parametrize("ordering", ["password", "zone_name,password", "-secret"])
+    def test_unknown_ordering_is_a_400_naming_it(self, make_client, user, zones, ordering):
+        response = make_client(user).get(f"{ZONES}?ordering={ordering}")
+        assert response.status_code == 400
+        assert "Unknown ordering" in response.json()["fields"]["ordering"][0]["message"]
+
     def test_pagination_is_bounded(self, make_client, user, zones):
         GridZoneFactory.create_batch(120)
         body = make_client(user).get(f"{ZONES}?page_size=100000").json()

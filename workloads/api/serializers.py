@@ -79,17 +79,27 @@ class WorkloadInputSerializer(StrictInputMixin, serializers.Serializer):
 
     system_fields = SYSTEM_FIELDS
 
-    workload_name = serializers.CharField(max_length=200)
-    workload_type = serializers.ChoiceField(choices=m.WorkloadType.choices, default=m.WorkloadType.OTHER)
-    urgency = serializers.ChoiceField(choices=m.Urgency.choices, default=m.Urgency.MEDIUM)
+    workload_name = serializers.CharField(max_length=200, help_text="A name the owner recognises the job by.")
+    workload_type = serializers.ChoiceField(
+        choices=m.WorkloadType.choices, default=m.WorkloadType.OTHER, help_text="What kind of job it is."
+    )
+    urgency = serializers.ChoiceField(
+        choices=m.Urgency.choices,
+        default=m.Urgency.MEDIUM,
+        help_text="Higher urgency waits less for cleaner power; CRITICAL starts at once.",
+    )
     host_dc = serializers.PrimaryKeyRelatedField(
         queryset=GridZone.objects.all(),
         help_text="Id of the preferred grid zone.",
         error_messages={"does_not_exist": "No grid zone has this id.", "incorrect_type": "Send a zone id (UUID)."},
     )
     required_gpu_mins = _decimal(12, 2, 0, m.MAX_GPU_MINS, default=Decimal(0), help_text="GPU-minutes, ≥ 0.")
-    required_cpu_cores = serializers.IntegerField(min_value=0, max_value=m.MAX_CPU_CORES, default=0)
-    required_memory_gb = _decimal(12, 2, 0, m.MAX_MEMORY_GB, default=Decimal(0))
+    required_cpu_cores = serializers.IntegerField(
+        min_value=0, max_value=m.MAX_CPU_CORES, default=0, help_text="CPU cores held for the whole run, ≥ 0."
+    )
+    required_memory_gb = _decimal(
+        12, 2, 0, m.MAX_MEMORY_GB, default=Decimal(0), help_text="Memory held for the whole run, GB, ≥ 0."
+    )
     estimated_energy_kwh = _decimal(
         14,
         3,
@@ -133,7 +143,7 @@ class WorkloadInputSerializer(StrictInputMixin, serializers.Serializer):
     deadline = serializers.DateTimeField(
         required=False, allow_null=True, help_text="The run must end by then; leave room for its duration."
     )
-    is_deferrable = serializers.BooleanField(default=True)
+    is_deferrable = serializers.BooleanField(default=True, help_text="Whether the start may wait at all.")
 
     def validate_deadline(self, value):
         if value is not None and value <= timezone.now():
@@ -222,13 +232,18 @@ class RecentWorkloadSerializer(serializers.Serializer):
     )
 
 
-class StatusCountsSerializer(serializers.Serializer):
-    PENDING = serializers.IntegerField()
-    SCHEDULED = serializers.IntegerField()
-    RUNNING = serializers.IntegerField()
-    COMPLETED = serializers.IntegerField()
-    FAILED = serializers.IntegerField()
-    CANCELLED = serializers.IntegerField()
+# One count per status, named after it; built from the choices so a new status cannot be forgotten.
+StatusCountsSerializer = type(
+    "StatusCountsSerializer",
+    (serializers.Serializer,),
+    {
+        "__doc__": "Workloads per status.",
+        **{
+            status: serializers.IntegerField(help_text=f"{label} workloads.")
+            for status, label in m.WorkloadStatus.choices
+        },
+    },
+)
 
 
 class WorkloadStatsSerializer(serializers.Serializer):

@@ -183,10 +183,13 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def _visible_after_write(self, pk) -> ComputeWorkload | None:
+        return self.scoped_queryset(self.request.user).filter(pk=pk).first()
+
     def _out(self, workload: ComputeWorkload) -> dict:
         """Re-read the written row through the selector: after a write it must still be one the caller
         may see (NetBox's check). If not, the request fails and ATOMIC_REQUESTS rolls the write back."""
-        visible = self.scoped_queryset(self.request.user).filter(pk=workload.pk).first()
+        visible = self._visible_after_write(workload.pk)
         if visible is None:
             raise PermissionDenied("The change would leave the workload outside what you may see.")
         return ComputeWorkloadSerializer(visible).data
