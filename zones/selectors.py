@@ -142,6 +142,26 @@ class SeriesPoint:
     price_is_flat: bool
 
 
+#: The default window of a series request around now.
+SERIES_DEFAULT_PAST = timedelta(hours=24)
+SERIES_DEFAULT_AHEAD = timedelta(hours=48)
+
+
+def series_range(*, start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+    """The range of a series request, its missing bounds defaulted: from 24 hours ago to 48 hours
+    ahead, or, when one bound is given, as close to that as a valid range (non-empty, at most 31 days)
+    allows. The start is moved back to the start of its half hour."""
+    now = floor_half_hour(timezone.now())
+    longest = MAX_SERIES_RANGE
+    if start is None and end is None:
+        start, end = now - SERIES_DEFAULT_PAST, now + SERIES_DEFAULT_AHEAD
+    elif end is None:
+        end = min(start + longest, max(start + HALF_HOUR, now + SERIES_DEFAULT_AHEAD))
+    elif start is None:
+        start = max(end - longest, min(end - HALF_HOUR, now - SERIES_DEFAULT_PAST))
+    return floor_half_hour(start), end
+
+
 def zone_intensity_series(*, zone: GridZone, start: datetime, end: datetime) -> list[SeriesPoint]:
     """The zone's half hours starting in [start, end) that have a reading, in time order. Two queries."""
     start = floor_half_hour(start)

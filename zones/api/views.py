@@ -1,4 +1,3 @@
-from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 from django.utils import timezone
@@ -23,14 +22,12 @@ from zones.api.serializers import (
     ZoneMapSerializer,
 )
 from zones.models import GridZone
-from zones.providers.base import HALF_HOUR, floor_half_hour
+from zones.providers.base import HALF_HOUR
 
 #: What the snapshot serialises for a zone no source covers: every reading field null.
 NO_READING = SimpleNamespace(intensity=None, forecast=None, actual=None, index=None, source=None, fetched_at=None)
 #: The map returns at most this many zones (GeoJSON has no pagination); ``truncated`` says when more exist.
 MAX_MAP_ZONES = 1000
-SERIES_DEFAULT_PAST = timedelta(hours=24)
-SERIES_DEFAULT_AHEAD = timedelta(hours=48)
 
 _TIME_FORMAT = "ISO 8601, e.g. `2026-03-15T20:00Z`; without an offset the time is UTC."
 FROM_PARAMETER = OpenApiParameter(
@@ -47,21 +44,6 @@ TO_PARAMETER = OpenApiParameter(
 AT_PARAMETER = OpenApiParameter(
     "at", OpenApiTypes.DATETIME, description=f"Any time in the half hour wanted. {_TIME_FORMAT} Default: now."
 )
-
-
-def series_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    """The range of a series request, its missing bounds defaulted: from 24 hours ago to 48 hours
-    ahead, or, when one bound is given, as close to that as a valid range (non-empty, at most 31 days)
-    allows. The start is moved back to the start of its half hour."""
-    now = floor_half_hour(timezone.now())
-    longest = selectors.MAX_SERIES_RANGE
-    if start is None and end is None:
-        start, end = now - SERIES_DEFAULT_PAST, now + SERIES_DEFAULT_AHEAD
-    elif end is None:
-        end = min(start + longest, max(start + HALF_HOUR, now + SERIES_DEFAULT_AHEAD))
-    elif start is None:
-        start = max(end - longest, min(end - HALF_HOUR, now - SERIES_DEFAULT_PAST))
-    return floor_half_hour(start), end
 
 
 @extend_schema_view(
@@ -120,7 +102,7 @@ class GridZoneViewSet(
         zone = self.get_object()
         query = IntensityRangeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        start, end = series_range(query.validated_data.get("from"), query.validated_data.get("to"))
+        start, end = selectors.series_range(start=query.validated_data.get("from"), end=query.validated_data.get("to"))
         body = {
             "zone": zone,
             "start": start,
