@@ -115,9 +115,7 @@ def _refresh_after_commit(zone: GridZone) -> None:
 
     provider, zone_ids = str(zone.carbon_provider), [str(zone.pk)]
     # robust: a broker outage must not turn the committed change into a 500; the beat refresh catches up.
-    transaction.on_commit(
-        lambda: refresh_carbon_intensity.delay(provider=provider, zone_ids=zone_ids), robust=True
-    )
+    transaction.on_commit(lambda: refresh_carbon_intensity.delay(provider=provider, zone_ids=zone_ids), robust=True)
 
 
 # -- upserting readings ----------------------------------------------------------------------------
