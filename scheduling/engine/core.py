@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -52,6 +52,7 @@ import numpy.typing as npt
 
 from .diagnose import diagnose
 from .energy import estimate_energy_kwh
+from .rangemin import RangeMin
 from .types import (
     SLOT,
     URGENCY_ACCEPTABLE_WAIT_SHARE,
@@ -93,6 +94,14 @@ class _Series:
     cum: FloatArray  # (Z, T+1), cum[:, i] = sum of values[:, :i] with NaN as 0
     pad: FloatArray  # (Z, T+1), values with NaN as 0 and a trailing 0 column
     nan_cum: FloatArray  # (Z, T+1), cumulative count of NaN slots
+    cum_t: FloatArray = field(init=False, repr=False)  # the three above transposed, (T+1, Z), contiguous
+    pad_t: FloatArray = field(init=False, repr=False)
+    nan_cum_t: FloatArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.cum_t = np.ascontiguousarray(self.cum.T)
+        self.pad_t = np.ascontiguousarray(self.pad.T)
+        self.nan_cum_t = np.ascontiguousarray(self.nan_cum.T)
 
     @classmethod
     def build(cls, values: FloatArray) -> _Series:
@@ -121,6 +130,8 @@ class Problem:
     capacity: FloatArray  # (3, Z): gpu, cpu, memory
     reserved: FloatArray  # (3, Z, T)
     free: FloatArray  # (3, Z, T)
+    version: int = 0  # bumped by every ``reserve``: invalidates the range-minimum tables
+    _range_min: dict[int, tuple[int, RangeMin]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, zones: Sequence[ZoneInput], grid: ForecastGrid, reservations: Reservations | None) -> Problem:
@@ -159,6 +170,22 @@ class Problem:
 
     def slot_time(self, index: int) -> datetime:
         return self.grid_start + index * SLOT
+
+    def reserve(self, zone: int, first: int, end: int, needs: FloatArray) -> None:
+        """Hold ``needs`` (gpu, cpu, memory) in ``zone`` over slots ``[first, end)``."""
+        for r in range(3):
+            if needs[r] > 0:
+                self.free[r, zone, first:end] -= needs[r]
+                self.reserved[r, zone, first:end] += needs[r]
+        self.version += 1
+
+    def free_range_min(self, r: int) -> RangeMin:
+        """Range-minimum table of ``free[r]`` as it is now (rebuilt only after a ``reserve``)."""
+        cached = self._range_min.get(r)
+        if cached is None or cached[0] != self.version:
+            cached = (self.version, RangeMin(self.free[r]))
+            self._range_min[r] = cached
+        return cached[1]
 
     def reservations(self) -> Reservations:
         return Reservations(list(self.codes), self.reserved[0].copy(), self.reserved[1].copy(), self.reserved[2].copy())
@@ -324,15 +351,17 @@ class OptionArrays:
     base_c: FloatArray  # (B,) NaN = unknown
 
 
-def _gather(arr: FloatArray, idx: IntArray) -> FloatArray:
-    """``arr[:, idx]`` for arr (Z, T+1), idx (B, S) -> (B, Z, S)."""
-    return np.take(arr, idx, axis=1).transpose(1, 0, 2)
-
-
 def evaluate_options(prob: Problem, pw: _Prepared, sl: slice) -> OptionArrays:
-    """Compute every capacity-independent quantity for workloads ``sl`` at once."""
+    """Compute every capacity-independent quantity for workloads ``sl`` at once.
+
+    Only the columns a workload may take (its time window, ``time_ok``) and column 0 (the host-now
+    baseline) are evaluated — on average a tenth of them — as a flat list of (workload, column)
+    pairs; elsewhere ``score`` is inf and ``fc_ok`` False (as they would be), and the other
+    (B, Z, S) arrays hold NaN or False, which nothing reads.
+    """
     t = prob.n_slots
     b = sl.stop - sl.start
+    z = len(prob.codes)
     t0 = pw.t0[sl][:, None]
     dur = pw.dur[sl][:, None]
     aligned = np.arange(t, dtype=np.float64) * SLOT_SECONDS
@@ -352,16 +381,24 @@ def evaluate_options(prob: Problem, pw: _Prepared, sl: slice) -> OptionArrays:
     fa = np.clip(np.floor(a), 0, t).astype(np.intp)
     fe = np.clip(np.floor(e), 0, t).astype(np.intp)
     ce = np.clip(np.ceil(e), 0, t).astype(np.intp)
-    fra = np.where(in_grid, a - fa, 0.0)[:, None, :]
-    fre = np.where(in_grid, e - fe, 0.0)[:, None, :]
-    length = (dur / SLOT_SECONDS)[:, :, None]  # (B,1,1)
-    energy = pw.energy[sl][:, None, None]
+
+    # The (workload, column) pairs evaluated, grouped by workload (row-major), each with (Z,) values.
+    wanted = time_ok.copy()
+    wanted[:, 0] = True
+    pw_, ps = np.nonzero(wanted)
+    p_in = in_grid[pw_, ps][:, None]
+    p_fa, p_fe, p_ce = fa[pw_, ps], fe[pw_, ps], ce[pw_, ps]
+    fra = np.where(p_in, a[pw_, ps][:, None] - p_fa[:, None], 0.0)
+    fre = np.where(p_in, e[pw_, ps][:, None] - p_fe[:, None], 0.0)
+    length = (pw.dur[sl] / SLOT_SECONDS)[pw_][:, None]
+    energy = pw.energy[sl][pw_][:, None]
 
     def window(series: _Series) -> tuple[FloatArray, BoolArray]:
-        upper = _gather(series.cum, fe) + fre * _gather(series.pad, fe)
-        lower = _gather(series.cum, fa) + fra * _gather(series.pad, fa)
+        cum, pad, nan_cum = series.cum_t, series.pad_t, series.nan_cum_t  # (T+1, Z): rows gather to (P, Z)
+        upper = cum[p_fe] + fre * pad[p_fe]
+        lower = cum[p_fa] + fra * pad[p_fa]
         mean = (upper - lower) / length
-        known = ((_gather(series.nan_cum, ce) - _gather(series.nan_cum, fa)) == 0) & in_grid[:, None, :]
+        known = ((nan_cum[p_ce] - nan_cum[p_fa]) == 0) & p_in
         return mean, known
 
     mean_i, known_i = window(prob.intensity)
@@ -371,53 +408,62 @@ def evaluate_options(prob: Problem, pw: _Prepared, sl: slice) -> OptionArrays:
     emissions = energy * mean_i
     cost = energy * mean_p
 
-    price_req = pw.price_required[sl][:, None, None]
-    fc_ok = time_ok[:, None, :] & known_i & (known_p | ~price_req)
+    p_time = time_ok[pw_, ps][:, None]
+    price_req = pw.price_required[sl][pw_][:, None]
+    fc_ok = p_time & known_i & (known_p | ~price_req)
     with np.errstate(invalid="ignore"):
-        carbon_ok = emissions <= pw.ccap[sl][:, None, None]
-        price_ok = (cost <= pw.pcap[sl][:, None, None]) | ~pw.has_pcap[sl][:, None, None]
+        carbon_ok = emissions <= pw.ccap[sl][pw_][:, None]
+        price_ok = (cost <= pw.pcap[sl][pw_][:, None]) | ~pw.has_pcap[sl][pw_][:, None]
 
-    # Baseline: start now in the host zone, whatever the constraints say.
-    rows = np.arange(b)
+    # Baseline: start now in the host zone, whatever the constraints say. Column 0 of each workload
+    # is its first pair.
+    first_pair = np.searchsorted(pw_, np.arange(b))
     host = pw.host[sl]
     has_host = host >= 0
     hz = np.where(has_host, host, 0)
-    base_e = np.where(has_host, emissions[rows, hz, 0], np.nan) if prob.codes else np.full(b, np.nan)
-    base_c = np.where(has_host, cost[rows, hz, 0], np.nan) if prob.codes else np.full(b, np.nan)
+    base_e = np.where(has_host, emissions[first_pair, hz], np.nan) if prob.codes else np.full(b, np.nan)
+    base_c = np.where(has_host, cost[first_pair, hz], np.nan) if prob.codes else np.full(b, np.nan)
 
-    window_i = time_ok[:, None, :] & known_i
-    window_p = time_ok[:, None, :] & known_p
+    window_i = p_time & known_i
+    window_p = p_time & known_p
     with np.errstate(invalid="ignore"):
-        max_e = np.max(np.where(window_i, emissions, 0.0), axis=(1, 2), initial=0.0)
-        max_c = np.max(np.where(window_p, np.abs(cost), 0.0), axis=(1, 2), initial=0.0)
+        # Per workload: the max over its pairs and zones (exact, so the grouping does not matter).
+        max_e = np.maximum.reduceat(np.where(window_i, emissions, 0.0).max(axis=1, initial=0.0), first_pair)
+        max_c = np.maximum.reduceat(np.where(window_p, np.abs(cost), 0.0).max(axis=1, initial=0.0), first_pair)
         e_ref = np.where(np.isfinite(base_e) & (base_e > 0), base_e, np.where(max_e > 0, max_e, 1.0))
         c_ref = np.where(np.isfinite(base_c) & (base_c != 0), np.abs(base_c), np.where(max_c > 0, max_c, 1.0))
 
-    wts = pw.weights[sl]
-    wait = (start - t0) / pw.acceptable_wait[sl][:, None]
+    wts = pw.weights[sl][pw_]
+    wait = ((start - t0) / pw.acceptable_wait[sl][:, None])[pw_, ps]
     with np.errstate(invalid="ignore"):
         score = (
-            wts[:, 0, None, None] * (emissions / e_ref[:, None, None])
-            + wts[:, 1, None, None] * np.where(known_p, cost / c_ref[:, None, None], 0.0)
-            + wts[:, 2, None, None] * wait[:, None, :]
+            wts[:, 0, None] * (emissions / e_ref[pw_][:, None])
+            + wts[:, 1, None] * np.where(known_p, cost / c_ref[pw_][:, None], 0.0)
+            + wts[:, 2, None] * wait[:, None]
         )
     score = np.where(fc_ok & carbon_ok & price_ok, score, np.inf)
+
+    def spread(values: npt.NDArray, fill: object) -> npt.NDArray:
+        out = np.full((b, z, t + 1), fill, dtype=values.dtype)
+        out[pw_, :, ps] = values
+        return out
+
     return OptionArrays(
         start,
         fa,
         ce,
         time_ok,
         in_grid,
-        known_i,
-        known_p,
-        fc_ok,
-        carbon_ok,
-        price_ok,
-        emissions,
-        cost,
-        mean_i,
-        mean_p,
-        score,
+        spread(known_i, False),
+        spread(known_p, False),
+        spread(fc_ok, False),
+        spread(carbon_ok, False),
+        spread(price_ok, False),
+        spread(emissions, np.nan),
+        spread(cost, np.nan),
+        spread(mean_i, np.nan),
+        spread(mean_p, np.nan),
+        spread(score, np.inf),
         e_ref,
         c_ref,
         base_e,
@@ -439,89 +485,126 @@ def capacity_fit(prob: Problem, needs: FloatArray, first: IntArray, end: IntArra
         if need <= 0:
             continue
         fit = prob.free[r] >= need - CAPACITY_TOLERANCE
-        ok = fit if ok is None else ok & fit
+        if ok is None:
+            ok = fit
+        else:
+            ok &= fit
     if ok is None:
         return None
     z, t = ok.shape
     bad = np.zeros((z, t + 1), dtype=np.int32)
     np.cumsum(~ok, axis=1, out=bad[:, 1:])
-    return (bad[:, end] - bad[:, first]) == 0
+    return (bad.take(end, axis=1) - bad.take(first, axis=1)) == 0
 
 
 def _pick(score: FloatArray, emissions: FloatArray, start: FloatArray, top_k: int) -> list[tuple[int, int]]:
     """Best (zone, column) per zone, then top_k zones by (score, start, emissions, zone)."""
     col = np.argmin(score, axis=1)  # earliest column among equal scores = earliest start
-    zones = np.arange(score.shape[0])
-    best = score[zones, col]
+    best = score.min(axis=1)  # = score[zones, col]
     feasible = np.flatnonzero(np.isfinite(best))
     if feasible.size == 0:
         return []
     c = col[feasible]
-    order = np.lexsort((feasible, emissions[feasible, c], start[c], best[feasible]))
-    return [(int(feasible[o]), int(c[o])) for o in order[:top_k]]
+    order = np.lexsort((feasible, emissions[feasible, c], start[c], best[feasible]))[:top_k]
+    return list(zip(feasible[order].tolist(), c[order].tolist(), strict=True))
 
 
-def _build_plan(
+def _build_plans(
     prob: Problem,
     pw: _Prepared,
     oa: OptionArrays,
-    i: int,
-    w: int,
-    picks: list[tuple[int, int]],
-    infeasible: Infeasibility | None,
-) -> WorkloadPlan:
-    wl = pw.workloads[i]
-    duration = timedelta(minutes=wl.duration_mins)
-    base_e = float(oa.base_e[w])
-    base_c = float(oa.base_c[w])
-    baseline = None
-    if not math.isnan(base_e):
-        baseline = Baseline(
-            zone=prob.codes[int(pw.host[i])],
-            start=pw.t0_dt[i],
-            end=pw.t0_dt[i] + duration,
-            emissions_g=base_e,
-            cost_gbp=None if math.isnan(base_c) else base_c,
-        )
-    options = []
-    wc, wp_, ww = pw.weights[i]
-    for z, j in picks:
-        start = pw.t0_dt[i] if j == 0 else prob.slot_time(j - 1)
-        em = float(oa.emissions[w, z, j])
-        cost = float(oa.cost[w, z, j])
-        cost_v = None if math.isnan(cost) else cost
-        mp = float(oa.mean_p[w, z, j])
-        wait_s = float(oa.start[w, j] - pw.t0[i])
-        parts = ScoreParts(
-            carbon=em / float(oa.e_ref[w]),
-            price=0.0 if cost_v is None else cost_v / float(oa.c_ref[w]),
-            wait=wait_s / float(pw.acceptable_wait[i]),
-        )
-        options.append(
-            Option(
-                zone=prob.codes[z],
-                start=start,
-                end=start + duration,
-                emissions_g=em,
-                emissions_kg=em / 1000.0,
-                cost_gbp=cost_v,
-                carbon_saving_g=None if baseline is None else base_e - em,
-                cost_saving_gbp=None if (baseline is None or cost_v is None or math.isnan(base_c)) else base_c - cost_v,
-                score=float(oa.score[w, z, j]),
-                score_parts=parts,
-                mean_intensity=float(oa.mean_i[w, z, j]),
-                mean_price=None if math.isnan(mp) else mp,
-                wait_mins=wait_s / 60.0,
+    lo: int,
+    done: list[tuple[int, list[tuple[int, int]], Infeasibility | None]],
+    slot_times: list[datetime],
+) -> list[WorkloadPlan]:
+    """The plans of a chunk (``done[w]`` = picks and infeasibility of chunk row ``w``, workload
+    ``lo + w``). Every figure is gathered once per array for the whole chunk; ``tolist()`` gives
+    the same Python floats as ``float()`` of each element, and the arithmetic below is the same
+    float arithmetic, so the plans are exactly those of building them one at a time."""
+    b = len(done)
+    rows = [w for w, (picks, _) in enumerate(done) for _ in picks]
+    if rows:
+        ws = np.array(rows, dtype=np.intp)
+        zs = np.array([z for picks, _ in done for z, _ in picks], dtype=np.intp)
+        js = np.array([j for picks, _ in done for _, j in picks], dtype=np.intp)
+        em_l = oa.emissions[ws, zs, js].tolist()
+        cost_l = oa.cost[ws, zs, js].tolist()
+        mp_l = oa.mean_p[ws, zs, js].tolist()
+        mi_l = oa.mean_i[ws, zs, js].tolist()
+        score_l = oa.score[ws, zs, js].tolist()
+        wait_l = (oa.start[ws, js] - pw.t0[lo + ws]).tolist()
+    sl = slice(lo, lo + b)
+    base_e_l = oa.base_e.tolist()
+    base_c_l = oa.base_c.tolist()
+    e_ref_l = oa.e_ref.tolist()
+    c_ref_l = oa.c_ref.tolist()
+    acc_l = pw.acceptable_wait[sl].tolist()
+    energy_l = pw.energy[sl].tolist()
+    estimated_l = pw.estimated[sl].tolist()
+    host_l = pw.host[sl].tolist()
+    codes = prob.codes
+    plans = []
+    k = 0  # position in the gathered lists
+    for w, (picks, infeasible) in enumerate(done):
+        i = lo + w
+        wl = pw.workloads[i]
+        t0_dt = pw.t0_dt[i]
+        duration = timedelta(minutes=wl.duration_mins)
+        base_e = base_e_l[w]
+        base_c = base_c_l[w]
+        baseline = None
+        if not math.isnan(base_e):
+            baseline = Baseline(
+                zone=codes[host_l[w]],
+                start=t0_dt,
+                end=t0_dt + duration,
+                emissions_g=base_e,
+                cost_gbp=None if math.isnan(base_c) else base_c,
+            )
+        options = []
+        for z, j in picks:
+            start = t0_dt if j == 0 else slot_times[j - 1]
+            em = em_l[k]
+            cost = cost_l[k]
+            cost_v = None if math.isnan(cost) else cost
+            mp = mp_l[k]
+            wait_s = wait_l[k]
+            parts = ScoreParts(
+                carbon=em / e_ref_l[w],
+                price=0.0 if cost_v is None else cost_v / c_ref_l[w],
+                wait=wait_s / acc_l[w],
+            )
+            options.append(
+                Option(
+                    zone=codes[z],
+                    start=start,
+                    end=start + duration,
+                    emissions_g=em,
+                    emissions_kg=em / 1000.0,
+                    cost_gbp=cost_v,
+                    carbon_saving_g=None if baseline is None else base_e - em,
+                    cost_saving_gbp=(
+                        None if (baseline is None or cost_v is None or math.isnan(base_c)) else base_c - cost_v
+                    ),
+                    score=score_l[k],
+                    score_parts=parts,
+                    mean_intensity=mi_l[k],
+                    mean_price=None if math.isnan(mp) else mp,
+                    wait_mins=wait_s / 60.0,
+                )
+            )
+            k += 1
+        plans.append(
+            WorkloadPlan(
+                key=wl.key,
+                options=options,
+                baseline=baseline,
+                infeasible=infeasible,
+                energy_kwh_used=energy_l[w],
+                energy_was_estimated=estimated_l[w],
             )
         )
-    return WorkloadPlan(
-        key=wl.key,
-        options=options,
-        baseline=baseline,
-        infeasible=infeasible,
-        energy_kwh_used=float(pw.energy[i]),
-        energy_was_estimated=bool(pw.estimated[i]),
-    )
+    return plans
 
 
 def _run(
@@ -549,9 +632,11 @@ def _run(
             plans[order[i]] = WorkloadPlan(wl.key, [], None, inf, float(pw.energy[i]), bool(pw.estimated[i]))
         return BatchResult(plans, [w.key for w in ordered], prob.reservations())  # type: ignore[arg-type]
 
+    slot_times = [prob.slot_time(k) for k in range(prob.n_slots + 1)]
     for lo in range(0, len(ordered), CHUNK_SIZE):
         sl = slice(lo, min(lo + CHUNK_SIZE, len(ordered)))
         oa = evaluate_options(prob, pw, sl)
+        done: list[tuple[list[tuple[int, int]], Infeasibility | None]] = []
         for w in range(sl.stop - sl.start):
             i = lo + w
             needs = pw.needs[i]
@@ -564,12 +649,10 @@ def _run(
                 infeasible = diagnose(prob, pw, oa, i, w, fit)
             elif reserve:
                 z, j = picks[0]
-                f, e = first[j], end[j]
-                for r in range(3):
-                    if needs[r] > 0:
-                        prob.free[r, z, f:e] -= needs[r]
-                        prob.reserved[r, z, f:e] += needs[r]
-            plans[order[i]] = _build_plan(prob, pw, oa, i, w, picks, infeasible)
+                prob.reserve(z, int(first[j]), int(end[j]), needs)
+            done.append((picks, infeasible))
+        for w, plan in enumerate(_build_plans(prob, pw, oa, lo, done, slot_times)):
+            plans[order[lo + w]] = plan
     return BatchResult(plans, [w.key for w in ordered], prob.reservations())  # type: ignore[arg-type]
 
 

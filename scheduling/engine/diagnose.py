@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .rangemin import RangeMin
 from .types import Constraint, Infeasibility
 
 if TYPE_CHECKING:
@@ -51,25 +52,44 @@ def _resource_phrase(r: int, amount: float) -> str:
     return f"{q} GB of free memory"
 
 
-def _window_min_free(free: FloatArray, first: IntArray, end: IntArray, mask: BoolArray) -> FloatArray:
-    """(Z, S) least free capacity over each option's slots; -inf where ``mask`` is False.
+def _most_free(
+    free: FloatArray, first: IntArray, end: IntArray, mask: BoolArray, table: RangeMin | None = None
+) -> tuple[float, int, int]:
+    """The option ``(z, j)`` with ``mask`` whose least free capacity over its slots is largest:
+    ``(that capacity, z, j)``, the first such in row-major order (as ``argmax`` over the (Z, S)
+    array of window minima with -inf where ``mask`` is False would give).
 
-    Aligned starts (columns 1..) all span ``end - first`` slots from their own
-    slot, so one sliding-window minimum serves them; column 0 (start now) is
-    done on its own.
+    Only the columns where ``mask`` has an option are looked at. Aligned starts (columns 1..) all
+    span ``end - first`` slots from their own slot, so one range-minimum table of ``free``
+    (``table``, built here when not given) serves them; column 0 (start now) is done on its own.
     """
-    z, t = free.shape
-    out = np.full(mask.shape, -np.inf)
     cols = np.flatnonzero(mask.any(axis=0))
-    if cols.size and cols[0] == 0:
-        out[:, 0] = free[:, first[0] : end[0]].min(axis=1)
-    aligned = cols[cols > 0]
-    if aligned.size:
+    return _most_free_in(free, first, end, cols, mask[:, cols], table)
+
+
+def _most_free_in(
+    free: FloatArray, first: IntArray, end: IntArray, cols: IntArray, mask: BoolArray, table: RangeMin | None
+) -> tuple[float, int, int]:
+    """``_most_free`` given the columns ``cols`` that have an option and ``mask`` restricted to them."""
+    if cols.size == 0:
+        return -math.inf, 0, 0
+    mins = np.empty((free.shape[0], cols.size))
+    k = 0
+    if cols[0] == 0:
+        mins[:, 0] = free[:, first[0] : end[0]].min(axis=1)
+        k = 1
+    if cols.size > k:
+        aligned = cols[k:]
         n = int(end[aligned[0]] - first[aligned[0]])
-        mins = np.lib.stride_tricks.sliding_window_view(free, n, axis=1).min(axis=2)  # (Z, t - n + 1)
-        k = aligned - 1  # slot index of each aligned start; in the grid, so k <= t - n
-        out[:, aligned] = mins[:, k]
-    return np.where(mask, out, -np.inf)
+        if table is None:
+            table = RangeMin(free)
+        mins[:, k:] = table.query(aligned - 1, n)  # slot index of each aligned start; in the grid
+    mins = np.where(mask, mins, -np.inf)
+    z, c = divmod(int(np.argmax(mins)), cols.size)
+    value = float(mins[z, c])
+    if value == -math.inf:  # nothing above -inf: the full array's first element
+        return value, 0, 0
+    return value, z, int(cols[c])
 
 
 def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit: BoolArray | None) -> Infeasibility:
@@ -152,12 +172,13 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
     if not cap_ok.any():
         needs = pw.needs[i]
         best: dict[int, tuple[float, int, int]] = {}
+        fc_cols = np.flatnonzero(fc.any(axis=0))
+        fc_in = fc[:, fc_cols]
         for r in range(3):
             if needs[r] <= 0:
                 continue
-            mins = _window_min_free(prob.free[r], oa.first_slot[w], oa.end_slot[w], fc)
-            z, j = np.unravel_index(int(np.argmax(mins)), mins.shape)
-            best[r] = (float(mins[z, j]), int(z), int(j))
+            table = prob.free_range_min(r)
+            best[r] = _most_free_in(prob.free[r], oa.first_slot[w], oa.end_slot[w], fc_cols, fc_in, table)
         short = [r for r in best if best[r][0] < needs[r] - 1e-9]
         details = dict(base_details)
         for r in best:
