@@ -124,8 +124,9 @@ def test_deeply_nested_json_is_a_parse_error(make_client, user):
     response = make_client(user).post("/api/v1/workloads/", data=body, content_type="application/json")
     assert_error(response, 400, "parse_error")
     nested = '{"user_name": ' + "[" * depth + "]" * depth + "}"
-    assert_error(make_client(user).patch("/api/v1/auth/me/", data=nested, content_type="application/json"), 400,
-                 "parse_error")
+    assert_error(
+        make_client(user).patch("/api/v1/auth/me/", data=nested, content_type="application/json"), 400, "parse_error"
+    )
 
 
 def test_oversized_body_is_a_413_in_the_error_format(make_client, user, settings):
