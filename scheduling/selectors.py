@@ -69,15 +69,12 @@ def queue_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
     )
 
 
-def notification_list(*, fetched_by: User, unread: bool | None = None) -> QuerySet[Notification]:
-    """The caller's own notifications, newest first. Nobody sees another's, the service role neither."""
+def notification_list(*, fetched_by: User) -> QuerySet[Notification]:
+    """The caller's own notifications, newest first. Nobody sees another's, the service role neither.
+    (The API's `?unread=` filter narrows this further.)"""
     if not fetched_by.is_authenticated:
         return Notification.objects.none()
     notifications = Notification.objects.filter(recipient_id=fetched_by.pk).select_related("workload")
-    if unread is True:
-        notifications = notifications.filter(read_at__isnull=True)
-    elif unread is False:
-        notifications = notifications.filter(read_at__isnull=False)
     return notifications.order_by("-created_at", "-id")
 
 
