@@ -2,6 +2,7 @@
 recommendations and outcomes, through the same selectors as the API. Notifications are personal: in
 the admin only the service role (backend support) reads them."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
@@ -25,8 +26,25 @@ def _visible_workloads(request):
     return workload_selectors.workload_list(fetched_by=request.user).values("pk")
 
 
+class SchedulingPolicyAdminForm(forms.ModelForm):
+    """Checks the preset rule before saving, so a refused change shows on the form (not as a
+    "saved" message over an unsaved policy)."""
+
+    class Meta:
+        model = SchedulingPolicy
+        fields = ["organization", "preset", "carbon_weight", "price_weight", "wait_weight", "auto_assign"]
+
+    def clean(self):
+        cleaned = super().clean()
+        changed = {name: cleaned[name] for name in self.changed_data if name in services.POLICY_WEIGHT_FIELDS}
+        if "preset" in cleaned:
+            services.policy_weights(preset=cleaned["preset"], data=changed, current=self.instance)
+        return cleaned
+
+
 @admin.register(SchedulingPolicy)
 class SchedulingPolicyAdmin(admin.ModelAdmin):
+    form = SchedulingPolicyAdminForm
     list_display = [
         "organization",
         "preset",

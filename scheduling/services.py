@@ -480,6 +480,22 @@ POLICY_WEIGHT_FIELDS = ("carbon_weight", "price_weight", "wait_weight")
 
 
 @transaction.atomic
+def policy_weights(*, preset: str, data: dict[str, Any], current: SchedulingPolicy) -> dict[str, Any]:
+    """The weights a policy gets: a preset's own (sending different ones with it is a 400 — choose
+    CUSTOM), or for CUSTOM those sent, the current ones standing in for any not sent."""
+    if preset == PolicyPreset.CUSTOM:
+        return {name: data.get(name, getattr(current, name)) for name in POLICY_WEIGHT_FIELDS}
+    expected = dict(zip(POLICY_WEIGHT_FIELDS, PRESET_WEIGHTS[preset], strict=True))
+    wrong = {
+        name: [f"The {preset} preset sets this to {expected[name]}; choose CUSTOM to set weights."]
+        for name in POLICY_WEIGHT_FIELDS
+        if name in data and data[name] != expected[name]
+    }
+    if wrong:
+        raise ValidationError(wrong)
+    return expected
+
+
 def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> SchedulingPolicy:
     """Set an organisation's policy (operators of that organisation, or the service role).
 
@@ -493,18 +509,7 @@ def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> Sche
         organization_id=organization_id
     ).first() or SchedulingPolicy.default_for(organization_id)
     preset = data.get("preset", policy.preset)
-    if preset != PolicyPreset.CUSTOM:
-        expected = dict(zip(POLICY_WEIGHT_FIELDS, PRESET_WEIGHTS[preset], strict=True))
-        wrong = {
-            name: [f"The {preset} preset sets this to {expected[name]}; choose CUSTOM to set weights."]
-            for name in POLICY_WEIGHT_FIELDS
-            if name in data and data[name] != expected[name]
-        }
-        if wrong:
-            raise ValidationError(wrong)
-        weights = expected
-    else:
-        weights = {name: data.get(name, getattr(policy, name)) for name in POLICY_WEIGHT_FIELDS}
+    weights = policy_weights(preset=preset, data=data, current=policy)
     before = (policy.preset, *(getattr(policy, name) for name in POLICY_WEIGHT_FIELDS), policy.auto_assign)
     policy.preset = preset
     for name, value in weights.items():

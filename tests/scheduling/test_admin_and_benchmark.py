@@ -72,3 +72,22 @@ def test_the_benchmark_command_says_where_the_data_should_be(db, monkeypatch, tm
     monkeypatch.setenv("PYLON_SHARED_DATA", str(tmp_path))
     with pytest.raises(CommandError, match="PYLON_SHARED_DATA"):
         call_command("benchmark_scheduling", stdout=StringIO())
+
+
+def test_a_refused_policy_change_shows_on_the_admin_form(organization):
+    from django.test import Client
+
+    from accounts.services import operator_grant_admin_access
+
+    operator = operator_grant_admin_access(user=OperatorFactory(organization=organization))
+    policy = PolicyFactory(organization=organization, preset="CARBON_FIRST", carbon_weight=1, price_weight=0)
+    client = Client()
+    client.force_login(operator)
+    response = client.post(
+        f"/admin/scheduling/schedulingpolicy/{policy.pk}/change/",
+        {"preset": "BALANCED", "carbon_weight": "5", "price_weight": "0", "wait_weight": "0"},
+    )
+    assert response.status_code == 200  # the form again, with the error; not a redirect after "saved"
+    assert "choose CUSTOM to set weights" in response.content.decode()
+    policy.refresh_from_db()
+    assert (policy.preset, policy.carbon_weight) == ("CARBON_FIRST", 1)
