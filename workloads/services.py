@@ -147,7 +147,14 @@ def workload_update(*, workload: ComputeWorkload, actor: User, data: dict[str, A
             fields={"status": [f"Is {locked.status}."]},
         )
     changes = {name: data[name] for name in USER_FIELDS if name in data}
-    if "estimated_duration_mins" in changes and changes["estimated_duration_mins"] is None:
+    # A duration that was the default (none given, or its value equals the default of the old
+    # GPU-minutes) follows the new GPU-minutes; a duration the owner chose stays.
+    was_default = locked.estimated_duration_mins == workload_default_duration_mins(
+        required_gpu_mins=locked.required_gpu_mins
+    )
+    if changes.get("estimated_duration_mins", 0) is None or (
+        "estimated_duration_mins" not in changes and "required_gpu_mins" in changes and was_default
+    ):
         changes["estimated_duration_mins"] = workload_default_duration_mins(
             required_gpu_mins=changes.get("required_gpu_mins", locked.required_gpu_mins)
         )

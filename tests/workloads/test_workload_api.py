@@ -344,3 +344,17 @@ def test_the_timeline_query_count_is_fixed(make_client, user, operator, django_a
     with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 3):  # the workload, count, page with actors
         response = client.get(f"{WORKLOADS}{workload.id}/events/?page_size=100")
     assert response.json()["count"] == rows
+
+
+def test_a_default_duration_follows_the_gpu_minutes_but_a_chosen_one_stays(make_client, user):
+    zone = GridZoneFactory()
+    client = make_client(user)
+    defaulted = client.post(WORKLOADS, {"workload_name": "a", "host_dc": str(zone.id), "required_gpu_mins": "90"})
+    chosen = client.post(
+        WORKLOADS,
+        {"workload_name": "b", "host_dc": str(zone.id), "required_gpu_mins": "90", "estimated_duration_mins": 45},
+    )
+    for response in (defaulted, chosen):
+        client.patch(f"{WORKLOADS}{response.json()['id']}/", {"required_gpu_mins": "240"})
+    assert ComputeWorkload.objects.get(pk=defaulted.json()["id"]).estimated_duration_mins == 240
+    assert ComputeWorkload.objects.get(pk=chosen.json()["id"]).estimated_duration_mins == 45
