@@ -366,28 +366,7 @@ _new_recommendation = _Rows(
         "run_id",
     ),
 )
-_new_outcome = _Rows(
-    SchedulingOutcome,
-    (
-        "workload_id",
-        "feasible",
-        "constraint",
-        "message",
-        "details",
-        "baseline_emissions_kg",
-        "baseline_cost_gbp",
-        "energy_kwh",
-        "energy_was_estimated",
-        "policy_preset",
-        "carbon_weight",
-        "price_weight",
-        "wait_weight",
-        "forecast_fetched_at",
-        "workload_updated_at",
-        "computed_at",
-        "run_id",
-    ),
-)
+_new_outcome = _Rows(SchedulingOutcome, ("workload_id", *OUTCOME_UPDATE_FIELDS))
 
 
 def _unschedulable_notification(row, infeasible: engine.Infeasibility) -> Notification:
