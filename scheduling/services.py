@@ -569,4 +569,5 @@ def notification_mark_read(*, notification: Notification) -> Notification:
 
 def notifications_mark_all_read(*, user: User) -> int:
     """Mark every unread notification of ``user`` read; returns how many."""
-    return Notification.objects.filter(recipient_id=user.pk, read_at__isnull=True).update(read_at=timezone.now())
+    unread = selectors.notification_list(fetched_by=user).filter(read_at__isnull=True)
+    return unread.order_by().update(read_at=timezone.now())
