@@ -10,9 +10,8 @@ reading, else the zone's flat ``energy_price``.
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -309,41 +308,30 @@ def zone_mean_figures(*, zone: GridZone, start: datetime, end: datetime) -> tupl
 # -- the map ---------------------------------------------------------------------------------------
 
 
-def _workload_zone_figures_selector() -> Callable[..., dict[Any, dict[str, Any]]] | None:
-    """``workloads.selectors.workload_zone_figures`` if that app provides it, else None.
-
-    Looked up at call time: zones must not import workloads at module load (workloads imports zones),
-    and the map works without the workloads app."""
-    try:
-        module = importlib.import_module("workloads.selectors")
-    except ImportError:
-        return None
-    return getattr(module, "workload_zone_figures", None)
-
-
 @dataclass(frozen=True, slots=True)
 class MapZone:
     zone: GridZone
     index: str | None
     is_stale: bool
-    workloads: dict[str, Any] | None
+    workloads: dict[str, Any]
 
 
 def zone_map(*, fetched_by, zones: Sequence[GridZone], now: datetime | None = None) -> list[MapZone]:
     """The map's zones with their current figures and, per zone, the workload figures the caller may
     see (``workloads.selectors.workload_zone_figures``: an operator their organisation's, a user their
-    own, the service role everyone's). ``workloads`` is None for every zone when that selector is not
-    available; a zone without any of the caller's workloads gets zero counts."""
+    own, the service role everyone's); a zone without any of the caller's workloads gets zero counts."""
     now = now or timezone.now()
-    selector = _workload_zone_figures_selector()
-    figures = selector(fetched_by=fetched_by) if selector is not None else None
+    # Imported here: workloads imports zones, so zones may only reach back at call time.
+    from workloads.selectors import workload_zone_figures
+
+    figures = workload_zone_figures(fetched_by=fetched_by)
     empty = {"running_count": 0, "total_count": 0, "total_energy_kwh": Decimal(0), "average_carbon_kg": None}
     return [
         MapZone(
             zone=zone,
             index=zone_current_index(zone=zone),
             is_stale=zone_is_stale(zone=zone, now=now),
-            workloads=None if figures is None else figures.get(zone.pk, empty),
+            workloads=figures.get(zone.pk, empty),
         )
         for zone in zones
     ]

@@ -260,14 +260,6 @@ def test_the_service_role_sees_everyones_figures(make_client, service_user, plac
     assert (figures["A"]["running_count"], figures["A"]["total_count"]) == (2, 3)
 
 
-def test_without_the_workloads_selector_the_figures_are_null(make_client, user, monkeypatch):
-    GridZoneFactory()
-    monkeypatch.setattr("zones.selectors._workload_zone_figures_selector", lambda: None)
-    data = make_client(user).get(MAP).json()
-    assert_geojson_feature_collection(data)
-    assert data["features"][0]["properties"]["workloads"] is None
-
-
 def test_the_map_is_bounded(make_client, user, monkeypatch):
     monkeypatch.setattr("zones.api.views.MAX_MAP_ZONES", 3)
     GridZoneFactory.create_batch(4)

@@ -276,10 +276,7 @@ class ZoneMapPropertiesSerializer(serializers.Serializer):
     )
     figures_updated_at = serializers.DateTimeField(source="zone.figures_updated_at", allow_null=True)
     is_stale = serializers.BooleanField(help_text="True when the figures are out of date.")
-    workloads = ZoneWorkloadFiguresSerializer(
-        allow_null=True,
-        help_text="The caller's workload figures here (null when workload data is unavailable).",
-    )
+    workloads = ZoneWorkloadFiguresSerializer(help_text="The caller's workload figures here (zeros when none).")
 
 
 class PointGeometrySerializer(serializers.Serializer):
