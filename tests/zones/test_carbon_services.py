@@ -153,11 +153,19 @@ class TestIntensityGrid:
         assert grid.intensity.shape == (zone_count, 96) and np.isnan(grid.intensity).sum() == zone_count * 91
 
     def test_feeds_the_scheduling_engine(self):
-        from scheduling.engine import ForecastGrid
+        from scheduling.engine import ForecastGrid, run_footprint
 
-        zone = GridZoneFactory()
+        zone = GridZoneFactory(energy_price=Decimal("0.25"))
+        ZoneIntensityReadingFactory(zone=zone, period_start=T0, forecast=100)
+        ZoneIntensityReadingFactory(zone=zone, period_start=T0 + HALF, forecast=200)
         grid = selectors.intensity_grid(zones=[zone], start=T0, slots=3)
-        ForecastGrid(start=grid.start, zone_codes=[zone.grid_zone_code], intensity=grid.intensity, price=grid.price)
+        forecast = ForecastGrid(
+            start=grid.start, zone_codes=[zone.grid_zone_code], intensity=grid.intensity, price=grid.price
+        )
+        # One hour over the two known half hours: 2 kWh × mean(100, 200) g/kWh, 2 kWh × £0.25.
+        assert run_footprint(forecast, zone.grid_zone_code, T0, 60, 2.0) == pytest.approx((300.0, 0.5))
+        # The third half hour is unknown: a run into it has no footprint (unknown is not zero).
+        assert run_footprint(forecast, zone.grid_zone_code, T0, 90, 2.0)[0] is None
 
     def test_zone_mean_figures_are_time_weighted_with_fallback(self):
         zone = GridZoneFactory(carbon_intensity=Decimal("200"), energy_price=Decimal("0.2"))
