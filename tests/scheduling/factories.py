@@ -56,29 +56,22 @@ def set_forecast(
     """
     start = floor_half_hour(start or timezone.now())
     fetched_at = fetched_at or timezone.now()
-    series = values if isinstance(values, list) else [values] * slots
-    ZoneIntensityReading.objects.bulk_create(
-        ZoneIntensityReading(
-            zone=zone,
-            period_start=start + i * HALF_HOUR,
-            period_end=start + (i + 1) * HALF_HOUR,
-            forecast=value,
-            source=CarbonSource.FILE,
-            fetched_at=fetched_at,
-        )
-        for i, value in enumerate(series)
-        if value is not None
-    )
-    if prices is not None:
-        price_series = prices if isinstance(prices, list) else [prices] * slots
-        ZonePriceReading.objects.bulk_create(
-            ZonePriceReading(
+
+    def store(model, field: str, series) -> None:
+        series = series if isinstance(series, list) else [series] * slots
+        model.objects.bulk_create(
+            model(
                 zone=zone,
                 period_start=start + i * HALF_HOUR,
                 period_end=start + (i + 1) * HALF_HOUR,
-                price=price,
                 source=CarbonSource.FILE,
                 fetched_at=fetched_at,
+                **{field: value},
             )
-            for i, price in enumerate(price_series)
+            for i, value in enumerate(series)
+            if value is not None
         )
+
+    store(ZoneIntensityReading, "forecast", values)
+    if prices is not None:
+        store(ZonePriceReading, "price", prices)
