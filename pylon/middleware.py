@@ -2,7 +2,8 @@ from urllib.parse import unquote_to_bytes
 
 from django.http import JsonResponse
 
-from pylon.api.exceptions import ErrorCode, error_body
+from pylon.api.exceptions import error_body
+from pylon.core.exceptions import ErrorCode
 
 
 class RejectNulBytesMiddleware:

@@ -14,7 +14,8 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from pylon.api.exceptions import ErrorCode, error_body
+from pylon.api.exceptions import error_body
+from pylon.core.exceptions import ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from accounts.models import User
-from pylon.api.exceptions import ApplicationError
+from pylon.core.exceptions import ApplicationError
 from scheduling import engine, inputs, selectors
 from scheduling.models import (
     PRESET_WEIGHTS,

@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from pylon.api.exceptions import ApplicationError
+from pylon.core.exceptions import ApplicationError
 from workloads import selectors, services
 from workloads.api.serializers import SYSTEM_FIELDS
 from workloads.models import ComputeWorkload, WorkloadEvent

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from pylon.api.exceptions import ApplicationError, ErrorCode
+from pylon.core.exceptions import ApplicationError, ErrorCode
 from scheduling.engine import estimate_energy_kwh
 from workloads.models import (
     DEFAULT_DURATION_MINS,

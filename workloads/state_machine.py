@@ -11,7 +11,7 @@
 
 from django.db import models
 
-from pylon.api.exceptions import ApplicationError, ErrorCode
+from pylon.core.exceptions import ApplicationError, ErrorCode
 from workloads.models import WorkloadStatus
 
 

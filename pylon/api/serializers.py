@@ -2,7 +2,7 @@ from collections.abc import Mapping
 
 from rest_framework import serializers
 
-from pylon.api.exceptions import ErrorCode
+from pylon.core.exceptions import ErrorCode
 
 
 class FieldProblemSerializer(serializers.Serializer):

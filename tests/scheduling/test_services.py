@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from pylon.api.exceptions import ApplicationError
+from pylon.core.exceptions import ApplicationError
 from scheduling import engine, services
 from scheduling.models import (
     InfeasibleConstraint,

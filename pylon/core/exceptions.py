@@ -1,0 +1,45 @@
+"""The errors services raise, and the codes the API answers with.
+
+A service raises ``ApplicationError`` with an ``ErrorCode``; the HTTP layer (``pylon.api.exceptions``)
+translates it into the one error body. Nothing here knows about requests or responses.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from rest_framework import status
+
+
+class ErrorCode(models.TextChoices):
+    VALIDATION_ERROR = "validation_error", "The request has invalid fields."
+    PARSE_ERROR = "parse_error", "The request body could not be parsed."
+    NOT_AUTHENTICATED = "not_authenticated", "Authentication credentials were not provided."
+    AUTHENTICATION_FAILED = "authentication_failed", "The credentials are wrong."
+    TOKEN_NOT_VALID = "token_not_valid", "The token is invalid, expired or revoked."
+    PERMISSION_DENIED = "permission_denied", "You may not do this."
+    NOT_FOUND = "not_found", "Not found."
+    METHOD_NOT_ALLOWED = "method_not_allowed", "Method not allowed."
+    NOT_ACCEPTABLE = "not_acceptable", "The requested response format is not available."
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "Unsupported media type."
+    THROTTLED = "throttled", "Too many requests."
+    CONFLICT = "conflict", "The request conflicts with the current state."
+    INVALID_TRANSITION = "invalid_transition", "The workload cannot move to that status now."
+    CONCURRENT_UPDATE = "concurrent_update", "Someone else changed this at the same time."
+    NOT_EDITABLE = "not_editable", "The workload can no longer be changed."
+    PAYLOAD_TOO_LARGE = "payload_too_large", "The request body is too large."
+    SERVICE_UNAVAILABLE = "service_unavailable", "A service Pylon depends on is unavailable."
+    SERVER_ERROR = "server_error", "Internal server error."
+
+
+class ApplicationError(Exception):
+    """A business-rule failure raised by a service, translated by ``exception_handler``."""
+
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = ErrorCode.VALIDATION_ERROR
+
+    def __init__(self, message: str, *, code: str | None = None, fields: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.fields = fields or {}
