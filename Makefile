@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed serve worker beat openapi lint check-openapi check-migrations check-deploy test-postgres test-sqlite smoke-image benchmark clean
+.PHONY: run test install migrate seed serve worker beat openapi lint check-openapi check-migrations check-data-paths check-deploy test-postgres test-sqlite smoke-image benchmark clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,12 +44,16 @@ openapi: install
 	$(BIN)/python manage.py spectacular --file openapi.yaml --validate --fail-on-warn
 
 ## make test: install, lint, check schema/migrations/deploy settings, run the suite on PostgreSQL+Redis and on SQLite
-test: install lint check-migrations check-openapi check-deploy test-postgres test-sqlite smoke-image
+test: install lint check-data-paths check-migrations check-openapi check-deploy test-postgres test-sqlite smoke-image
 	@echo "All checks passed."
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The repository is complete on its own: no file names data outside it without an in-repo fallback.
+check-data-paths:
+	$(PYTHON) scripts/check_data_paths.py
 
 check-migrations: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

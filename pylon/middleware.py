@@ -1,6 +1,8 @@
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from django.http import JsonResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from pylon.api.exceptions import error_body
 from pylon.core.exceptions import ErrorCode
@@ -28,3 +30,17 @@ class RejectNulBytesMiddleware:
                 status=400,
             )
         return self.get_response(request)
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, quiet about a ``STATIC_ROOT`` that ``collectstatic`` has not filled yet.
+
+    ``make run`` serves straight from the apps' static folders (``WHITENOISE_USE_FINDERS``); only the
+    image runs ``collectstatic``. Without this a fresh clone warns "No directory at: …/staticfiles/"
+    on every start. With the finders off (the image), a missing folder is still reported.
+    """
+
+    def add_files(self, root, prefix=None):
+        if self.use_finders and root == self.static_root and not Path(root).is_dir():
+            return
+        super().add_files(root, prefix)

@@ -13,9 +13,10 @@ import environ
 from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+# Local state of the no-settings default (the SQLite file).
+VAR_DIR = env.path("PYLON_VAR_DIR", default=BASE_DIR / "var")
 
 # Development defaults. `pylon.checks` refuses to pass `check --deploy` while either is in use.
 DEV_SECRET_KEY = "django-insecure-pylon-development-only-secret-key-0f3b9a"
@@ -49,7 +50,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "pylon.middleware.StaticFilesMiddleware",
     "pylon.middleware.RejectNulBytesMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -79,7 +80,12 @@ TEMPLATES = [
 ]
 
 # --- Database ---------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'pylon.sqlite3'}")}
+DEFAULT_SQLITE_PATH = Path(VAR_DIR) / "pylon.sqlite3"
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{DEFAULT_SQLITE_PATH}")}
+if DATABASES["default"]["NAME"] == str(DEFAULT_SQLITE_PATH):
+    # SQLite creates the file but not its folder: without this a fresh clone's first command
+    # (makemigrations --check) warns "unable to open database file".
+    DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
 # One transaction per request: a view that fails half way leaves nothing behind.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -103,7 +109,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+# With no broker, tasks run eagerly; the in-memory transport still gets a host so that kombu does not
+# warn "No hostname was supplied" whenever a connection is described.
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 # Without a broker the product still runs whole: tasks execute in-process, at once.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)

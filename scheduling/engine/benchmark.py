@@ -4,13 +4,14 @@ Pure functions (no Django); a management command can call :func:`run_benchmark`
 and :func:`format_table`. ``python -m scheduling.engine.benchmark`` prints the
 comparison.
 
-Data (``/work/shared/data/carbon``, NESO Carbon Intensity API, CC BY 4.0):
+Data (shipped in ``zones/data/``, NESO Carbon Intensity API, CC BY 4.0; see its README):
 
-* ``uk_regional/uk_regional_2023-03.csv`` — the 14 DNO regions, half-hourly,
+* ``uk_regional_2023-03_dno.csv`` — the 14 DNO regions, half-hourly,
   2023-03-13T23:30Z .. 2023-03-18T23:00Z with 2023-03-16 missing: two
   contiguous 96-slot (48 h) segments. These are the regional API's *final*
   figures; the regional API has no ``actual``, so **we treat them as actuals**.
-* ``neso_gb_national_2023H1.csv`` — national forecast *and* actual, half-hourly.
+* ``neso_gb_national_2023H1.csv`` — national forecast *and* actual, half-hourly
+  (``period_start,forecast,actual``; the NESO ``from,to,forecast,actual,index`` layout also loads).
 
 Forecast construction (how Pylon gets a realistic, imperfect forecast):
 the national trace gives real forecast errors as the ratio
@@ -80,8 +81,9 @@ from .types import (
     ZoneInput,
 )
 
-DATA_DIR = Path("/work/shared/data/carbon")
-REGIONAL_CSV = DATA_DIR / "uk_regional" / "uk_regional_2023-03.csv"
+# The traces ship with the repository (zones/data/README.md gives their source and licence).
+DATA_DIR = Path(__file__).resolve().parents[2] / "zones" / "data"
+REGIONAL_CSV = DATA_DIR / "uk_regional_2023-03_dno.csv"
 NATIONAL_CSV = DATA_DIR / "neso_gb_national_2023H1.csv"
 
 REGION_NAMES: dict[int, str] = {
@@ -211,7 +213,7 @@ def load_national(path: Path = NATIONAL_CSV) -> NationalTrace:
         for row in csv.DictReader(fh):
             fc = float(row["forecast"]) if row["forecast"] != "" else math.nan
             ac = float(row["actual"]) if row["actual"] != "" else math.nan
-            rows[_parse_time(row["from"])] = (fc, ac)
+            rows[_parse_time(row.get("period_start") or row["from"])] = (fc, ac)
     start, last = min(rows), max(rows)
     n = int((last - start) / SLOT) + 1
     forecast = np.full(n, np.nan)

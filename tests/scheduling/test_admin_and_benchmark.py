@@ -55,7 +55,8 @@ def test_the_admin_changelists_render(admin_client, grid_zones, user):
         assert admin_client.get(f"/admin/scheduling/{name}/").status_code == 200
 
 
-def test_the_benchmark_command_prints_its_figures_and_keeps_nothing(db):
+def test_the_benchmark_command_prints_its_figures_and_keeps_nothing(db, monkeypatch):
+    monkeypatch.delenv("PYLON_SHARED_DATA", raising=False)  # only what ships in the repository
     out = StringIO()
     call_command("benchmark_scheduling", "--workloads", "40", "--db-workloads", "60", stdout=out)
     text = out.getvalue()
@@ -66,7 +67,7 @@ def test_the_benchmark_command_prints_its_figures_and_keeps_nothing(db):
     assert not Recommendation.objects.exists()
 
 
-def test_the_benchmark_command_says_where_the_data_should_be(db, monkeypatch, tmp_path):
+def test_a_named_shared_folder_without_traces_is_an_error_not_a_silent_fallback(db, monkeypatch, tmp_path):
     from django.core.management.base import CommandError
 
     monkeypatch.setenv("PYLON_SHARED_DATA", str(tmp_path))

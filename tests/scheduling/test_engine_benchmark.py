@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,7 +27,13 @@ from scheduling.engine.benchmark import (
     strategy_pylon,
 )
 
-pytestmark = pytest.mark.skipif(not REGIONAL_CSV.exists() or not NATIONAL_CSV.exists(), reason="carbon traces absent")
+
+def test_the_traces_ship_inside_the_repository() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    for path in (REGIONAL_CSV, NATIONAL_CSV):
+        assert path.is_file() and path.resolve().is_relative_to(repo)
+    national = load_national()
+    assert national.start == datetime(2022, 12, 31, 23, 30, tzinfo=UTC) and len(national.forecast) >= 8689
 
 
 @pytest.fixture(scope="module")

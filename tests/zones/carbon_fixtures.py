@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures" / "carbon"
-# shared/ sits beside the repository checkout, locally and in CI.
-SHARED_CARBON_DIR = REPO_ROOT.parent / "shared" / "data" / "carbon"
+# The traces every test relies on ship with the repository.
+REPO_CARBON_DIR = REPO_ROOT / "zones" / "data"
+# Optional extra: the full traces in their original layouts (``$PYLON_SHARED_DATA``, else a ``shared/``
+# folder beside the checkout). Tests on them skip without it; the in-repo traces and excerpts cover the
+# same parsers. repo-fallback: zones/data
+SHARED_CARBON_DIR = Path(os.environ.get("PYLON_SHARED_DATA") or REPO_ROOT.parent / "shared") / "data" / "carbon"
 
 
 @cache

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from tests.zones.carbon_fixtures import SHARED_CARBON_DIR
+from tests.zones.carbon_fixtures import FIXTURES_DIR, REPO_CARBON_DIR, SHARED_CARBON_DIR
 from tests.zones.factories import GridZoneFactory, ZoneIntensityReadingFactory, ZonePriceReadingFactory
 from zones import demo, selectors, services
 from zones.models import CarbonSource, GridZone, ZoneIntensityReading, ZonePriceReading
@@ -25,7 +25,9 @@ HALF = timedelta(minutes=30)
 REGIONAL = SHARED_CARBON_DIR / "uk_regional" / "uk_regional_2023-03.csv"
 NATIONAL = SHARED_CARBON_DIR / "neso_gb_national_2023H1.csv"
 EM_GB = SHARED_CARBON_DIR / "electricitymaps" / "GB_2022_hourly.csv"
-needs_shared = pytest.mark.skipif(not SHARED_CARBON_DIR.is_dir(), reason="shared/data/carbon not checked out")
+needs_shared = pytest.mark.skipif(
+    not SHARED_CARBON_DIR.is_dir(), reason="optional: the full shared traces are not beside this checkout"
+)
 
 
 def reading(start=T0, forecast=100.0, actual=None, key="13", index=None, mix=None) -> IntensityReading:
@@ -180,6 +182,28 @@ class TestImport:
     @pytest.fixture
     def regions(self, db):
         return [GridZoneFactory(neso_region_id=r, grid_zone_code=f"UK-R{r:02d}") for r in range(1, 15)]
+
+    def test_shipped_regional_trace_maps_region_ids_to_zones(self, regions, capsys):
+        call_command("import_intensity", str(REPO_CARBON_DIR / "uk_regional_2023-03_dno.csv"))
+        out = capsys.readouterr().out
+        assert "rows read: 2688" in out and "readings: 2688 (2688 inserted, 0 updated, 0 unchanged)" in out
+        row = ZoneIntensityReading.objects.filter(zone__neso_region_id=1).order_by("period_start").first()
+        assert row.period_start == datetime(2023, 3, 13, 23, 30, tzinfo=UTC) and row.generation_mix["wind"] == 92.0
+
+    def test_shipped_national_trace_into_one_zone(self, regions, capsys):
+        national = REPO_CARBON_DIR / "neso_gb_national_2023H1.csv"
+        call_command("import_intensity", str(national), "--zone", "UK-R13", "--source", "NESO")
+        assert "rows read: 8689" in capsys.readouterr().out
+        rows = ZoneIntensityReading.objects.filter(zone__grid_zone_code="UK-R13", source="NESO")
+        assert rows.count() == 8689 and rows.filter(actual__isnull=True).count() == 5
+
+    def test_electricity_maps_excerpt_by_provider_key(self, capsys):
+        zone = GridZoneFactory(
+            carbon_provider=CarbonSource.ELECTRICITY_MAPS, provider_zone_key="GB", neso_region_id=None
+        )
+        call_command("import_intensity", str(FIXTURES_DIR / "electricitymaps_GB_2021-01-01_hourly.csv"))
+        assert "rows read: 24" in capsys.readouterr().out
+        assert ZoneIntensityReading.objects.filter(zone=zone, actual__isnull=False).count() == 48
 
     @needs_shared
     def test_regional_trace_maps_region_ids_to_zones(self, regions, capsys):

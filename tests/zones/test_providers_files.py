@@ -1,4 +1,5 @@
-"""CSV trace parsers: the real shared traces (row counts from their README) and small bad files."""
+"""CSV trace parsers: the real traces shipped in the repository, small bad files, and (when present) the full
+shared traces (row counts from their README)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.zones.carbon_fixtures import SHARED_CARBON_DIR
+from tests.zones.carbon_fixtures import FIXTURES_DIR, REPO_CARBON_DIR, SHARED_CARBON_DIR
 from zones.providers.files import (
     MAX_REJECTIONS_KEPT,
     CsvFormat,
@@ -24,7 +25,9 @@ REGIONAL = SHARED_CARBON_DIR / "uk_regional" / "uk_regional_2023-03.csv"
 EM_FILES = sorted((SHARED_CARBON_DIR / "electricitymaps").glob("*_hourly.csv"))
 HALF_HOUR = timedelta(minutes=30)
 
-needs_shared = pytest.mark.skipif(not SHARED_CARBON_DIR.is_dir(), reason="shared/data/carbon not checked out")
+needs_shared = pytest.mark.skipif(
+    not SHARED_CARBON_DIR.is_dir(), reason="optional: the full shared traces are not beside this checkout"
+)
 
 
 def write(tmp_path: Path, text: str, name: str = "trace.csv") -> Path:
@@ -33,7 +36,57 @@ def write(tmp_path: Path, text: str, name: str = "trace.csv") -> Path:
     return path
 
 
-# -- real traces ------------------------------------------------------------------
+# -- real traces shipped in the repository ---------------------------------------
+
+
+def test_neso_national_excerpt_in_the_apis_layout() -> None:
+    result = parse_csv(FIXTURES_DIR / "neso_gb_national_2023-01-01.csv")
+    assert result.format is CsvFormat.NESO_NATIONAL
+    assert result.rows_read == len(result.readings) == 48 and result.rejections == []
+    first = result.readings[0]
+    assert first.zone_key == NATIONAL_ZONE_KEY
+    assert first.period_start == datetime(2022, 12, 31, 23, 30, tzinfo=UTC)
+    assert (first.forecast, first.actual, first.index) == (75.0, 65.0, "low")
+    assert all(r.period_end - r.period_start == HALF_HOUR for r in result.readings)
+
+
+def test_the_shipped_national_trace_is_pylons_layout_for_one_zone() -> None:
+    result = parse_csv(REPO_CARBON_DIR / "neso_gb_national_2023H1.csv", zone="uk-national")
+    assert result.format is CsvFormat.PYLON
+    assert result.rows_read == len(result.readings) == 8689 and result.rejections == []
+    assert (result.readings[0].forecast, result.readings[0].actual) == (75.0, 65.0)
+    assert sum(r.actual is None for r in result.readings) == 5  # blank cells stay blank
+
+
+def test_the_shipped_regional_trace_is_192_half_hours_by_14_regions() -> None:
+    result = parse_csv(REPO_CARBON_DIR / "uk_regional_2023-03_dno.csv")
+    assert result.format is CsvFormat.NESO_REGIONAL
+    assert result.rows_read == len(result.readings) == 2688 == 192 * 14
+    assert {r.zone_key for r in result.readings} == {str(i) for i in range(1, 15)}
+    first = result.readings[0]
+    assert first.zone_key == "1" and first.forecast == 0.0 and first.index == "very low"
+    assert first.generation_mix is not None and first.generation_mix["wind"] == 92.0
+
+
+@pytest.mark.parametrize(
+    ("name", "zone", "first_actual"),
+    [
+        # GB_2021: "Zone name,Zone id,... (Life cycle)"; ES_2022: "Zone Name,Zone Id,... (LCA)".
+        ("electricitymaps_GB_2021-01-01_hourly.csv", "GB", 156.05),
+        ("electricitymaps_ES_2022-01-01_hourly.csv", "ES", 133.64),
+    ],
+)
+def test_electricitymaps_excerpts_of_both_header_spellings(name: str, zone: str, first_actual: float) -> None:
+    result = parse_csv(FIXTURES_DIR / name)
+    assert result.format is CsvFormat.ELECTRICITYMAPS
+    assert result.rows_read == 24 and result.rejections == [] and len(result.readings) == 48
+    assert {r.zone_key for r in result.readings} == {zone}
+    first, second = result.readings[:2]
+    assert second.period_start == first.period_end == first.period_start + HALF_HOUR
+    assert first.actual == second.actual == first_actual and first.forecast is None
+
+
+# -- the full shared traces (optional extra) --------------------------------------
 
 
 @needs_shared

@@ -1,6 +1,6 @@
 """``python manage.py benchmark_scheduling [--workloads N]``: the figures the README reports.
 
-1. Carbon: on the real NESO traces (``shared/data/carbon``), the saving against running at once in
+1. Carbon: on the real NESO traces shipped in ``zones/data/``, the saving against running at once in
    the host zone of four strategies — best start in the host zone only (the Carbon Aware SDK's
    best-window method), greenest zone now, Pylon deciding on forecasts, and the oracle that knows
    the actual intensities — all accounted on actuals (``scheduling.engine.benchmark``). Also the
@@ -25,7 +25,6 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
@@ -42,15 +41,24 @@ class _Rollback(Exception):
     pass
 
 
-def carbon_data_dir() -> Path:
-    """``$PYLON_SHARED_DATA`` (the shared folder, or its ``data/carbon``), else ``../shared`` beside the repo."""
-    base = Path(os.environ.get("PYLON_SHARED_DATA") or settings.BASE_DIR.parent / "shared")
+def carbon_traces() -> tuple[Path, Path]:
+    """The (regional, national) traces: those shipped in the repository, or ``$PYLON_SHARED_DATA``'s when set.
+
+    The shared folder is an optional extra (the same traces in NESO's own layout); naming one that
+    holds no traces is an error rather than a silent fallback.
+    """
+    shared = os.environ.get("PYLON_SHARED_DATA")
+    if not shared:
+        return bench.REGIONAL_CSV, bench.NATIONAL_CSV
+    base = Path(shared)
     for candidate in (base / "data" / "carbon", base / "carbon", base):
-        if (candidate / "uk_regional" / "uk_regional_2023-03.csv").is_file():
-            return candidate
+        regional = candidate / "uk_regional" / "uk_regional_2023-03.csv"
+        national = candidate / "neso_gb_national_2023H1.csv"
+        if regional.is_file() and national.is_file():
+            return regional, national
     raise CommandError(
-        f"No carbon traces under {base}: expected data/carbon/uk_regional/uk_regional_2023-03.csv and "
-        "data/carbon/neso_gb_national_2023H1.csv. Set PYLON_SHARED_DATA to the shared folder."
+        f"PYLON_SHARED_DATA={shared} holds no carbon traces (expected data/carbon/uk_regional/uk_regional_2023-03.csv "
+        "and data/carbon/neso_gb_national_2023H1.csv). Unset it to use the traces shipped in zones/data/."
     )
 
 
@@ -65,9 +73,7 @@ class Command(BaseCommand):
         parser.add_argument("--skip-db", action="store_true", help="Only the carbon comparison.")
 
     def handle(self, *args, **options):
-        data = carbon_data_dir()
-        regional = data / "uk_regional" / "uk_regional_2023-03.csv"
-        national = data / "neso_gb_national_2023H1.csv"
+        regional, national = carbon_traces()
         if not options["skip_carbon"]:
             self._carbon(options["workloads"], options["seed"], regional, national)
         if not options["skip_db"]:
