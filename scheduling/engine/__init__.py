@@ -4,9 +4,15 @@ The web layer converts models into the dataclasses of :mod:`.types`, calls
 :func:`rank_options` (preview of one unsaved workload) or :func:`schedule_batch`
 (recompute many, placing capacity in priority order) and stores the plans.
 Everything is deterministic given its inputs; "now" is always a parameter.
+
+Modules, in the order the work flows: :mod:`.problem` (zones, forecasts and free
+capacity as arrays), :mod:`.prepare` (workloads as arrays, priority order),
+:mod:`.evaluate` (every option's figures and score at once), :mod:`.greedy`
+(placement in priority order, reserving capacity), :mod:`.diagnose` (why nothing
+is feasible), :mod:`.plans` (the results), :mod:`.schedule` (the entry points);
+:mod:`.footprint` accounts one given run the same way.
 """
 
-from .core import priority_order, rank_options, run_footprint, schedule_batch
 from .energy import (
     CPU_CORE_WATTS,
     DEFAULT_PUE,
@@ -15,6 +21,9 @@ from .energy import (
     estimate_energy_kwh,
     estimate_power_watts,
 )
+from .footprint import run_footprint
+from .prepare import priority_order
+from .schedule import rank_options, schedule_batch
 from .types import (
     BALANCED,
     CARBON_FIRST,

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .evaluate import OptionArrays
+from .prepare import Prepared
+from .problem import BoolArray, IntArray, Problem
 from .rangemin import RangeMin
-from .types import Constraint, Infeasibility
-
-if TYPE_CHECKING:
-    from .core import BoolArray, IntArray, OptionArrays, Problem, _Prepared
-    from .types import FloatArray
+from .types import Constraint, FloatArray, Infeasibility
 
 _RESOURCES = ("gpu", "cpu", "memory")
 
@@ -92,10 +90,12 @@ def _most_free_in(
     return value, z, int(cols[c])
 
 
-def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit: BoolArray | None) -> Infeasibility:
+def diagnose(
+    prob: Problem, prep: Prepared, arrays: OptionArrays, i: int, w: int, fit: BoolArray | None
+) -> Infeasibility:
     """Name the binding constraint for workload ``i`` (row ``w`` of the chunk)."""
-    wl = pw.workloads[i]
-    t0 = pw.t0_dt[i]
+    wl = prep.workloads[i]
+    t0 = prep.t0_dt[i]
     duration = timedelta(minutes=wl.duration_mins)
 
     def col_time(j: int) -> datetime:
@@ -104,7 +104,7 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
     def label(z: int) -> str:
         return prob.zones[z].label
 
-    time_ok = oa.time_ok[w]
+    time_ok = arrays.time_ok[w]
     # 1. Time window and deadline. Column 0 (start now) is always in the window,
     # so only the deadline can empty it — and then every later start fails too.
     if not time_ok.any():
@@ -138,17 +138,17 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
     base_details: dict[str, object] = {"window_start": window_start.isoformat(), "window_end": window_end.isoformat()}
 
     # 2. Forecast coverage.
-    fc = oa.fc_ok[w]
+    fc = arrays.fc_ok[w]
     if not fc.any():
         grid_end = prob.slot_time(prob.n_slots)
         details = dict(base_details, forecast_start=prob.grid_start.isoformat(), forecast_end=grid_end.isoformat())
-        if not oa.in_grid[w][cols].any():
+        if not arrays.in_grid[w][cols].any():
             msg = (
                 f"No forecast covers the window {window}: forecasts run from "
                 f"{fmt_time(prob.grid_start)} to {fmt_time(grid_end)}"
             )
             details["missing"] = "window outside forecast horizon"
-        elif not oa.known_i[w][:, cols].any():
+        elif not arrays.known_i[w][:, cols].any():
             msg = (
                 f"No forecast covers the window {window}: every zone lacks a carbon-intensity "
                 "forecast for part of every allowed run"
@@ -170,7 +170,7 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
     # 3. Capacity (the free capacity left after reservations and higher-priority work).
     cap_ok = fc if fit is None else fc & fit
     if not cap_ok.any():
-        needs = pw.needs[i]
+        needs = prep.needs[i]
         best: dict[int, tuple[float, int, int]] = {}
         fc_cols = np.flatnonzero(fc.any(axis=0))
         fc_in = fc[:, fc_cols]
@@ -178,7 +178,7 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
             if needs[r] <= 0:
                 continue
             table = prob.free_range_min(r)
-            best[r] = _most_free_in(prob.free[r], oa.first_slot[w], oa.end_slot[w], fc_cols, fc_in, table)
+            best[r] = _most_free_in(prob.free[r], arrays.first_slot[w], arrays.end_slot[w], fc_cols, fc_in, table)
         short = [r for r in best if best[r][0] < needs[r] - 1e-9]
         details = dict(base_details)
         for r in best:
@@ -205,12 +205,12 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
         return Infeasibility(Constraint.CAPACITY, msg, details)
 
     # 4. Carbon cap.
-    carbon_ok = cap_ok & oa.carbon_ok[w]
+    carbon_ok = cap_ok & arrays.carbon_ok[w]
     if not carbon_ok.any():
-        em = np.where(cap_ok, oa.emissions[w], np.inf)
+        em = np.where(cap_ok, arrays.emissions[w], np.inf)
         z, j = np.unravel_index(int(np.argmin(em)), em.shape)
         lowest = float(em[z, j])
-        cap = float(pw.ccap[i])
+        cap = float(prep.ccap[i])
         s_cap, s_low = _pair(cap, lowest, 0)
         msg = (
             f"Carbon cap {s_cap} g is below the lowest expected emissions {s_low} g "
@@ -227,12 +227,12 @@ def diagnose(prob: Problem, pw: _Prepared, oa: OptionArrays, i: int, w: int, fit
         return Infeasibility(Constraint.CARBON_CAP, msg, details)
 
     # 5. Price cap.
-    price_ok = carbon_ok & oa.price_ok[w]
+    price_ok = carbon_ok & arrays.price_ok[w]
     if not price_ok.any():
-        cost = np.where(carbon_ok, oa.cost[w], np.inf)
+        cost = np.where(carbon_ok, arrays.cost[w], np.inf)
         z, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
         lowest = float(cost[z, j])
-        cap = float(pw.pcap[i])
+        cap = float(prep.pcap[i])
         s_cap, s_low = _pair(cap, lowest, 2)
         within = " among options within the carbon cap" if wl.carbon_cap_g is not None else ""
         msg = (

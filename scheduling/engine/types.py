@@ -84,7 +84,7 @@ class Constraint(StrEnum):
 class PolicyWeights:
     """Non-negative weights of the three score parts (carbon, price, waiting).
 
-    Each part is normalised (see :mod:`scheduling.engine.core`) so the weights
+    Each part is normalised (see :mod:`scheduling.engine.evaluate`) so the weights
     are comparable: ``carbon=1, wait=1`` means waiting the whole acceptable
     window is worth as much as the host-now emissions.
     """

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scheduling.engine import CARBON_FIRST, Urgency, run_footprint, schedule_batch
-from scheduling.engine.benchmark import (
+from scheduling.benchmarks.carbon import (
     NATIONAL_CSV,
     REGIONAL_CSV,
     STRATEGIES,
@@ -26,6 +25,7 @@ from scheduling.engine.benchmark import (
     strategy_oracle,
     strategy_pylon,
 )
+from scheduling.engine import CARBON_FIRST, Urgency, run_footprint, schedule_batch
 
 
 def test_the_traces_ship_inside_the_repository() -> None:

@@ -15,8 +15,8 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from scheduling.engine import core, diagnose
-from scheduling.engine.bench_engine import synthetic_problem
+from scheduling.benchmarks.engine_speed import synthetic_problem
+from scheduling.engine import diagnose, evaluate, greedy, problem, schedule
 from scheduling.engine.rangemin import RangeMin
 from scheduling.engine.types import BALANCED, CARBON_FIRST, COST_FIRST, PolicyWeights
 
@@ -27,31 +27,33 @@ def _gather(arr, idx):
     return np.take(arr, idx, axis=1).transpose(1, 0, 2)
 
 
-def plain_evaluate_options(prob, pw, sl):
+def plain_evaluate_options(prob, prep, sl):
     """Every (workload, zone, column) of the chunk, as the engine did before it kept to the window."""
     t = prob.n_slots
     b = sl.stop - sl.start
-    t0 = pw.t0[sl][:, None]
-    dur = pw.dur[sl][:, None]
-    aligned = np.arange(t, dtype=np.float64) * core.SLOT_SECONDS
+    t0 = prep.t0[sl][:, None]
+    dur = prep.dur[sl][:, None]
+    aligned = np.arange(t, dtype=np.float64) * problem.SLOT_SECONDS
     start = np.empty((b, t + 1))
-    start[:, 0] = pw.t0[sl]
+    start[:, 0] = prep.t0[sl]
     start[:, 1:] = aligned[None, :]
     end = start + dur
     time_ok = np.empty((b, t + 1), dtype=bool)
     time_ok[:, 0] = True
-    time_ok[:, 1:] = pw.may_defer[sl][:, None] & (aligned[None, :] > t0) & (aligned[None, :] <= pw.latest[sl][:, None])
-    time_ok &= end <= pw.deadline[sl][:, None]
-    a = start / core.SLOT_SECONDS
-    e = end / core.SLOT_SECONDS
+    time_ok[:, 1:] = (
+        prep.may_defer[sl][:, None] & (aligned[None, :] > t0) & (aligned[None, :] <= prep.latest[sl][:, None])
+    )
+    time_ok &= end <= prep.deadline[sl][:, None]
+    a = start / problem.SLOT_SECONDS
+    e = end / problem.SLOT_SECONDS
     in_grid = (a >= 0.0) & (e <= t)
     fa = np.clip(np.floor(a), 0, t).astype(np.intp)
     fe = np.clip(np.floor(e), 0, t).astype(np.intp)
     ce = np.clip(np.ceil(e), 0, t).astype(np.intp)
     fra = np.where(in_grid, a - fa, 0.0)[:, None, :]
     fre = np.where(in_grid, e - fe, 0.0)[:, None, :]
-    length = (dur / core.SLOT_SECONDS)[:, :, None]
-    energy = pw.energy[sl][:, None, None]
+    length = (dur / problem.SLOT_SECONDS)[:, :, None]
+    energy = prep.energy[sl][:, None, None]
 
     def window(series):
         upper = _gather(series.cum, fe) + fre * _gather(series.pad, fe)
@@ -66,13 +68,13 @@ def plain_evaluate_options(prob, pw, sl):
     mean_p = np.where(known_p, mean_p, np.nan)
     emissions = energy * mean_i
     cost = energy * mean_p
-    price_req = pw.price_required[sl][:, None, None]
+    price_req = prep.price_required[sl][:, None, None]
     fc_ok = time_ok[:, None, :] & known_i & (known_p | ~price_req)
     with np.errstate(invalid="ignore"):
-        carbon_ok = emissions <= pw.ccap[sl][:, None, None]
-        price_ok = (cost <= pw.pcap[sl][:, None, None]) | ~pw.has_pcap[sl][:, None, None]
+        carbon_ok = emissions <= prep.ccap[sl][:, None, None]
+        price_ok = (cost <= prep.pcap[sl][:, None, None]) | ~prep.has_pcap[sl][:, None, None]
     rows = np.arange(b)
-    host = pw.host[sl]
+    host = prep.host[sl]
     has_host = host >= 0
     hz = np.where(has_host, host, 0)
     base_e = np.where(has_host, emissions[rows, hz, 0], np.nan)
@@ -84,8 +86,8 @@ def plain_evaluate_options(prob, pw, sl):
         max_c = np.max(np.where(window_p, np.abs(cost), 0.0), axis=(1, 2), initial=0.0)
         e_ref = np.where(np.isfinite(base_e) & (base_e > 0), base_e, np.where(max_e > 0, max_e, 1.0))
         c_ref = np.where(np.isfinite(base_c) & (base_c != 0), np.abs(base_c), np.where(max_c > 0, max_c, 1.0))
-    wts = pw.weights[sl]
-    wait = (start - t0) / pw.acceptable_wait[sl][:, None]
+    wts = prep.weights[sl]
+    wait = (start - t0) / prep.acceptable_wait[sl][:, None]
     with np.errstate(invalid="ignore"):
         score = (
             wts[:, 0, None, None] * (emissions / e_ref[:, None, None])
@@ -93,7 +95,7 @@ def plain_evaluate_options(prob, pw, sl):
             + wts[:, 2, None, None] * wait[:, None, :]
         )
     score = np.where(fc_ok & carbon_ok & price_ok, score, np.inf)
-    return core.OptionArrays(
+    return evaluate.OptionArrays(
         start, fa, ce, time_ok, in_grid, known_i, known_p, fc_ok, carbon_ok, price_ok, emissions, cost,
         mean_i, mean_p, score, e_ref, c_ref, base_e, base_c,
     )  # fmt: skip
@@ -116,7 +118,7 @@ def plain_capacity_fit(prob, needs, first, end):
     for r in range(3):
         if needs[r] <= 0:
             continue
-        fit = prob.free[r] >= needs[r] - core.CAPACITY_TOLERANCE
+        fit = prob.free[r] >= needs[r] - problem.CAPACITY_TOLERANCE
         ok = fit if ok is None else ok & fit
     if ok is None:
         return None
@@ -203,11 +205,11 @@ def _problems():
 @pytest.mark.parametrize("case", list(range(5)))
 def test_batches_equal_the_plain_kernels_exactly(case: int, monkeypatch: pytest.MonkeyPatch) -> None:
     workloads, zones, grid, res, weights, now = list(_problems())[case]
-    fast = core.schedule_batch(workloads, zones, grid, res, weights, now)
+    fast = schedule.schedule_batch(workloads, zones, grid, res, weights, now)
     with monkeypatch.context() as patched:
-        patched.setattr(core, "evaluate_options", plain_evaluate_options)
-        patched.setattr(core, "_pick", plain_pick)
-        patched.setattr(core, "capacity_fit", plain_capacity_fit)
+        patched.setattr(greedy, "evaluate_options", plain_evaluate_options)
+        patched.setattr(greedy, "_pick", plain_pick)
+        patched.setattr(greedy, "capacity_fit", plain_capacity_fit)
         patched.setattr(
             diagnose,
             "_most_free_in",
@@ -215,7 +217,7 @@ def test_batches_equal_the_plain_kernels_exactly(case: int, monkeypatch: pytest.
                 free, first, end, _spread(mask, cols, free.shape[1] + 1)
             ),
         )
-        plain = core.schedule_batch(workloads, zones, grid, res, weights, now)
+        plain = schedule.schedule_batch(workloads, zones, grid, res, weights, now)
     constraints = {str(plan.infeasible.constraint) for plan in plain.plans if plan.infeasible is not None}
     assert constraints and ("CAPACITY" in constraints or case == 0)
     assert fast.plans == plain.plans

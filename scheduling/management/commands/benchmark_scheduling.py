@@ -3,7 +3,7 @@
 1. Carbon: on the real NESO traces shipped in ``zones/data/``, the saving against running at once in
    the host zone of four strategies — best start in the host zone only (the Carbon Aware SDK's
    best-window method), greenest zone now, Pylon deciding on forecasts, and the oracle that knows
-   the actual intensities — all accounted on actuals (``scheduling.engine.benchmark``). Also the
+   the actual intensities — all accounted on actuals (``scheduling.benchmarks.carbon``). Also the
    perfect-forecast check: with the actuals as forecast and free capacity Pylon must make the
    oracle's choice for every workload.
 2. Database: ``recommendations_compute`` over 10,000 PENDING workloads on the 14 demo zones with a
@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scheduling import inputs, services
-from scheduling.engine import benchmark as bench
+from scheduling.benchmarks import carbon as bench
 from scheduling.models import Recommendation, SchedulingOutcome
 from workloads.models import ComputeWorkload
 from zones.models import CarbonSource, ZoneIntensityReading

@@ -1,7 +1,7 @@
 """Carbon-saving benchmark of Pylon against simpler strategies, on real UK traces.
 
 Pure functions (no Django); a management command can call :func:`run_benchmark`
-and :func:`format_table`. ``python -m scheduling.engine.benchmark`` prints the
+and :func:`format_table`. ``python -m scheduling.benchmarks.carbon`` prints the
 comparison.
 
 Data (shipped in ``zones/data/``, NESO Carbon Intensity API, CC BY 4.0; see its README):
@@ -68,9 +68,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import run_footprint, schedule_batch
-from .energy import estimate_energy_kwh
-from .types import (
+from scheduling.engine import run_footprint, schedule_batch
+from scheduling.engine.energy import estimate_energy_kwh
+from scheduling.engine.types import (
     CARBON_FIRST,
     SLOT,
     FloatArray,

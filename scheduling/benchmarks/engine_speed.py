@@ -1,6 +1,6 @@
 """Self-timing: recompute 10,000 synthetic workloads over 14 zones x 96 half hours.
 
-``python -m scheduling.engine.bench_engine [n_workloads]`` prints the wall time
+``python -m scheduling.benchmarks.engine_speed [n_workloads]`` prints the wall time
 of :func:`schedule_batch` (priority ordering, the vectorised option pass, the
 greedy capacity reservation and building the plans) with limited capacity so
 that the greedy pass really reserves and some workloads are diagnosed.
@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from .benchmark import generate_workloads
-from .core import schedule_batch
-from .types import BALANCED, ForecastGrid, Reservations, WorkloadInput, ZoneInput
+from scheduling.engine import BALANCED, ForecastGrid, Reservations, WorkloadInput, ZoneInput, schedule_batch
+
+from .carbon import generate_workloads
 
 N_ZONES = 14
 N_SLOTS = 96
