@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "zones.apps.ZonesConfig",
     "workloads.apps.WorkloadsConfig",
     "scheduling.apps.SchedulingConfig",
+    "notifications.apps.NotificationsConfig",
 ]
 
 MIDDLEWARE = [
@@ -234,7 +235,7 @@ SPECTACULAR_SETTINGS = {
         "WorkloadActionEnum": "workloads.state_machine.WorkloadAction",
         "PolicyPresetEnum": "scheduling.models.PolicyPreset",
         "InfeasibleConstraintEnum": "scheduling.models.InfeasibleConstraint",
-        "NotificationKindEnum": "scheduling.models.NotificationKind",
+        "NotificationKindEnum": "notifications.models.NotificationKind",
         "CarbonSourceEnum": "zones.models.CarbonSource",
         "IntensityIndexEnum": "zones.models.IntensityIndex",
     },

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("zones.api.urls")),
     path("", include("workloads.api.urls")),
     path("", include("scheduling.api.urls")),
+    path("", include("notifications.api.urls")),
 ]
 
 urlpatterns = [

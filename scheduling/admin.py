@@ -1,13 +1,12 @@
 """Operators work here too: a staff operator sees only their organisation's policy and its workloads'
-recommendations and outcomes, through the same selectors as the API. Notifications are personal: in
-the admin only the service role (backend support) reads them."""
+recommendations and outcomes, through the same selectors as the API."""
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from scheduling import selectors, services
-from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
+from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
 
 
@@ -98,17 +97,3 @@ class SchedulingOutcomeAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(workload__in=_visible_workloads(request))
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "recipient", "kind", "title", "read_at"]
-    list_filter = ["kind"]
-    search_fields = ["title", "recipient__email", "workload__job_id"]
-    list_select_related = ["recipient", "workload"]
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_service_role
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_service_role

@@ -1,23 +1,20 @@
 """What the scheduler stores: each organisation's policy, the ranked options of every PENDING
-workload, why a workload cannot be scheduled, and the notifications its owner gets.
+workload, and why a workload cannot be scheduled.
 
 Figures computed by the engine (emissions, cost, savings, scores) are floats: they are estimates on a
 forecast, not money that was charged, and float columns keep the bulk writes of a recompute cheap.
 What a run really emitted and cost is accounted in ``workloads`` as decimals.
 
-``Notification`` lives here rather than in an app of its own because every kind today is about a
-workload's scheduling and lifecycle and this app is what reacts to those events; should other kinds
-appear (billing, account), it deserves its own app (a state-only move of the model).
+The notifications its owners get live in the ``notifications`` app; this app writes them through
+``notifications.services``.
 """
 
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils import timezone
 
 from scheduling import engine
 
@@ -213,34 +210,3 @@ class SchedulingOutcome(models.Model):
     @property
     def constraint_or_none(self) -> str | None:
         return self.constraint or None
-
-
-class NotificationKind(models.TextChoices):
-    ASSIGNED = "ASSIGNED", "Assigned"
-    STARTED = "STARTED", "Started"
-    COMPLETED = "COMPLETED", "Completed"
-    FAILED = "FAILED", "Failed"
-    UNSCHEDULABLE = "UNSCHEDULABLE", "Cannot be scheduled"
-    CANCELLED = "CANCELLED", "Cancelled"
-
-
-class Notification(models.Model):
-    """A message to one user about one of their workloads. Only the recipient ever sees it."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=16, choices=NotificationKind.choices)
-    title = models.CharField(max_length=200)
-    body = models.TextField(blank=True, default="")
-    workload = models.ForeignKey(
-        "workloads.ComputeWorkload", on_delete=models.SET_NULL, null=True, blank=True, related_name="notifications"
-    )
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "read_at", "created_at"], name="notification_inbox_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.recipient_id} {self.kind}: {self.title}"

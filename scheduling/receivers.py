@@ -29,13 +29,15 @@ def on_workload_changed(sender, workload_id, **kwargs) -> None:
     _recommend_after_commit(workload_id)
 
 
-def on_workload_transitioned(sender, workload_id, action, from_status, to_status, **kwargs) -> None:
-    from scheduling import services
+def on_workload_transitioned(sender, workload_id, action, from_status, to_status, actor_id=None, **kwargs) -> None:
+    from scheduling import owner_notifications
 
     # A savepoint: should the notification fail to save, the signal (sent robustly) logs it and the
     # transition's transaction stays usable, instead of being left aborted on PostgreSQL.
     with transaction.atomic():
-        services.notification_for_transition(workload_id=workload_id, action=action, to_status=to_status)
+        owner_notifications.notification_for_transition(
+            workload_id=workload_id, action=action, to_status=to_status, actor_id=actor_id
+        )
 
 
 def on_carbon_data_refreshed(sender, zone_ids=None, **kwargs) -> None:

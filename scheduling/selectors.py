@@ -1,6 +1,6 @@
 """Reads for scheduling. Visibility is never decided here from scratch: a workload's
 recommendations are read through ``workloads.selectors.workload_list`` (the one place that decides
-who sees which workload), and notifications belong to their recipient only."""
+who sees which workload)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts import selectors as account_selectors
 from accounts.models import User
 from scheduling import engine, inputs
-from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
+from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
 from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadStatus
 
@@ -67,15 +67,6 @@ def queue_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
         )
         .order_by("-urgency_rank", F("deadline").asc(nulls_last=True), "submitted_at", "id")
     )
-
-
-def notification_list(*, fetched_by: User) -> QuerySet[Notification]:
-    """The caller's own notifications, newest first. Nobody sees another's, the service role neither.
-    (The API's `?unread=` filter narrows this further.)"""
-    if not fetched_by.is_authenticated:
-        return Notification.objects.none()
-    notifications = Notification.objects.filter(recipient_id=fetched_by.pk).select_related("workload")
-    return notifications.order_by("-created_at", "-id")
 
 
 def pending_ids_in_priority_order(*, organization_id=None) -> list:

@@ -1,4 +1,4 @@
-"""Writes for scheduling: recomputing recommendations, auto-assignment, policies, notifications.
+"""Writes for scheduling: recomputing recommendations, auto-assignment, policies.
 
 ``recommendations_compute`` is the heart: a fixed number of bulk queries whatever the number of
 workloads, then the pure engine, then one transaction that replaces the rows. It is idempotent
@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,20 +24,18 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from accounts.models import User
+from notifications import services as notification_services
 from pylon.core.exceptions import ApplicationError
-from scheduling import engine, inputs, selectors
+from scheduling import engine, inputs, owner_notifications, selectors
 from scheduling.models import (
     PRESET_WEIGHTS,
-    Notification,
-    NotificationKind,
     PolicyPreset,
     Recommendation,
     SchedulingOutcome,
     SchedulingPolicy,
 )
 from workloads import services as workload_services
-from workloads.models import ComputeWorkload, WorkloadEvent, WorkloadStatus
-from workloads.state_machine import WorkloadAction
+from workloads.models import ComputeWorkload, WorkloadStatus
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +78,6 @@ class ComputeReport:
     unschedulable: int = 0
     notified: int = 0
     auto_assigned: list = field(default_factory=list)
-
-
-def _fmt(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def recommendations_compute(*, workload_ids: Iterable, now: datetime | None = None) -> ComputeReport:
@@ -255,7 +249,7 @@ def _persist(
         recommendations: list[Recommendation] = []
         outcomes: list[SchedulingOutcome] = []
         moved: list = []
-        notifications: list[Notification] = []
+        notifications: list[notification_services.NotificationDraft] = []
         auto_assign: list[tuple[dict[str, Any], Recommendation]] = []
         for k in keep:
             row = rows[k]
@@ -270,7 +264,7 @@ def _persist(
                 report.unschedulable += 1
                 before = previous.get(pk)
                 if before is None or before[0] or before[1] != row["updated_at"]:
-                    notifications.append(_unschedulable_notification(row, infeasible))
+                    notifications.append(owner_notifications.unschedulable_draft(row, infeasible))
             elif policies[row["organization_id"]].auto_assign and ranked:
                 auto_assign.append((row, ranked[0]))
 
@@ -283,9 +277,8 @@ def _persist(
             update_fields=OUTCOME_UPDATE_FIELDS,
         )
         recommended_columns_update(workload_ids=moved)
-        Notification.objects.bulk_create(notifications, batch_size=DB_BATCH)
+        report.notified = notification_services.notification_create_many(drafts=notifications)
         report.computed = len(keep)
-        report.notified = len(notifications)
     return auto_assign
 
 
@@ -369,16 +362,6 @@ _new_recommendation = _Rows(
 _new_outcome = _Rows(SchedulingOutcome, ("workload_id", *OUTCOME_UPDATE_FIELDS))
 
 
-def _unschedulable_notification(row, infeasible: engine.Infeasibility) -> Notification:
-    return Notification(
-        recipient_id=row["user_id"],
-        kind=NotificationKind.UNSCHEDULABLE,
-        title=f"{row['job_id']} cannot be scheduled",
-        body=f"“{row['workload_name']}” has no feasible zone and start: {infeasible.message.rstrip('.')}.",
-        workload_id=row["id"],
-    )
-
-
 def _auto_assign(
     candidates: list[tuple[dict[str, Any], Recommendation]], policies: dict, context: inputs.SchedulingContext
 ) -> list:
@@ -397,7 +380,7 @@ def _auto_assign(
         policy = policies[row["organization_id"]]
         note = (
             f"Assigned automatically by the organisation's {policy.preset} policy: recommendation #1, "
-            f"{zones[best.zone_id].zone_name} from {_fmt(best.start)}, expected "
+            f"{zones[best.zone_id].zone_name} from {engine.fmt_time(best.start)}, expected "
             f"{best.expected_emissions_kg:.3f} kg CO2"
             + (
                 "."
@@ -440,8 +423,8 @@ def assignment_from_recommendation(
             fields={"rank": [f"No recommendation #{rank}."]},
         )
     taken = (
-        f"Recommendation #{rank}: {recommendation.zone.zone_name} from {_fmt(recommendation.start)}, expected "
-        f"{recommendation.expected_emissions_kg:.3f} kg CO2."
+        f"Recommendation #{rank}: {recommendation.zone.zone_name} from {engine.fmt_time(recommendation.start)}, "
+        f"expected {recommendation.expected_emissions_kg:.3f} kg CO2."
     )
     return workload_services.workload_assign(
         workload=workload,
@@ -503,71 +486,3 @@ def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> Sche
 
         transaction.on_commit(lambda: tasks.enqueue_pending(organization_id=organization_id), robust=True)
     return policy
-
-
-# -- notifications -------------------------------------------------------------------------------
-
-TRANSITION_KINDS = {
-    WorkloadStatus.SCHEDULED: NotificationKind.ASSIGNED,
-    WorkloadStatus.RUNNING: NotificationKind.STARTED,
-    WorkloadStatus.COMPLETED: NotificationKind.COMPLETED,
-    WorkloadStatus.FAILED: NotificationKind.FAILED,
-    WorkloadStatus.CANCELLED: NotificationKind.CANCELLED,
-}
-
-
-def notification_for_transition(*, workload_id, action: str, to_status: str) -> Notification | None:
-    """Tell the owner their workload moved: assigned (or moved), started, completed, failed, or
-    cancelled by someone else. Two queries and one insert, in the transition's transaction."""
-    kind = TRANSITION_KINDS.get(to_status)
-    if kind is None:
-        return None
-    workload = ComputeWorkload.objects.select_related("chosen_grid_zone", "host_dc").filter(pk=workload_id).first()
-    if workload is None:
-        return None
-    event = WorkloadEvent.objects.filter(workload_id=workload_id).order_by("-created_at", "-id").first()
-    actor_id = event.actor_id if event is not None else None
-    if kind == NotificationKind.CANCELLED and actor_id == workload.user_id:
-        return None  # the owner cancelled it themselves
-    title, body = _transition_text(workload, kind, action, by_policy=event is not None and actor_id is None)
-    return Notification.objects.create(
-        recipient_id=workload.user_id, kind=kind, title=title, body=body, workload=workload
-    )
-
-
-def _transition_text(workload: ComputeWorkload, kind: str, action: str, *, by_policy: bool) -> tuple[str, str]:
-    name, job = workload.workload_name, workload.job_id
-    zone = workload.chosen_grid_zone.zone_name if workload.chosen_grid_zone else "its zone"
-    if kind == NotificationKind.ASSIGNED:
-        verb = "moved" if action == WorkloadAction.REASSIGN else "scheduled"
-        when = f" from {_fmt(workload.planned_start)}" if workload.planned_start else ""
-        who = " by your organisation's scheduling policy" if by_policy else ""
-        return f"{job} is {verb}", f"“{name}” was {verb}{who} to run in {zone}{when}."
-    if kind == NotificationKind.STARTED:
-        return f"{job} started", f"“{name}” started running in {zone}."
-    if kind == NotificationKind.COMPLETED:
-        figures = ""
-        if workload.carbon_emitted_kg is not None:
-            figures = f" It emitted {workload.carbon_emitted_kg:.3f} kg CO2"
-            if workload.baseline_carbon_kg is not None:
-                saved = workload.baseline_carbon_kg - workload.carbon_emitted_kg
-                figures += f", {saved:.3f} kg less than running at once in {workload.host_dc.zone_name}"
-            figures += "."
-        return f"{job} completed", f"“{name}” completed in {zone}.{figures}"
-    if kind == NotificationKind.FAILED:
-        return f"{job} failed", f"“{name}” failed. An operator of your organisation marked it failed."
-    return f"{job} was cancelled", f"“{name}” was cancelled by an operator of your organisation."
-
-
-def notification_mark_read(*, notification: Notification) -> Notification:
-    """Mark one of the caller's notifications read (already read stays as it was)."""
-    if notification.read_at is None:
-        notification.read_at = timezone.now()
-        notification.save(update_fields=["read_at"])
-    return notification
-
-
-def notifications_mark_all_read(*, user: User) -> int:
-    """Mark every unread notification of ``user`` read; returns how many."""
-    unread = selectors.notification_list(fetched_by=user).filter(read_at__isnull=True)
-    return unread.order_by().update(read_at=timezone.now())

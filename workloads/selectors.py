@@ -49,6 +49,12 @@ def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
     )
 
 
+def workload_for_notification(*, workload_id) -> ComputeWorkload | None:
+    """One workload with its owner and zones, whoever asks: for telling its owner about it (the
+    owner is the only reader of what is written), never for answering a caller."""
+    return ComputeWorkload.objects.select_related("user", "chosen_grid_zone", "host_dc").filter(pk=workload_id).first()
+
+
 def workload_events(*, workload: ComputeWorkload) -> QuerySet[WorkloadEvent]:
     return WorkloadEvent.objects.filter(workload=workload).select_related("actor").order_by("created_at", "id")
 

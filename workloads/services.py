@@ -208,7 +208,12 @@ def _transition(
     from workloads import signals
 
     signals.workload_transitioned.send_robust(
-        sender=ComputeWorkload, workload_id=current.pk, action=action, from_status=from_status, to_status=target
+        sender=ComputeWorkload,
+        workload_id=current.pk,
+        action=action,
+        from_status=from_status,
+        to_status=target,
+        actor_id=None if actor is None else actor.pk,
     )
     return current
 

@@ -7,5 +7,6 @@ from django.dispatch import Signal
 workload_submitted = Signal()
 #: A PENDING workload's user-owned fields changed. Arguments: ``workload_id``.
 workload_changed = Signal()
-#: A lifecycle action moved a workload. Arguments: ``workload_id``, ``action``, ``from_status``, ``to_status``.
+#: A lifecycle action moved a workload. Arguments: ``workload_id``, ``action``, ``from_status``, ``to_status``,
+#: ``actor_id`` (None when Pylon acted by itself, e.g. a policy's auto-assignment).
 workload_transitioned = Signal()

@@ -4,8 +4,6 @@ from pylon.api.serializers import StrictInputMixin
 from scheduling.models import (
     MAX_WEIGHT,
     InfeasibleConstraint,
-    Notification,
-    NotificationKind,
     PolicyPreset,
     Recommendation,
     SchedulingOutcome,
@@ -203,27 +201,3 @@ class SchedulingPreviewSerializer(serializers.Serializer):
     energy_was_estimated = serializers.BooleanField()
     policy = AppliedPolicySerializer(help_text="The caller's organisation's policy.")
     forecast_fetched_at = serializers.DateTimeField(allow_null=True)
-
-
-class NotificationWorkloadSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = ComputeWorkload
-        fields = ["id", "job_id", "workload_name"]
-
-
-class NotificationSerializer(serializers.ModelSerializer):
-    kind = serializers.ChoiceField(choices=NotificationKind.choices, read_only=True)
-    workload = NotificationWorkloadSerializer(read_only=True, allow_null=True)
-    is_read = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Notification
-        fields = ["id", "kind", "title", "body", "workload", "created_at", "read_at", "is_read"]
-        read_only_fields = fields
-
-    def get_is_read(self, notification) -> bool:
-        return notification.read_at is not None
-
-
-class NotificationsMarkedSerializer(serializers.Serializer):
-    marked = serializers.IntegerField(help_text="How many notifications were unread and are now read.")

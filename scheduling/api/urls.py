@@ -5,7 +5,6 @@ from scheduling.api import views
 
 router = SimpleRouter()
 router.register("scheduling/queue", views.SchedulingQueueViewSet, basename="scheduling-queue")
-router.register("notifications", views.NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path(

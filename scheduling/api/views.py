@@ -1,11 +1,9 @@
 import uuid
 
 from django.shortcuts import get_object_or_404
-from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status
-from rest_framework.decorators import action
+from rest_framework import mixins
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,15 +14,12 @@ from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
 from scheduling import selectors, services
 from scheduling.api.serializers import (
-    NotificationSerializer,
-    NotificationsMarkedSerializer,
     QueueEntrySerializer,
     SchedulingPolicyInputSerializer,
     SchedulingPolicySerializer,
     SchedulingPreviewSerializer,
     WorkloadRecommendationsSerializer,
 )
-from scheduling.models import Notification
 from workloads import selectors as workload_selectors
 from workloads.api.serializers import WorkloadInputSerializer
 from workloads.models import ComputeWorkload
@@ -151,59 +146,3 @@ class SchedulingPreviewView(APIView):
         serializer.is_valid(raise_exception=True)
         preview = selectors.options_preview(fetched_by=request.user, data=serializer.validated_data)
         return Response(SchedulingPreviewSerializer(preview).data)
-
-
-class NotificationFilterSet(filters.FilterSet):
-    unread = filters.ChoiceFilter(
-        choices=[("true", "true"), ("false", "false")],
-        method="filter_unread",
-        help_text="`true`: unread only; `false`: read only.",
-    )
-
-    class Meta:
-        model = Notification
-        fields: list[str] = []
-
-    def filter_unread(self, queryset, name, value):
-        return queryset.filter(read_at__isnull=value == "true")
-
-
-@extend_schema(tags=["notifications"])
-@extend_schema_view(
-    list=extend_schema(
-        operation_id="notifications_list",
-        summary="My notifications",
-        description="The caller's own notifications, newest first. Nobody sees another's.",
-    ),
-)
-class NotificationViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
-    model = Notification
-    serializer_class = NotificationSerializer
-    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
-    filter_backends = [filters.DjangoFilterBackend]
-    filterset_class = NotificationFilterSet
-
-    def scoped_queryset(self, user):
-        return selectors.notification_list(fetched_by=user)
-
-    @extend_schema(
-        operation_id="notifications_read",
-        summary="Mark a notification read",
-        request=None,
-        responses={200: NotificationSerializer},
-    )
-    @action(detail=True, methods=["post"], filter_backends=[])
-    def read(self, request, pk=None):
-        notification = services.notification_mark_read(notification=self.get_object())
-        return Response(NotificationSerializer(notification).data)
-
-    @extend_schema(
-        operation_id="notifications_read_all",
-        summary="Mark all my notifications read",
-        request=None,
-        responses={200: NotificationsMarkedSerializer},
-    )
-    @action(detail=False, methods=["post"], url_path="read-all", filter_backends=[], pagination_class=None)
-    def read_all(self, request):
-        marked = services.notifications_mark_all_read(user=request.user)
-        return Response(NotificationsMarkedSerializer({"marked": marked}).data, status=status.HTTP_200_OK)

@@ -43,6 +43,7 @@ from .types import (
     WorkloadInput,
     WorkloadPlan,
     ZoneInput,
+    fmt_time,
 )
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "ZoneInput",
     "estimate_energy_kwh",
     "estimate_power_watts",
+    "fmt_time",
     "priority_order",
     "rank_options",
     "run_footprint",

@@ -18,14 +18,9 @@ from .evaluate import OptionArrays
 from .prepare import Prepared
 from .problem import BoolArray, IntArray, Problem
 from .rangemin import RangeMin
-from .types import Constraint, FloatArray, Infeasibility
+from .types import Constraint, FloatArray, Infeasibility, fmt_time
 
 _RESOURCES = ("gpu", "cpu", "memory")
-
-
-def fmt_time(value: datetime) -> str:
-    """Operator-facing UTC timestamp, e.g. ``2026-11-23 14:00 UTC``."""
-    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _fmt_qty(value: float) -> str:

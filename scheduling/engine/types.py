@@ -41,6 +41,11 @@ def as_utc(value: datetime, name: str = "datetime") -> datetime:
     return value.astimezone(UTC)
 
 
+def fmt_time(value: datetime) -> str:
+    """Operator-facing UTC timestamp, e.g. ``2026-11-23 14:00 UTC`` (every text Pylon writes uses it)."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 class Urgency(StrEnum):
     """How urgently a workload must run; drives priority and acceptable waiting."""
 

@@ -6,14 +6,14 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from scheduling.models import Notification, NotificationKind, SchedulingPolicy
-from tests.accounts.factories import OrganizationFactory, UserFactory
+from scheduling.models import SchedulingPolicy
+from tests.accounts.factories import OrganizationFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
 from zones.models import CarbonSource, GridZone, ZoneIntensityReading, ZonePriceReading
 from zones.providers.base import floor_half_hour
 
-__all__ = ["GridZoneFactory", "NotificationFactory", "PolicyFactory", "WorkloadFactory", "set_forecast"]
+__all__ = ["GridZoneFactory", "PolicyFactory", "WorkloadFactory", "set_forecast"]
 
 
 class PolicyFactory(DjangoModelFactory):
@@ -26,16 +26,6 @@ class PolicyFactory(DjangoModelFactory):
     price_weight = 0
     wait_weight = 0
     auto_assign = False
-
-
-class NotificationFactory(DjangoModelFactory):
-    class Meta:
-        model = Notification
-
-    recipient = factory.SubFactory(UserFactory)
-    kind = NotificationKind.ASSIGNED
-    title = factory.Sequence(lambda n: f"Notification {n}")
-    body = "Something happened."
 
 
 HALF_HOUR = timedelta(minutes=30)

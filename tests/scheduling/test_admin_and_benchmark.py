@@ -5,10 +5,12 @@ from django.contrib.admin.sites import site
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from notifications.models import Notification
 from scheduling import services
-from scheduling.models import Notification, Recommendation, SchedulingOutcome, SchedulingPolicy
+from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from tests.accounts.factories import OperatorFactory, UserFactory
-from tests.scheduling.factories import NotificationFactory, PolicyFactory, WorkloadFactory
+from tests.notifications.factories import NotificationFactory
+from tests.scheduling.factories import PolicyFactory, WorkloadFactory
 from workloads.models import ComputeWorkload
 
 pytestmark = pytest.mark.django_db
@@ -51,8 +53,13 @@ def test_the_admin_changelists_render(admin_client, grid_zones, user):
     services.recommendations_compute(workload_ids=[workload.pk])
     NotificationFactory(recipient=user)
     PolicyFactory(organization=user.organization)
-    for name in ("recommendation", "schedulingoutcome", "notification", "schedulingpolicy"):
-        assert admin_client.get(f"/admin/scheduling/{name}/").status_code == 200
+    for path in (
+        "scheduling/recommendation",
+        "scheduling/schedulingoutcome",
+        "notifications/notification",
+        "scheduling/schedulingpolicy",
+    ):
+        assert admin_client.get(f"/admin/{path}/").status_code == 200
 
 
 def test_the_benchmark_command_prints_its_figures_and_keeps_nothing(db, monkeypatch):

@@ -7,8 +7,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from conftest import REQUEST_OVERHEAD_QUERIES
+from notifications.models import Notification
 from scheduling import services
-from scheduling.models import Notification, SchedulingPolicy
+from scheduling.models import SchedulingPolicy
 from tests.accounts.factories import OperatorFactory, UserFactory
 from tests.scheduling.factories import PolicyFactory, WorkloadFactory
 from workloads.models import Urgency

@@ -9,12 +9,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from notifications.models import Notification, NotificationKind
 from pylon.core.exceptions import ApplicationError
 from scheduling import engine, services
 from scheduling.models import (
     InfeasibleConstraint,
-    Notification,
-    NotificationKind,
     Recommendation,
     SchedulingOutcome,
     SchedulingPolicy,
