@@ -16,6 +16,11 @@ def user_list(*, fetched_by: User) -> QuerySet[User]:
     return users.none()
 
 
+def profile_list(*, fetched_by: User) -> QuerySet[User]:
+    """The caller's own account: the one row ``/auth/me/`` reads and changes."""
+    return User.objects.select_related("organization").filter(pk=fetched_by.pk)
+
+
 def organization_list(*, fetched_by: User) -> QuerySet[Organization]:
     """Organisations the caller may act in: all for the service role, else their own."""
     if fetched_by.is_service_role:

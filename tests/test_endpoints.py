@@ -6,11 +6,14 @@ import uuid
 
 import pytest
 import yaml
+from django.forms.models import model_to_dict
 from django.urls import URLPattern, URLResolver, get_resolver
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.viewsets import GenericViewSet
+from rest_framework_simplejwt import views as jwt_views
 
-from pylon.api.viewsets import ScopedViewSetMixin
+from pylon.api.viewsets import PublicAPIView, ScopedAPIView, ScopedViewSetMixin
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +34,20 @@ def _walk(patterns, prefix=""):
             yield prefix + str(pattern.pattern), pattern.callback
 
 
-def api_endpoints():
-    """(method, concrete path, view class) for every route under /api/v1/."""
+def _concrete(route: str) -> str:
+    """The route with its ``pk`` parameter as ``{pk}`` and any other parameter as a random id."""
+    route = re.sub(r"\(\?P<pk>[^)]*\)|<(?:\w+:)?pk>", "{pk}", route)
+    route = re.sub(r"\(\?P<\w+>[^)]*\)|<[\w:]+>", lambda _: str(uuid.uuid4()), route)
+    return "/" + route.replace("^", "").replace("$", "")
+
+
+def api_routes():
+    """(method, path with ``{pk}`` where a row is named, view class) for every route under /api/v1/."""
     seen = set()
     for route, callback in _walk(get_resolver().url_patterns):
         if not route.startswith("api/v1/") or "format" in route:
             continue
-        path = re.sub(r"\(\?P<\w+>[^)]*\)|<[\w:]+>", str(uuid.uuid4()), route)
-        path = "/" + path.replace("^", "").replace("$", "")
+        template = _concrete(route)
         view_class = getattr(callback, "cls", None)
         actions = getattr(callback, "actions", None)
         methods = (
@@ -51,18 +60,24 @@ def api_endpoints():
             ]
         )
         for method in methods:
-            if (method, path) not in seen:
-                seen.add((method, path))
-                yield method, path, view_class
+            if (method, template) not in seen:
+                seen.add((method, template))
+                yield method, template, view_class
 
 
-ENDPOINTS = sorted(api_endpoints(), key=lambda e: (e[1], e[0]))
+ROUTES = sorted(api_routes(), key=lambda e: (e[1], e[0]))
+#: Every route with a concrete (random) id: the anonymous, documentation and hostile-input walks.
+ENDPOINTS = [(method, template.replace("{pk}", str(uuid.uuid4())), view) for method, template, view in ROUTES]
+#: Routes that name one row by its id.
+DETAIL_ROUTES = [route for route in ROUTES if "{pk}" in route[1]]
 
 
 def test_the_walk_finds_the_api():
-    paths = {path for _, path, _ in ENDPOINTS}
+    paths = {path for _, path, _ in ROUTES}
     assert "/api/v1/zones/" in paths
     assert "/api/v1/auth/me/" in paths
+    assert "/api/v1/workloads/{pk}/recommendations/" in paths  # plain APIViews too
+    assert "/api/v1/notifications/{pk}/read/" in paths
 
 
 @pytest.mark.parametrize("method,path,view", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
@@ -74,20 +89,68 @@ def test_anonymous_is_refused_with_401(api_client, method, path, view):
     assert response.json()["code"] == "not_authenticated"
 
 
-@pytest.mark.parametrize("method,path,view", ENDPOINTS, ids=[f"{m} {p}" for m, p, _ in ENDPOINTS])
-def test_every_viewset_is_scoped(method, path, view):
-    """Viewsets serve rows; each must decide visibility through a selector, with no bare queryset."""
-    if issubclass(view, GenericViewSet):
-        assert issubclass(view, ScopedViewSetMixin), f"{view.__name__} must scope its queryset"
+@pytest.mark.parametrize("method,path,view", ROUTES, ids=[f"{m} {p}" for m, p, _ in ROUTES])
+def test_every_route_is_scoped(method, path, view):
+    """Every route, viewset or not, decides visibility through a selector (``scoped_queryset``) with
+    no bare queryset; only the public endpoints are exempt, and they say so by their base class."""
+    if (method, path) in PUBLIC:
+        assert issubclass(view, (PublicAPIView, jwt_views.TokenViewBase)), f"{view.__name__} is public: say so"
+        return
+    assert issubclass(view, ScopedViewSetMixin), f"{view.__name__} must derive from a scoped base"
+    assert issubclass(view, (GenericViewSet, ScopedAPIView)), view.__name__
     assert getattr(view, "queryset", None) is None, f"{view.__name__} must not carry an unscoped queryset"
 
 
-def test_overriding_get_queryset_is_refused():
-    with pytest.raises(TypeError, match="must not override get_queryset"):
+@pytest.mark.parametrize("name", ["get_queryset", "get_object", "get_permissions", "finalize_response"])
+@pytest.mark.parametrize("base", [ScopedViewSetMixin, ScopedAPIView])
+def test_overriding_the_scoping_is_refused(base, name):
+    with pytest.raises(TypeError, match=f"must not override {name}"):
+        type("Leaky", (base,), {name: lambda self: None})
 
-        class Leaky(ScopedViewSetMixin):  # noqa: F841
-            def get_queryset(self):
-                return None
+
+def test_a_scoped_api_view_cannot_drop_authentication():
+    with pytest.raises(TypeError, match="PublicAPIView"):
+        type("Open", (ScopedAPIView,), {"authentication_classes": []})
+    from rest_framework.permissions import AllowAny
+
+    view = type("Loose", (ScopedAPIView,), {"permission_classes": [AllowAny]})()
+    assert any(isinstance(p, IsAuthenticated) for p in view.get_permissions())
+
+
+def _foreign_row(model, other_organization):
+    """A row of ``model`` that belongs to ``other_organization`` (or to a member of it)."""
+    from notifications.models import Notification
+    from tests.accounts.factories import UserFactory
+    from tests.notifications.factories import NotificationFactory
+    from tests.workloads.factories import WorkloadFactory
+    from workloads.models import ComputeWorkload
+
+    stranger = UserFactory(organization=other_organization)
+    factories = {
+        ComputeWorkload: lambda: WorkloadFactory(user=stranger),
+        Notification: lambda: NotificationFactory(recipient=stranger),
+        type(stranger): lambda: stranger,
+    }
+    assert model in factories, f"add a factory of another organisation's {model.__name__} here"
+    return factories[model]()
+
+
+#: Detail routes of rows every signed-in caller may read (zones are shared by every organisation).
+SHARED = {"/api/v1/zones/{pk}/", "/api/v1/zones/{pk}/intensity/"}
+
+
+@pytest.mark.parametrize("method,path,view", DETAIL_ROUTES, ids=[f"{m} {p}" for m, p, _ in DETAIL_ROUTES])
+def test_another_organisations_row_is_404_and_unchanged(make_client, operator, other_organization, method, path, view):
+    """For every route that names a row: an operator (who sees the most of their own organisation)
+    gets 404 for a row of another organisation, and the row is left exactly as it was."""
+    if path in SHARED:
+        pytest.skip("a shared row: every signed-in caller reads it")
+    row = _foreign_row(view.model, other_organization)
+    before = model_to_dict(type(row).objects.get(pk=row.pk))
+    response = make_client(operator).generic(method, path.format(pk=row.pk), data="{}", content_type="application/json")
+    assert response.status_code == 404, f"{method} {path} answered {response.status_code}"
+    assert response.json()["code"] == "not_found"
+    assert model_to_dict(type(row).objects.get(pk=row.pk)) == before
 
 
 @pytest.fixture(scope="module")

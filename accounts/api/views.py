@@ -1,11 +1,9 @@
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import generics, status
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
-from rest_framework.views import APIView
 from rest_framework_simplejwt import views as jwt_views
 
 from accounts import selectors, services
@@ -23,15 +21,13 @@ from accounts.api.serializers import (
 from accounts.models import User
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.schema import error_response
-from pylon.api.viewsets import ScopedReadOnlyViewSet
+from pylon.api.viewsets import PublicAPIView, ScopedAPIView, ScopedReadOnlyViewSet
 
 sensitive = method_decorator(sensitive_post_parameters("password"), name="dispatch")
 
 
 @sensitive
-class RegisterView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
+class RegisterView(PublicAPIView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "register"
 
@@ -89,11 +85,8 @@ class TokenRefreshView(jwt_views.TokenRefreshView):
     throttle_scope = "login"
 
 
-class LogoutView(APIView):
+class LogoutView(PublicAPIView):
     """Possession of the refresh token is the credential, so an expired access token can still log out."""
-
-    permission_classes = [AllowAny]
-    authentication_classes: list = []
 
     @extend_schema(
         operation_id="auth_logout",
@@ -110,13 +103,19 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(generics.GenericAPIView):
-    permission_classes = [IsAuthenticated]
+class MeView(ScopedAPIView):
+    model = User
     serializer_class = UserProfileSerializer
+
+    def scoped_queryset(self, user):
+        return selectors.profile_list(fetched_by=user)
+
+    def object_lookup(self):
+        return {"pk": self.request.user.pk}
 
     @extend_schema(operation_id="auth_me_retrieve", tags=["auth"], summary="The signed-in user's profile")
     def get(self, request):
-        return Response(UserProfileSerializer(request.user).data)
+        return Response(UserProfileSerializer(self.get_object()).data)
 
     @extend_schema(
         operation_id="auth_me_update",
@@ -129,8 +128,8 @@ class MeView(generics.GenericAPIView):
     def patch(self, request):
         serializer = ProfileUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        user = services.user_update_profile(user=request.user, data=serializer.validated_data)
-        return Response(UserProfileSerializer(user).data)
+        user = services.user_update_profile(user=self.get_object(), data=serializer.validated_data)
+        return Response(UserProfileSerializer(self.written(user)).data)
 
 
 @extend_schema_view(

@@ -52,7 +52,7 @@ class NotificationViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     @action(detail=True, methods=["post"], filter_backends=[])
     def read(self, request, pk=None):
         notification = services.notification_mark_read(notification=self.get_object())
-        return Response(NotificationSerializer(notification).data)
+        return Response(NotificationSerializer(self.written(notification)).data)
 
     @extend_schema(
         operation_id="notifications_read_all",

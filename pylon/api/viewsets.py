@@ -1,25 +1,48 @@
-"""Base viewsets. The queryset is the security boundary (PostHog's routing.py, NetBox's viewsets).
+"""Base views. The queryset is the security boundary (PostHog's routing.py, NetBox's viewsets).
 
-``get_queryset`` cannot be overridden: a subclass implements ``scoped_queryset(user)`` by calling its
-app's selector, which decides visibility for the caller in one place. A row outside that queryset
-is a 404 for every action, before any object permission is consulted.
+Every view that serves a signed-in caller derives from ``ScopedViewSetMixin`` (viewsets) or
+``ScopedAPIView`` (plain endpoints: me, recommendations, policy, preview…). Both:
+
+* decide visibility in one place: a subclass implements ``scoped_queryset(user)`` by calling its
+  app's selector, and cannot override ``get_queryset``/``get_object``/``get_permissions`` (it raises
+  at class creation). A row outside that queryset is a 404 for every action, before any object
+  permission is consulted;
+* re-read what a write touched, inside the request's transaction: after a successful unsafe request
+  the row the view looked up (``get_object``) or created (``written``) must still be in the caller's
+  scope, else the request answers 403 and ``ATOMIC_REQUESTS`` rolls the write back (NetBox's check).
+
+``ScopedAPIView`` also always requires authentication; endpoints for anonymous callers (register,
+sign in) derive from ``PublicAPIView`` instead, so that they stand out in review.
 """
 
-from django.db.models import QuerySet
-from rest_framework import viewsets
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from rest_framework import generics, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
+from rest_framework.views import APIView
+
+NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response")
+LEFT_SCOPE = "The change would leave the {name} outside what you may see."
 
 
 class ScopedViewSetMixin:
     #: The model, so schema generation (which has no real user) gets an empty queryset of it.
-    model = None
+    model: type[Model] | None = None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        if "get_queryset" in cls.__dict__:
-            raise TypeError(
-                f"{cls.__name__} must not override get_queryset(); implement scoped_queryset(user) "
-                "with the app's selector, so that visibility is decided in one place."
-            )
+        if cls.__module__ == __name__:  # the bases below
+            return
+        for name in NOT_OVERRIDABLE:
+            if name in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__name__} must not override {name}(); implement scoped_queryset(user) with the app's "
+                    "selector, so that visibility is decided in one place."
+                )
 
     def scoped_queryset(self, user) -> QuerySet:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -29,6 +52,40 @@ class ScopedViewSetMixin:
             return self.model.objects.none()
         return self.scoped_queryset(self.request.user)
 
+    def get_object(self):
+        obj = super().get_object()
+        self._write_target = obj.pk
+        return obj
+
+    # -- the re-read after a write ----------------------------------------------------------------
+
+    _write_target: Any = None
+    _write_rechecked = False
+
+    def _visible_after_write(self, pk) -> Model | None:
+        return self.scoped_queryset(self.request.user).filter(pk=pk).first()
+
+    def written(self, instance: Model) -> Model:
+        """``instance`` as the caller's scope shows it after this request's write (annotations and
+        joins included): what a write handler serialises. Outside the scope: 403, rolled back."""
+        visible = self._visible_after_write(instance.pk)
+        if visible is None:
+            raise PermissionDenied(LEFT_SCOPE.format(name=instance._meta.verbose_name))
+        self._write_rechecked = True
+        return visible
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # A write handler that did not call ``written`` still gets the check for the row it looked up.
+        if (
+            request.method not in SAFE_METHODS
+            and status.is_success(response.status_code)
+            and self._write_target is not None
+            and not self._write_rechecked
+            and self._visible_after_write(self._write_target) is None
+        ):
+            response = self.handle_exception(PermissionDenied(LEFT_SCOPE.format(name="row")))
+        return super().finalize_response(request, response, *args, **kwargs)
+
 
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
@@ -36,3 +93,42 @@ class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 class ScopedGenericViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
     pass
+
+
+# The bases below carry comments, not docstrings: drf-spectacular would publish a base's docstring as
+# the description of every endpoint that has none of its own.
+
+
+class ScopedAPIView(ScopedViewSetMixin, generics.GenericAPIView):
+    # A plain endpoint for signed-in callers, scoped like the viewsets. Its row (if it has one) is found
+    # by ``get_object()`` in ``scoped_queryset(user)`` with ``object_lookup()`` (the URL's ``pk`` by
+    # default), so a row the caller may not see is a 404. Authentication is always required:
+    # ``permission_classes`` add to it, never replace it.
+
+    filter_backends: list = []
+    pagination_class = None
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("authentication_classes") == []:
+            raise TypeError(f"{cls.__name__} must authenticate its callers; derive from PublicAPIView instead.")
+
+    def object_lookup(self) -> dict[str, Any]:
+        return {"pk": self.kwargs["pk"]}
+
+    def get_permissions(self):
+        return [IsAuthenticated(), *super().get_permissions()]
+
+    def get_object(self):
+        obj = generics.get_object_or_404(self.get_queryset(), **self.object_lookup())
+        self.check_object_permissions(self.request, obj)
+        self._write_target = obj.pk
+        return obj
+
+
+class PublicAPIView(APIView):
+    # An endpoint anyone may call (register, sign in, sign out with a refresh token). It reads no row
+    # on the caller's behalf; what it does is decided by the credentials in its body.
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []

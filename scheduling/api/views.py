@@ -1,17 +1,16 @@
 import uuid
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from accounts import selectors as account_selectors
+from accounts.models import Organization
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.schema import error_response
-from pylon.api.viewsets import ScopedGenericViewSet
+from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
 from scheduling import selectors, services
 from scheduling.api.serializers import (
     QueueEntrySerializer,
@@ -26,7 +25,12 @@ from workloads.models import ComputeWorkload
 
 
 @extend_schema(tags=["scheduling"])
-class WorkloadRecommendationsView(APIView):
+class WorkloadRecommendationsView(ScopedAPIView):
+    model = ComputeWorkload
+
+    def scoped_queryset(self, user):
+        return workload_selectors.workload_list(fetched_by=user)
+
     @extend_schema(
         operation_id="workloads_recommendations_list",
         summary="A workload's ranked options",
@@ -39,7 +43,7 @@ class WorkloadRecommendationsView(APIView):
         responses={200: WorkloadRecommendationsSerializer},
     )
     def get(self, request, pk):
-        workload = get_object_or_404(workload_selectors.workload_list(fetched_by=request.user), pk=pk)
+        workload = self.get_object()
         body = {
             "workload": workload,
             "outcome": selectors.outcome_get(workload=workload),
@@ -80,24 +84,30 @@ NO_ORGANIZATION = error_response("`?organization=` names an organisation that is
 
 
 @extend_schema(tags=["scheduling"], parameters=[ORGANIZATION_PARAMETER])
-class SchedulingPolicyView(APIView):
+class SchedulingPolicyView(ScopedAPIView):
     """The caller's organisation's policy. Members read it; its operators change it. The service role
     has no organisation of its own and names one with ``?organization=``."""
 
-    def _organization_id(self, request):
-        raw = request.query_params.get("organization")
-        user = request.user
+    # Scoped by the organisation: one the caller may not act in is a 404.
+    model = Organization
+
+    def scoped_queryset(self, user):
+        return account_selectors.organization_list(fetched_by=user)
+
+    def object_lookup(self):
+        raw = self.request.query_params.get("organization")
+        user = self.request.user
         if raw is None:
             if user.organization_id is None:
                 raise ValidationError({"organization": ["Name the organisation: ?organization=<id>."]})
-            return user.organization_id
+            return {"pk": user.organization_id}
         try:
-            organization_id = uuid.UUID(raw)
+            return {"pk": uuid.UUID(raw)}
         except ValueError:
             raise ValidationError({"organization": ["Send an organisation id (UUID)."]})
-        if not account_selectors.organization_list(fetched_by=user).filter(pk=organization_id).exists():
-            raise NotFound("No such organisation.")
-        return organization_id
+
+    def _organization_id(self, request):
+        return self.get_object().pk
 
     @extend_schema(
         operation_id="scheduling_policy_retrieve",
@@ -130,7 +140,13 @@ class SchedulingPolicyView(APIView):
 
 
 @extend_schema(tags=["scheduling"])
-class SchedulingPreviewView(APIView):
+class SchedulingPreviewView(ScopedAPIView):
+    # Reads no stored row of the caller's: its scope is their organisation, whose policy applies.
+    model = Organization
+
+    def scoped_queryset(self, user):
+        return account_selectors.organization_list(fetched_by=user)
+
     @extend_schema(
         operation_id="scheduling_preview",
         summary="Preview the options of a workload before submitting it",

@@ -2,7 +2,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from pylon.api.filters import SafeSearchFilter
@@ -93,8 +92,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
+        workload = self.get_object()
         note = self._valid(NoteSerializer)["note"]
-        workload = services.workload_cancel(workload=self.get_object(), actor=request.user, note=note)
+        workload = services.workload_cancel(workload=workload, actor=request.user, note=note)
         return Response(self._out(workload))
 
     @_action_schema(
@@ -107,8 +107,8 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     )
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
-        data = self._valid(AssignSerializer)
         workload = self.get_object()
+        data = self._valid(AssignSerializer)
         if data.get("rank") is not None:
             workload = scheduling_services.assignment_from_recommendation(
                 workload=workload,
@@ -131,8 +131,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     @_action_schema("workloads_start", "Start a scheduled workload (operators)", NoteSerializer)
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
+        workload = self.get_object()
         note = self._valid(NoteSerializer)["note"]
-        return Response(self._out(services.workload_start(workload=self.get_object(), actor=request.user, note=note)))
+        return Response(self._out(services.workload_start(workload=workload, actor=request.user, note=note)))
 
     @_action_schema(
         "workloads_complete",
@@ -143,9 +144,10 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
+        workload = self.get_object()
         data = self._valid(CompleteSerializer)
         workload = services.workload_complete(
-            workload=self.get_object(),
+            workload=workload,
             actor=request.user,
             measured_energy_kwh=data.get("measured_energy_kwh"),
             note=data["note"],
@@ -155,8 +157,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     @_action_schema("workloads_fail", "Mark a workload failed (operators)", NoteSerializer)
     @action(detail=True, methods=["post"])
     def fail(self, request, pk=None):
+        workload = self.get_object()
         note = self._valid(NoteSerializer)["note"]
-        return Response(self._out(services.workload_fail(workload=self.get_object(), actor=request.user, note=note)))
+        return Response(self._out(services.workload_fail(workload=workload, actor=request.user, note=note)))
 
     @extend_schema(
         operation_id="workloads_events_list",
@@ -183,16 +186,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def _visible_after_write(self, pk) -> ComputeWorkload | None:
-        return self.scoped_queryset(self.request.user).filter(pk=pk).first()
-
     def _out(self, workload: ComputeWorkload) -> dict:
-        """Re-read the written row through the selector: after a write it must still be one the caller
-        may see (NetBox's check). If not, the request fails and ATOMIC_REQUESTS rolls the write back."""
-        visible = self._visible_after_write(workload.pk)
-        if visible is None:
-            raise PermissionDenied("The change would leave the workload outside what you may see.")
-        return ComputeWorkloadSerializer(visible).data
+        """The written workload as the caller's scope shows it (the base class's re-read)."""
+        return ComputeWorkloadSerializer(self.written(workload)).data
 
 
 def request_data(request):

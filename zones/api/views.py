@@ -162,11 +162,11 @@ class GridZoneViewSet(
         serializer = GridZoneWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         zone = services.zone_create(**serializer.validated_data)
-        return Response(GridZoneSerializer(zone).data, status=status.HTTP_201_CREATED)
+        return Response(GridZoneSerializer(self.written(zone)).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, pk=None):
         zone = self.get_object()
         serializer = GridZoneWriteSerializer(zone, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         zone = services.zone_update(zone=zone, data=serializer.validated_data)
-        return Response(GridZoneSerializer(zone).data)
+        return Response(GridZoneSerializer(self.written(zone)).data)
