@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from scheduling import selectors, services
+from scheduling import recompute, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def recommend_workloads(self, workload_ids: list[str]) -> dict:
         # Another worker computes this very chunk now; come back once it is done.
         raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS, max_retries=20)
     try:
-        report = services.recommendations_compute(workload_ids=ids)
+        report = recompute.recommendations_compute(workload_ids=ids)
     finally:
         cache.delete(key)
     return {
@@ -77,10 +77,6 @@ def chunks_enqueue(ids: list) -> int:
 def recompute_pending(self, organization_id: str | None = None) -> int:
     """Recompute every PENDING workload (of one organisation, when given), in chunks."""
     return chunks_enqueue(selectors.pending_ids_in_priority_order(organization_id=organization_id))
-
-
-def enqueue_pending(*, organization_id=None) -> None:
-    recompute_pending.delay(organization_id=None if organization_id is None else str(organization_id))
 
 
 @shared_task(bind=True, **RETRY)

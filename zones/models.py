@@ -19,7 +19,7 @@ class CarbonSource(models.TextChoices):
     FILE = "FILE", "Imported file"
 
 
-#: Sources refreshed over the network by ``zones.services.carbon_refresh`` (FILE is imported only).
+#: Sources refreshed over the network by ``zones.refresh.carbon_refresh`` (FILE is imported only).
 LIVE_SOURCES = (CarbonSource.NESO, CarbonSource.ELECTRICITY_MAPS, CarbonSource.WATTTIME)
 
 

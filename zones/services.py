@@ -1,59 +1,41 @@
 """Writes for grid zones and their carbon-intensity data.
 
 Zones are written by staff (the API and the admin both come through here). Readings are written by
-the refresh (``carbon_refresh``, run by Celery beat and ``manage.py refresh_carbon_intensity``), the
-file import (``intensity_import``, ``manage.py import_intensity``) and the demo seeding, all through
-``readings_upsert``.
+the refresh (``zones.refresh.carbon_refresh``, run by Celery beat and ``manage.py
+refresh_carbon_intensity``), the file import (``zones.file_import.intensity_import``, ``manage.py
+import_intensity``) and the demo seeding, all through ``readings_upsert``, ``zone_figures_update`` and
+``readings_announce`` here.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
-import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from pylon import background
 from pylon.services import model_update
 from zones import selectors
 from zones.models import (
     LIVE_SOURCES,
     MAX_INTENSITY,
     MAX_PRICE,
-    CarbonSource,
     GridZone,
     IntensityIndex,
     ZoneIntensityReading,
     ZonePriceReading,
 )
 from zones.providers import (
-    CarbonIntensityProvider,
-    CsvFormat,
-    CsvFormatError,
-    ElectricityMapsProvider,
     IntensityReading,
-    NesoProvider,
-    PermanentProviderError,
-    ProviderError,
-    TransientProviderError,
-    WattTimeProvider,
-    parse_csv,
 )
-from zones.providers.base import HALF_HOUR, floor_half_hour
-from zones.providers.neso import NATIONAL_ZONE_KEY
 from zones.signals import carbon_data_refreshed
 
 logger = logging.getLogger(__name__)
@@ -79,8 +61,8 @@ ZONE_WRITABLE_FIELDS = [
 FIGURE_FIELDS = ("carbon_intensity", "energy_price")
 #: A change of these fields means the zone's data must be fetched again (from elsewhere).
 PROVIDER_FIELDS = ("carbon_provider", "provider_zone_key", "neso_region_id")
-#: The forecast horizon fetched on each refresh (NESO's maximum).
-REFRESH_HOURS = 48
+#: The task that refreshes zones' data (``zones.tasks``; enqueued by name through ``pylon.background``).
+REFRESH_TASK = "zones.tasks.refresh_carbon_intensity"
 _BATCH = 1000
 
 
@@ -108,14 +90,10 @@ def zone_update(*, zone: GridZone, data: dict) -> GridZone:
 
 
 def _refresh_after_commit(zone: GridZone) -> None:
-    """Fetch a new or re-keyed zone's forecast once the zone is committed (the task takes ids)."""
-    if zone.carbon_provider not in LIVE_SOURCES:
-        return
-    from zones.tasks import refresh_carbon_intensity  # tasks import this module
-
-    provider, zone_ids = str(zone.carbon_provider), [str(zone.pk)]
-    # robust: a broker outage must not turn the committed change into a 500; the beat refresh catches up.
-    transaction.on_commit(lambda: refresh_carbon_intensity.delay(provider=provider, zone_ids=zone_ids), robust=True)
+    """Fetch a new or re-keyed zone's forecast once the zone is committed (the task takes ids); a
+    broker outage must not turn the committed change into a 500: the beat refresh catches up."""
+    if zone.carbon_provider in LIVE_SOURCES:
+        background.enqueue_on_commit(REFRESH_TASK, provider=str(zone.carbon_provider), zone_ids=[str(zone.pk)])
 
 
 # -- upserting readings ----------------------------------------------------------------------------
@@ -278,325 +256,8 @@ def zone_figures_update(*, zone_ids: Iterable[UUID], now: datetime | None = None
     return [zone.pk for zone in changed]
 
 
-def _announce(zone_ids: Iterable[UUID]) -> None:
+def readings_announce(zone_ids: Iterable[UUID]) -> None:
     """Send ``carbon_data_refreshed`` once the current transaction commits."""
     ids = sorted(set(zone_ids), key=str)
     if ids:
         transaction.on_commit(lambda: carbon_data_refreshed.send(sender=GridZone, zone_ids=ids))
-
-
-# -- the refresh -----------------------------------------------------------------------------------
-
-
-def provider_client(source: str) -> CarbonIntensityProvider:
-    """The HTTP client of a live source, configured from settings (base URLs, tokens, timeout)."""
-    read_timeout = float(settings.CARBON_PROVIDER_TIMEOUT_SECONDS)
-    timeout = (min(3.05, read_timeout), read_timeout)
-    if source == CarbonSource.NESO:
-        return NesoProvider(settings.NESO_API_BASE_URL, timeout=timeout)
-    if source == CarbonSource.ELECTRICITY_MAPS:
-        return ElectricityMapsProvider(
-            settings.ELECTRICITYMAPS_API_TOKEN, settings.ELECTRICITYMAPS_API_BASE_URL, timeout=timeout
-        )
-    if source == CarbonSource.WATTTIME:
-        return WattTimeProvider(
-            settings.WATTTIME_USERNAME, settings.WATTTIME_PASSWORD, settings.WATTTIME_API_BASE_URL, timeout=timeout
-        )
-    raise ValueError(f"{source!r} is not a live carbon-intensity source")
-
-
-@dataclass
-class ProviderRefresh:
-    """What one provider's refresh did. ``status``: ``ok``, ``partial`` (some zones failed), ``failed``
-    (nothing fetched) or ``locked`` (another refresh of this provider was running: nothing done)."""
-
-    provider: str
-    status: str = "ok"
-    zones: int = 0
-    readings: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    zones_updated: int = 0
-    attempts: int = 0
-    transient: bool = False  # the failure may go away: worth a later retry
-    errors: dict[str, str] = field(default_factory=dict)  # zone code (or "*": every zone) -> reason
-
-
-@dataclass
-class RefreshSummary:
-    providers: list[ProviderRefresh] = field(default_factory=list)
-
-    @property
-    def transient_failures(self) -> list[str]:
-        return [p.provider for p in self.providers if p.transient]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"providers": [asdict(p) for p in self.providers]}
-
-
-T = TypeVar("T")
-
-
-def _with_retries(call: Callable[[], T], *, attempts: int, backoff: float, sleep: Callable[[float], None]) -> T:
-    """``call()``, retried on TransientProviderError up to ``attempts`` times with exponential backoff
-    (``backoff``, 2×, 4× … seconds). Permanent errors and the last transient one propagate."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except TransientProviderError as exc:
-            if attempt == attempts:
-                raise
-            delay = backoff * 2 ** (attempt - 1)
-            logger.info("carbon refresh: %s; attempt %d of %d, retrying in %.1fs", exc, attempt, attempts, delay)
-            sleep(delay)
-    raise AssertionError("unreachable")
-
-
-def carbon_refresh(
-    *,
-    provider: str | None = None,
-    zone_ids: Sequence[UUID | str] | None = None,
-    now: datetime | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-) -> RefreshSummary:
-    """Fetch the 48-hour forecast of every zone of ``provider`` (each live provider if None), upsert the
-    readings, update the zones' current figures and, after commit, send ``carbon_data_refreshed``.
-
-    Retries: the service itself retries transient errors (network, timeouts, 5xx, empty bodies) a few
-    times with a short backoff (``CARBON_REFRESH_ATTEMPTS``, ``CARBON_REFRESH_BACKOFF_SECONDS``): that
-    bounds the time a refresh can hold an eager (in-process) caller such as a web request or
-    ``manage.py``. If the provider is still failing it gives up for now and reports ``transient``; the
-    Celery task then retries later with exponential backoff (minutes), which only a broker can do
-    without blocking anyone. Giving up leaves the stored data in place; the zones go stale by age.
-
-    A permanent error of a multi-zone call (e.g. a region missing from the response) is retried one
-    zone key at a time, so one bad zone is reported on its own and does not block the others.
-
-    Concurrency: a cache lock per provider (``cache.add``, Redis in production) lets one refresh of a
-    provider run at a time; a second one returns ``locked`` at once. The upsert is idempotent anyway,
-    so an overlap (an expired lock) is harmless.
-    """
-    now = now or timezone.now()
-    summary = RefreshSummary()
-    for source in LIVE_SOURCES:
-        if provider is not None and source != provider:
-            continue
-        zones = GridZone.objects.filter(carbon_provider=source).order_by("grid_zone_code")
-        if zone_ids is not None:
-            zones = zones.filter(pk__in=list(zone_ids))
-        zones = list(zones)
-        if not zones:
-            continue
-        summary.providers.append(_refresh_locked(source, zones, now, sleep))
-    return summary
-
-
-def _refresh_locked(source: str, zones: list[GridZone], now: datetime, sleep) -> ProviderRefresh:
-    key, token = f"zones:carbon-refresh:{source}", uuid.uuid4().hex
-    if not cache.add(key, token, timeout=settings.CARBON_REFRESH_LOCK_SECONDS):
-        logger.info("carbon refresh of %s skipped: another refresh holds the lock", source)
-        return ProviderRefresh(provider=source, status="locked", zones=len(zones))
-    try:
-        return _refresh_provider(source, zones, now, sleep)
-    finally:
-        if cache.get(key) == token:  # never release a lock that expired and was taken by another run
-            cache.delete(key)
-
-
-def _refresh_provider(source: str, zones: list[GridZone], now: datetime, sleep) -> ProviderRefresh:
-    result = ProviderRefresh(provider=source, zones=len(zones))
-    by_key: dict[str, list[GridZone]] = defaultdict(list)
-    for zone in zones:
-        if zone.provider_key is None:
-            result.errors[zone.grid_zone_code] = "the zone has no key at its provider"
-        else:
-            by_key[zone.provider_key].append(zone)
-    attempts = max(1, settings.CARBON_REFRESH_ATTEMPTS)
-    backoff = settings.CARBON_REFRESH_BACKOFF_SECONDS
-    # One slot back: NESO's `{from}/fw48h` may begin with the period *after* `from`; asking from the
-    # previous half hour makes sure the current one (the zone's current figure) is in the answer.
-    start = floor_half_hour(now) - HALF_HOUR
-    readings: list[IntensityReading] = []
-    if by_key:
-        client = provider_client(source)
-
-        def fetch(keys: list[str]) -> list[IntensityReading]:
-            def call() -> list[IntensityReading]:
-                result.attempts += 1
-                return client.fetch_forecast(keys, start, REFRESH_HOURS)
-
-            return _with_retries(call, attempts=attempts, backoff=backoff, sleep=sleep)
-
-        keys = sorted(by_key)
-        try:
-            readings = fetch(keys)
-        except PermanentProviderError as exc:
-            if len(keys) == 1:
-                _record_error(result, by_key[keys[0]], exc)
-            else:
-                logger.warning("carbon refresh of %s: %s; fetching zone by zone", source, exc)
-                for key in keys:
-                    try:
-                        readings += fetch([key])
-                    except ProviderError as key_exc:
-                        _record_error(result, by_key[key], key_exc)
-        except TransientProviderError as exc:
-            result.transient = True
-            result.errors["*"] = str(exc)
-    pairs = [(zone.pk, reading) for reading in readings for zone in by_key.get(reading.zone_key, ())]
-    with transaction.atomic():
-        counts = readings_upsert(readings=pairs, source=source, fetched_at=timezone.now())
-        updated = zone_figures_update(zone_ids=[zone.pk for zone in zones], now=now) if pairs else []
-        _announce(zone_id for zone_id, _ in pairs)
-    result.readings = len(pairs)
-    result.inserted, result.updated, result.unchanged = counts.inserted, counts.updated, counts.unchanged
-    result.zones_updated = len(updated)
-    fetched_zones = {zone_id for zone_id, _ in pairs}
-    for zone in zones:
-        if zone.pk not in fetched_zones and zone.grid_zone_code not in result.errors and "*" not in result.errors:
-            result.errors[zone.grid_zone_code] = "no readings in the response"
-    if result.errors:
-        result.status = "partial" if pairs else "failed"
-        logger.warning("carbon refresh of %s %s: %s", source, result.status, result.errors)
-    return result
-
-
-def _record_error(result: ProviderRefresh, zones: list[GridZone], exc: ProviderError) -> None:
-    if isinstance(exc, TransientProviderError):
-        result.transient = True
-    for zone in zones:
-        result.errors[zone.grid_zone_code] = str(exc)
-
-
-# -- importing files -------------------------------------------------------------------------------
-
-
-@dataclass
-class ImportSummary:
-    """What ``intensity_import`` read and wrote. ``rejections`` are (line, reason) of unusable lines;
-    ``skipped`` counts readings whose zone key matched no Pylon zone, by key."""
-
-    format: str = ""
-    rows_read: int = 0
-    rows_rejected: int = 0
-    rejections: list[tuple[int, str]] = field(default_factory=list)
-    readings: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    prices_inserted: int = 0
-    prices_updated: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    zones: list[str] = field(default_factory=list)
-
-
-class IntensityImportError(Exception):
-    """The file cannot be imported at all (unreadable, unknown format, no zone for its rows)."""
-
-
-def intensity_import(
-    *,
-    path: str | Path,
-    zone_code: str | None = None,
-    file_key: str | None = None,
-    source: str = CarbonSource.FILE,
-    now: datetime | None = None,
-) -> ImportSummary:
-    """Import a recorded series (see ``zones.providers.files`` for the formats) as ``source``'s readings.
-
-    Rows go to zones by ``zone_code`` (a grid zone code: every row of a single-series file, or of the
-    series ``file_key`` of a multi-series file), else by the file's zone column: a NESO region id goes
-    to the zones with that ``neso_region_id``; any other key to the zone with that grid zone code, else
-    to the zones with that ``provider_zone_key``, else (a number) to the zones in that NESO region.
-    Keys that match no zone are counted in ``skipped``. Current figures are updated when the file
-    covers now.
-    """
-    if source not in CarbonSource.values:
-        raise IntensityImportError(f"unknown source {source!r}; expected one of {', '.join(CarbonSource.values)}")
-    target = None
-    if zone_code is not None:
-        target = GridZone.objects.filter(grid_zone_code=zone_code).first()
-        if target is None:
-            raise IntensityImportError(f"no zone with grid zone code {zone_code!r}")
-    try:
-        try:
-            parsed = parse_csv(path)
-        except CsvFormatError:
-            if target is None:
-                raise
-            parsed = parse_csv(path, zone=zone_code)  # a file without a zone column
-    except (CsvFormatError, OSError) as exc:
-        raise IntensityImportError(f"{path}: {exc}") from exc
-
-    summary = ImportSummary(
-        format=str(parsed.format or ""),
-        rows_read=parsed.rows_read,
-        rows_rejected=parsed.rows_rejected,
-        rejections=[(r.line, r.reason) for r in parsed.rejections],
-    )
-    readings = parsed.readings
-    if target is not None:
-        keys = sorted({r.zone_key for r in readings})
-        if file_key is not None:
-            readings = [r for r in readings if r.zone_key == file_key]
-            if not readings:
-                raise IntensityImportError(f"the file has no series {file_key!r} (it has: {', '.join(keys[:20])})")
-        elif len(keys) > 1:
-            raise IntensityImportError(
-                f"the file holds {len(keys)} series ({', '.join(keys[:20])}): pass --key to choose one for "
-                f"{zone_code}, or omit --zone to map every series to its zone"
-            )
-        zones_by_key = {r.zone_key: [target] for r in readings}
-    else:
-        zones_by_key = _zones_by_key({r.zone_key for r in readings}, parsed.format)
-
-    pairs, skipped = [], Counter()
-    prices = []
-    for reading in readings:
-        matched = zones_by_key.get(reading.zone_key, [])
-        if not matched:
-            skipped[reading.zone_key] += 1
-        for zone in matched:
-            pairs.append((zone.pk, reading))
-            if reading.price_gbp_per_kwh is not None:
-                price = Decimal(str(reading.price_gbp_per_kwh))
-                prices.append((zone.pk, reading.period_start, reading.period_end, price))
-    summary.skipped = dict(sorted(skipped.items()))
-    summary.readings = len(pairs)
-    fetched_at = timezone.now()
-    with transaction.atomic():
-        counts = readings_upsert(readings=pairs, source=source, fetched_at=fetched_at)
-        price_counts = prices_upsert(prices=prices, source=source, fetched_at=fetched_at)
-        zone_ids = {zone_id for zone_id, _ in pairs}
-        zone_figures_update(zone_ids=zone_ids, now=now)
-        _announce(zone_ids)
-    summary.inserted, summary.updated, summary.unchanged = counts.inserted, counts.updated, counts.unchanged
-    summary.rows_rejected += len(counts.rejected)
-    summary.prices_inserted, summary.prices_updated = price_counts.inserted, price_counts.updated
-    codes = {zone.pk: zone.grid_zone_code for zones in zones_by_key.values() for zone in zones}
-    summary.zones = sorted(codes[zone_id] for zone_id in zone_ids)
-    return summary
-
-
-def _zones_by_key(keys: set[str], file_format: CsvFormat | None) -> dict[str, list[GridZone]]:
-    region_ids = {int(key) for key in keys if key.isdigit() and len(key) <= 4}
-    if file_format is CsvFormat.NESO_REGIONAL:
-        candidates = GridZone.objects.filter(neso_region_id__in=region_ids)
-    else:
-        named = keys - {NATIONAL_ZONE_KEY}
-        candidates = GridZone.objects.filter(
-            Q(grid_zone_code__in=named) | Q(provider_zone_key__in=named) | Q(neso_region_id__in=region_ids)
-        )
-    candidates = list(candidates.order_by("grid_zone_code"))
-    mapping: dict[str, list[GridZone]] = {}
-    for key in keys:
-        region = int(key) if key.isdigit() and len(key) <= 4 else None
-        by_region = [z for z in candidates if region is not None and z.neso_region_id == region]
-        if file_format is CsvFormat.NESO_REGIONAL:
-            mapping[key] = by_region
-            continue
-        by_code = [z for z in candidates if z.grid_zone_code == key]
-        by_provider_key = [z for z in candidates if z.provider_zone_key and z.provider_zone_key == key]
-        mapping[key] = by_code or by_provider_key or by_region
-    return mapping

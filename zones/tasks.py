@@ -1,4 +1,4 @@
-"""Celery tasks of the zones app: thin wrappers around ``zones.services`` that take plain values."""
+"""Celery tasks of the zones app: thin wrappers around ``zones.refresh`` that take plain values."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from celery import shared_task
 
-from zones import services
+from zones import refresh
 from zones.models import LIVE_SOURCES, GridZone
 from zones.providers import TransientProviderError
 
@@ -42,7 +42,7 @@ def refresh_carbon_intensity(self, provider: str | None = None, zone_ids: list[s
             refresh_carbon_intensity.delay(provider=name, zone_ids=zone_ids)
         return {"fanned_out": providers}
 
-    summary = services.carbon_refresh(provider=provider, zone_ids=zone_ids)
+    summary = refresh.carbon_refresh(provider=provider, zone_ids=zone_ids)
     failing = summary.transient_failures
     if failing and not self.request.is_eager and self.request.retries < self.max_retries:
         raise TransientProviderError(f"carbon refresh of {', '.join(failing)} failed; retrying later")

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from notifications.models import Notification
-from scheduling import services
+from scheduling import recompute
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from tests.accounts.factories import OperatorFactory, UserFactory
 from tests.notifications.factories import NotificationFactory
@@ -30,7 +30,7 @@ def test_admin_shows_operators_their_organisation_only(grid_zones, user, operato
     stranger = UserFactory(organization=other_organization)
     mine = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
     theirs = WorkloadFactory(user=stranger, host_dc=grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[mine.pk, theirs.pk])
+    recompute.recommendations_compute(workload_ids=[mine.pk, theirs.pk])
     PolicyFactory(organization=user.organization)
     PolicyFactory(organization=other_organization)
     NotificationFactory(recipient=user)
@@ -50,7 +50,7 @@ def test_admin_shows_operators_their_organisation_only(grid_zones, user, operato
 
 def test_the_admin_changelists_render(admin_client, grid_zones, user):
     workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     NotificationFactory(recipient=user)
     PolicyFactory(organization=user.organization)
     for path in (

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from conftest import REQUEST_OVERHEAD_QUERIES
 from notifications.models import Notification
-from scheduling import services
+from scheduling import recompute
 from scheduling.models import SchedulingPolicy
 from tests.accounts.factories import OperatorFactory, UserFactory
 from tests.scheduling.factories import PolicyFactory, WorkloadFactory
@@ -35,7 +35,7 @@ def cast(user, operator, service_user, organization, other_organization):
 def computed(grid_zones, user):
     PolicyFactory(organization=user.organization)
     workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"], deferral_window_mins=0)
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     return workload
 
 
@@ -67,7 +67,7 @@ def test_recommendations_matrix(cast, computed, make_client, role, grid_zones):
 
 def test_recommendations_of_an_unschedulable_workload_say_why(grid_zones, user, make_client):
     workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"], carbon_cap_gco2=Decimal("10"))
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     body = make_client(user).get(f"/api/v1/workloads/{workload.pk}/recommendations/").json()
     assert body["options"] == []
     assert body["outcome"]["feasible"] is False
@@ -124,7 +124,7 @@ def test_queue_is_pending_only_most_urgent_first_with_options(grid_zones, user, 
     high_soon = make(Urgency.HIGH, 10)
     critical = make(Urgency.CRITICAL)
     make(Urgency.CRITICAL, status="SCHEDULED", chosen_grid_zone=grid_zones["mid"])
-    services.recommendations_compute(workload_ids=[low.pk, high_late.pk, high_soon.pk, critical.pk])
+    recompute.recommendations_compute(workload_ids=[low.pk, high_late.pk, high_soon.pk, critical.pk])
 
     rows = make_client(operator).get(QUEUE).json()["results"]
 
@@ -136,7 +136,7 @@ def test_queue_is_pending_only_most_urgent_first_with_options(grid_zones, user, 
 @pytest.mark.parametrize("rows", [3, 30])
 def test_queue_query_count_is_fixed(grid_zones, user, operator, make_client, django_assert_num_queries, rows):
     workloads = [WorkloadFactory(user=user, host_dc=grid_zones["dirty"]) for _ in range(rows)]
-    services.recommendations_compute(workload_ids=[w.pk for w in workloads])
+    recompute.recommendations_compute(workload_ids=[w.pk for w in workloads])
     client = make_client(operator)
     # count, the page (workloads, owners, zones, outcomes joined), the recommendations with their zones.
     with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 3):

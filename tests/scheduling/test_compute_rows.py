@@ -10,7 +10,7 @@ import pytest
 from django.db.models import signals
 from django.utils import timezone
 
-from scheduling import services
+from scheduling import recompute, rows
 from scheduling.models import Recommendation, SchedulingOutcome
 
 
@@ -37,12 +37,12 @@ def _values(columns: tuple[str, ...]) -> tuple:
     return tuple(sample.get(name, 1.5) for name in columns)
 
 
-@pytest.mark.parametrize("rows", [services._new_recommendation, services._new_outcome], ids=["rec", "outcome"])
-def test_rows_are_the_instances_init_would_make(rows) -> None:
-    values = _values(rows.columns)
-    made = rows.maker()(values)
-    expected = rows.model(**dict(zip(rows.columns, values, strict=True)))
-    for name in rows.columns:
+@pytest.mark.parametrize("maker", [rows.new_recommendation, rows.new_outcome], ids=["rec", "outcome"])
+def test_rows_are_the_instances_init_would_make(maker) -> None:
+    values = _values(maker.columns)
+    made = maker.maker()(values)
+    expected = maker.model(**dict(zip(maker.columns, values, strict=True)))
+    for name in maker.columns:
         assert getattr(made, name) == getattr(expected, name), name
     assert made._state.adding and made._state.db is None
     assert made.pk == expected.pk
@@ -56,33 +56,33 @@ def test_rows_go_through_init_when_its_signals_have_receivers() -> None:
 
     signals.post_init.connect(receiver, sender=Recommendation)
     try:
-        values = _values(services._new_recommendation.columns)
-        made = services._new_recommendation.maker()(values)
+        values = _values(rows.new_recommendation.columns)
+        made = rows.new_recommendation.maker()(values)
     finally:
         signals.post_init.disconnect(receiver, sender=Recommendation)
     assert seen == [made]
-    assert made.rank == 2 and made.zone_id == values[services._new_recommendation.columns.index("zone_id")]
+    assert made.rank == 2 and made.zone_id == values[rows.new_recommendation.columns.index("zone_id")]
 
 
 def test_rows_must_name_every_column() -> None:
-    columns = services._new_outcome.columns
+    columns = rows.new_outcome.columns
     with pytest.raises(TypeError):
-        services._Rows(SchedulingOutcome, columns[:-1])
+        rows.RowMaker(SchedulingOutcome, columns[:-1])
     with pytest.raises(ValueError):
-        services._new_outcome.maker()(_values(columns)[:-1])
+        rows.new_outcome.maker()(_values(columns)[:-1])
 
 
 def test_gc_pause_restores_the_collector() -> None:
     assert gc.isenabled()
-    with services._gc_paused():
+    with recompute.gc_paused():
         assert not gc.isenabled()
     assert gc.isenabled()
-    with pytest.raises(RuntimeError), services._gc_paused():
+    with pytest.raises(RuntimeError), recompute.gc_paused():
         raise RuntimeError
     assert gc.isenabled()
     gc.disable()
     try:
-        with services._gc_paused():
+        with recompute.gc_paused():
             pass
         assert not gc.isenabled()  # left as it was
     finally:

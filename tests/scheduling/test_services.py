@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from notifications.models import Notification, NotificationKind
 from pylon.core.exceptions import ApplicationError
-from scheduling import engine, services
+from scheduling import engine, recompute, services
 from scheduling.models import (
     InfeasibleConstraint,
     Recommendation,
@@ -46,7 +46,7 @@ def test_compute_stores_ranked_options_and_points_the_workload_at_them(grid_zone
     PolicyFactory(organization=user.organization)  # CARBON_FIRST
     workload = _pending(user, grid_zones["dirty"])
 
-    report = services.recommendations_compute(workload_ids=[workload.pk])
+    report = recompute.recommendations_compute(workload_ids=[workload.pk])
 
     assert report.computed == 1
     recs = list(Recommendation.objects.filter(workload=workload).order_by("rank"))
@@ -73,9 +73,9 @@ def test_computing_twice_writes_the_same_rows_and_does_not_touch_updated_at(grid
     workload = _pending(user, grid_zones["dirty"])
     updated_at = ComputeWorkload.objects.get(pk=workload.pk).updated_at
 
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     first = _rows(workload)
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
 
     assert _rows(workload) == first
     assert Recommendation.objects.filter(workload=workload).count() == 3
@@ -87,7 +87,7 @@ def test_computing_twice_writes_the_same_rows_and_does_not_touch_updated_at(grid
 def test_only_pending_workloads_are_computed(grid_zones, user, status):
     workload = _pending(user, grid_zones["dirty"], status=status, chosen_grid_zone=grid_zones["mid"])
 
-    report = services.recommendations_compute(workload_ids=[workload.pk])
+    report = recompute.recommendations_compute(workload_ids=[workload.pk])
 
     assert (report.computed, report.skipped) == (0, 1)
     assert not Recommendation.objects.exists()
@@ -106,7 +106,7 @@ def test_a_workload_changed_while_computing_is_skipped_not_clobbered(grid_zones,
         return result
 
     monkeypatch.setattr(engine, "schedule_batch", slow_batch)
-    report = services.recommendations_compute(workload_ids=[stays.pk, changes.pk])
+    report = recompute.recommendations_compute(workload_ids=[stays.pk, changes.pk])
 
     assert (report.computed, report.skipped) == (1, 1)
     assert Recommendation.objects.filter(workload=stays).count() == 3
@@ -124,7 +124,7 @@ def test_a_workload_assigned_while_computing_is_skipped(grid_zones, user, operat
         return result
 
     monkeypatch.setattr(engine, "schedule_batch", batch_then_assign)
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
 
     workload.refresh_from_db()
     assert workload.status == WorkloadStatus.SCHEDULED
@@ -148,7 +148,7 @@ def test_the_organisations_policy_weights_are_applied(grid_zones, user, preset, 
     grid_zones["mid"].save()
     workload = _pending(user, grid_zones["dirty"])
 
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
 
     assert Recommendation.objects.get(workload=workload, rank=1).zone == grid_zones[best]
     assert SchedulingOutcome.objects.get(workload=workload).policy_preset == preset
@@ -156,7 +156,7 @@ def test_the_organisations_policy_weights_are_applied(grid_zones, user, preset, 
 
 def test_an_organisation_without_a_policy_gets_balanced_without_writing_one(grid_zones, user):
     workload = _pending(user, grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     assert SchedulingOutcome.objects.get(workload=workload).policy_preset == "BALANCED"
     assert not SchedulingPolicy.objects.exists()
 
@@ -165,7 +165,7 @@ def test_auto_assign_assigns_the_best_option_with_an_event_and_a_notification(gr
     PolicyFactory(organization=user.organization, auto_assign=True)
     workload = _pending(user, grid_zones["dirty"])
 
-    report = services.recommendations_compute(workload_ids=[workload.pk])
+    report = recompute.recommendations_compute(workload_ids=[workload.pk])
 
     workload.refresh_from_db()
     assert report.auto_assigned == [workload.pk]
@@ -183,7 +183,7 @@ def test_auto_assign_assigns_the_best_option_with_an_event_and_a_notification(gr
 def test_without_auto_assign_nothing_is_assigned(grid_zones, user):
     PolicyFactory(organization=user.organization, auto_assign=False)
     workload = _pending(user, grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     workload.refresh_from_db()
     assert workload.status == WorkloadStatus.PENDING
     assert not Notification.objects.exists()
@@ -193,7 +193,7 @@ def test_an_unschedulable_workload_gets_the_engines_reason_and_one_notification(
     # 50 kWh at 50 g/kWh at best is 2,500 g: a 1,000 g cap cannot be met.
     workload = _pending(user, grid_zones["dirty"], carbon_cap_gco2=Decimal("1000"))
 
-    report = services.recommendations_compute(workload_ids=[workload.pk])
+    report = recompute.recommendations_compute(workload_ids=[workload.pk])
 
     assert report.unschedulable == 1
     outcome = SchedulingOutcome.objects.get(workload=workload)
@@ -209,19 +209,19 @@ def test_an_unschedulable_workload_gets_the_engines_reason_and_one_notification(
     assert notification.workload == workload
 
     # Idempotent: the same computation again notifies nobody again...
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     assert Notification.objects.count() == 1
     # ...but a change of the workload that is still unschedulable does.
     ComputeWorkload.objects.filter(pk=workload.pk).update(updated_at=timezone.now() + timedelta(minutes=1))
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     assert Notification.objects.count() == 2
 
 
 def test_a_workload_that_became_feasible_loses_the_reason(grid_zones, user):
     workload = _pending(user, grid_zones["dirty"], carbon_cap_gco2=Decimal("1000"))
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     ComputeWorkload.objects.filter(pk=workload.pk).update(carbon_cap_gco2=Decimal("5000"))
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     outcome = SchedulingOutcome.objects.get(workload=workload)
     assert outcome.feasible and outcome.constraint == "" and outcome.message == ""
     # Only the clean zone (2,500 g) meets a 5,000 g cap.
@@ -245,7 +245,7 @@ def test_scheduled_and_running_workloads_reserve_capacity(grid_zones, user, stat
     )
     workload = _pending(user, grid_zones["dirty"])  # 1 GPU for 2 hours
 
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
 
     zones = list(Recommendation.objects.filter(workload=workload).order_by("rank").values_list("zone", flat=True))
     assert zones == [grid_zones["mid"].pk, grid_zones["dirty"].pk]
@@ -264,7 +264,7 @@ def test_reservations_end_with_the_run(grid_zones, user):
         estimated_duration_mins=60,
     )
     workload = _pending(user, grid_zones["dirty"])  # runs now, for 2 hours: no overlap
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     assert Recommendation.objects.get(workload=workload, rank=1).zone == grid_zones["clean"]
 
 
@@ -275,7 +275,7 @@ def test_the_most_urgent_workload_gets_the_scarce_clean_capacity(grid_zones, use
     critical = _pending(user, grid_zones["dirty"], urgency=Urgency.CRITICAL)
     ComputeWorkload.objects.filter(pk__in=[low.pk, critical.pk]).update(**eight_gpus)
 
-    services.recommendations_compute(workload_ids=[low.pk, critical.pk])
+    recompute.recommendations_compute(workload_ids=[low.pk, critical.pk])
 
     assert Recommendation.objects.get(workload=critical, rank=1).zone == grid_zones["clean"]
     assert Recommendation.objects.get(workload=low, rank=1).zone == grid_zones["mid"]
@@ -286,7 +286,7 @@ def test_unknown_forecast_is_no_option(grid_zones, user):
 
     ZoneIntensityReading.objects.all().delete()
     workload = _pending(user, grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     assert SchedulingOutcome.objects.get(workload=workload).constraint == InfeasibleConstraint.NO_FORECAST
 
 
@@ -295,9 +295,9 @@ def test_the_query_count_does_not_grow_with_the_workloads(grid_zones, user):
     many = [_pending(user, grid_zones["dirty"], required_gpu_mins=0).pk for _ in range(30)]
 
     with CaptureQueriesContext(connection) as small:
-        services.recommendations_compute(workload_ids=few)
+        recompute.recommendations_compute(workload_ids=few)
     with CaptureQueriesContext(connection) as large:
-        services.recommendations_compute(workload_ids=many)
+        recompute.recommendations_compute(workload_ids=many)
 
     def kinds(captured):
         sql = [q["sql"] for q in captured.captured_queries]
@@ -312,7 +312,7 @@ def test_the_query_count_does_not_grow_with_the_workloads(grid_zones, user):
 class TestAssignmentFromRecommendation:
     def test_assigns_the_zone_and_start_of_that_rank_and_logs_it(self, grid_zones, user, operator):
         workload = _pending(user, grid_zones["dirty"])
-        services.recommendations_compute(workload_ids=[workload.pk])
+        recompute.recommendations_compute(workload_ids=[workload.pk])
 
         assigned = services.assignment_from_recommendation(
             workload=workload, actor=operator, rank=2, note="Clean zone is for the demo."
@@ -334,7 +334,7 @@ class TestAssignmentFromRecommendation:
 
     def test_other_organisations_operators_may_not(self, grid_zones, user, other_organization):
         workload = _pending(user, grid_zones["dirty"])
-        services.recommendations_compute(workload_ids=[workload.pk])
+        recompute.recommendations_compute(workload_ids=[workload.pk])
         with pytest.raises(PermissionDenied):
             services.assignment_from_recommendation(
                 workload=workload, actor=OperatorFactory(organization=other_organization), rank=1
@@ -377,8 +377,8 @@ class TestPolicyUpdate:
         from scheduling import tasks
 
         calls = []
-        monkeypatch.setattr(tasks, "enqueue_pending", lambda **kwargs: calls.append(kwargs))
+        monkeypatch.setattr(tasks.recompute_pending, "delay", lambda **kwargs: calls.append(kwargs))
         with django_capture_on_commit_callbacks(execute=True):
             services.policy_update(organization_id=operator.organization_id, actor=operator, data={"preset": "CUSTOM"})
             assert calls == []
-        assert calls == [{"organization_id": operator.organization_id}]
+        assert calls == [{"organization_id": str(operator.organization_id)}]

@@ -7,7 +7,7 @@ import pytest
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from scheduling import services, tasks
+from scheduling import recompute, tasks
 from scheduling.models import Recommendation, SchedulingOutcome
 from tests.scheduling.factories import WorkloadFactory
 from workloads import services as workload_services
@@ -73,7 +73,7 @@ def test_a_broker_outage_at_submission_does_not_fail_the_submission(
 def test_the_sweep_catches_a_workload_whose_task_was_lost(grid_zones, user, frozen):
     lost = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])  # created without its task
     done = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[done.pk])
+    recompute.recommendations_compute(workload_ids=[done.pk])
     just_now = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
     ComputeWorkload.objects.filter(pk__in=[lost.pk, done.pk]).update(updated_at=timezone.now() - timedelta(minutes=5))
     SchedulingOutcome.objects.filter(workload=done).update(workload_updated_at=timezone.now() - timedelta(minutes=5))
@@ -89,7 +89,7 @@ def test_the_sweep_catches_a_workload_whose_task_was_lost(grid_zones, user, froz
 
 def test_the_sweep_catches_a_workload_changed_since_its_computation(grid_zones, user):
     workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
-    services.recommendations_compute(workload_ids=[workload.pk])
+    recompute.recommendations_compute(workload_ids=[workload.pk])
     later = timezone.now() + timedelta(minutes=1)
     ComputeWorkload.objects.filter(pk=workload.pk).update(updated_at=later)  # its change task was lost
     from scheduling import selectors
@@ -108,13 +108,13 @@ def test_recompute_pending_splits_the_queue_into_chunks_most_urgent_first(grid_z
         user=user, host_dc=grid_zones["dirty"], urgency=Urgency.HIGH, deadline=timezone.now() + timedelta(hours=5)
     )
     chunks = []
-    real = services.recommendations_compute
+    real = recompute.recommendations_compute
 
     def spy(*, workload_ids, now=None):
         chunks.append(set(workload_ids))
         return real(workload_ids=workload_ids, now=now)
 
-    monkeypatch.setattr(services, "recommendations_compute", spy)
+    monkeypatch.setattr(recompute, "recommendations_compute", spy)
 
     assert tasks.recompute_pending.delay().get() == 3
 
@@ -171,7 +171,7 @@ def eager_retries():
 def test_transient_database_errors_are_retried(grid_zones, user, monkeypatch, eager_retries):
     workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
     calls = []
-    real = services.recommendations_compute
+    real = recompute.recommendations_compute
 
     def flaky(**kwargs):
         calls.append(1)
@@ -179,7 +179,7 @@ def test_transient_database_errors_are_retried(grid_zones, user, monkeypatch, ea
             raise OperationalError("server closed the connection unexpectedly")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "recommendations_compute", flaky)
+    monkeypatch.setattr(recompute, "recommendations_compute", flaky)
     assert tasks.recommend_workloads.delay([str(workload.pk)]).get()["computed"] == 1
     assert len(calls) == 2
 
@@ -192,7 +192,7 @@ def test_retries_are_bounded(grid_zones, user, monkeypatch, eager_retries):
         calls.append(1)
         raise OperationalError("the database is down")
 
-    monkeypatch.setattr(services, "recommendations_compute", down)
+    monkeypatch.setattr(recompute, "recommendations_compute", down)
     with pytest.raises(OperationalError):
         tasks.recommend_workloads.delay([str(workload.pk)]).get()
     assert len(calls) == 1 + tasks.RETRY["max_retries"]

@@ -17,6 +17,7 @@ from django.db import connection
 from tests.zones.carbon_fixtures import load_json
 from tests.zones.factories import GridZoneFactory
 from tests.zones.fake_server import Scripted
+from zones import refresh as refresh_module
 from zones import selectors, services
 from zones.models import CarbonSource, GridZone, ZoneIntensityReading
 from zones.signals import carbon_data_refreshed
@@ -51,8 +52,8 @@ def zones(db):
     ]
 
 
-def refresh(**kwargs) -> services.ProviderRefresh:
-    summary = services.carbon_refresh(provider=CarbonSource.NESO, **kwargs)
+def refresh(**kwargs) -> refresh_module.ProviderRefresh:
+    summary = refresh_module.carbon_refresh(provider=CarbonSource.NESO, **kwargs)
     assert len(summary.providers) == 1
     return summary.providers[0]
 
@@ -216,7 +217,7 @@ def test_two_refreshes_at_once_fetch_once_and_never_duplicate(neso_server, zones
 def test_an_overlapping_run_without_the_lock_is_harmless(neso_server, zones, clock):
     """If the lock expired mid-run, a second run upserts the same keys: no duplicates, same figures."""
     neso_server.repeat(REGIONAL, regional())
-    with mock.patch("zones.services.cache.add", return_value=True):
+    with mock.patch("zones.refresh.cache.add", return_value=True):
         refresh()
         refresh()
     assert ZoneIntensityReading.objects.count() == 42
@@ -225,7 +226,7 @@ def test_an_overlapping_run_without_the_lock_is_harmless(neso_server, zones, clo
 def test_other_providers_zones_are_left_alone(neso_server, zones, clock):
     file_zone = GridZoneFactory(carbon_provider=CarbonSource.FILE, neso_region_id=None)
     neso_server.enqueue(REGIONAL, regional())
-    summary = services.carbon_refresh()
+    summary = refresh_module.carbon_refresh()
     assert [p.provider for p in summary.providers] == ["NESO"]
     assert not ZoneIntensityReading.objects.filter(zone=file_zone).exists()
 
@@ -241,7 +242,7 @@ class TestOtherProviders:
             "/v3/carbon-intensity/forecast", Scripted(json_body=load_json("electricitymaps_forecast_ES.json"))
         )
         with time_machine.travel(datetime(2022, 1, 2, 0, 5, tzinfo=UTC), tick=True):
-            result = services.carbon_refresh(provider=CarbonSource.ELECTRICITY_MAPS).providers[0]
+            result = refresh_module.carbon_refresh(provider=CarbonSource.ELECTRICITY_MAPS).providers[0]
         assert result.status == "ok"
         assert fake_server.requests[0].headers["auth-token"] == "em-token"
         assert fake_server.requests[0].query["zone"] == ["ES"]
@@ -258,7 +259,7 @@ class TestOtherProviders:
         fake_server.enqueue("/login", Scripted(json_body=load_json("watttime_login.json")))
         fake_server.enqueue("/v3/forecast", Scripted(json_body=load_json("watttime_forecast_CAISO_NORTH.json")))
         with time_machine.travel(datetime(2023, 8, 3, 17, 35, tzinfo=UTC), tick=True):
-            result = services.carbon_refresh(provider=CarbonSource.WATTTIME).providers[0]
+            result = refresh_module.carbon_refresh(provider=CarbonSource.WATTTIME).providers[0]
         assert result.status == "ok"
         readings = ZoneIntensityReading.objects.filter(zone=zone, source="WATTTIME")
         assert readings.exists() and all(r.index == "" for r in readings)
@@ -266,7 +267,7 @@ class TestOtherProviders:
     def test_missing_token_fails_the_zone_permanently(self, settings):
         settings.ELECTRICITYMAPS_API_TOKEN = ""
         GridZoneFactory(carbon_provider=CarbonSource.ELECTRICITY_MAPS, provider_zone_key="FR", neso_region_id=None)
-        result = services.carbon_refresh(provider=CarbonSource.ELECTRICITY_MAPS).providers[0]
+        result = refresh_module.carbon_refresh(provider=CarbonSource.ELECTRICITY_MAPS).providers[0]
         assert result.status == "failed" and not result.transient
         assert "no API token" in next(iter(result.errors.values()))
 

@@ -29,9 +29,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from scheduling import inputs, services
+from scheduling import inputs, recompute
 from scheduling.benchmarks import carbon as bench
 from scheduling.models import Recommendation, SchedulingOutcome
+from scheduling.rows import OUTCOME_UPDATE_FIELDS
 from workloads.models import ComputeWorkload
 from zones.models import CarbonSource, ZoneIntensityReading
 from zones.providers.base import floor_half_hour
@@ -219,7 +220,7 @@ class Command(BaseCommand):
 
         # Recompute: reads, engine, writes, as the tasks run it. The engine's share is timed apart.
         engine_seconds = [0.0]
-        real = services.engine.schedule_batch
+        real = recompute.engine.schedule_batch
 
         def timed_batch(*args, **kwargs):
             t = time.perf_counter()
@@ -228,17 +229,17 @@ class Command(BaseCommand):
             finally:
                 engine_seconds[0] += time.perf_counter() - t
 
-        services.engine.schedule_batch = timed_batch
+        recompute.engine.schedule_batch = timed_batch
         try:
             t = time.perf_counter()
-            report = services.recommendations_compute(workload_ids=ids, now=now)
+            report = recompute.recommendations_compute(workload_ids=ids, now=now)
             first = time.perf_counter() - t
             engine = engine_seconds[0]
             t = time.perf_counter()
-            services.recommendations_compute(workload_ids=ids, now=now)
+            recompute.recommendations_compute(workload_ids=ids, now=now)
             again = time.perf_counter() - t
         finally:
-            services.engine.schedule_batch = real
+            recompute.engine.schedule_batch = real
         recommendations = list(Recommendation.objects.filter(workload__in=ids))
         outcomes = list(SchedulingOutcome.objects.filter(workload__in=ids))
         moved = list(
@@ -262,23 +263,23 @@ class Command(BaseCommand):
     def _bare(ids, recommendations, outcomes, moved) -> tuple[float, float]:
         """The same rows through the same bulk statements, with nothing computed in between."""
         t = time.perf_counter()
-        for batch in services._batches(ids):
+        for batch in recompute.batches(ids):
             list(ComputeWorkload.objects.filter(pk__in=batch).order_by().values(*inputs.WORKLOAD_FIELDS))
         read = time.perf_counter() - t
         for rec in recommendations:
             rec.pk = None
         t = time.perf_counter()
         with transaction.atomic():
-            for batch in services._batches(ids):
+            for batch in recompute.batches(ids):
                 Recommendation.objects.filter(workload_id__in=batch).delete()
-            Recommendation.objects.bulk_create(recommendations, batch_size=services.DB_BATCH)
+            Recommendation.objects.bulk_create(recommendations, batch_size=recompute.DB_BATCH)
             SchedulingOutcome.objects.bulk_create(
                 outcomes,
-                batch_size=services.DB_BATCH,
+                batch_size=recompute.DB_BATCH,
                 update_conflicts=True,
                 unique_fields=["workload"],
-                update_fields=services.OUTCOME_UPDATE_FIELDS,
+                update_fields=OUTCOME_UPDATE_FIELDS,
             )
-            services.recommended_columns_update(workload_ids=moved)
+            recompute.recommended_columns_update(workload_ids=moved)
         write = time.perf_counter() - t
         return read, write

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from zones import services
+from zones import file_import
 from zones.models import CarbonSource
 
 MAX_REJECTIONS_SHOWN = 50
@@ -33,8 +33,8 @@ class Command(BaseCommand):
         if key is not None and zone is None:
             raise CommandError("--key needs --zone")
         try:
-            summary = services.intensity_import(path=path, zone_code=zone, file_key=key, source=source)
-        except services.IntensityImportError as exc:
+            summary = file_import.intensity_import(path=path, zone_code=zone, file_key=key, source=source)
+        except file_import.IntensityImportError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"format: {summary.format}")
         self.stdout.write(f"rows read: {summary.rows_read}")

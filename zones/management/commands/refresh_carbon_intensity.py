@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from zones import services
+from zones import refresh
 from zones.models import LIVE_SOURCES
 
 
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, provider=None, **options):
-        summary = services.carbon_refresh(provider=provider)
+        summary = refresh.carbon_refresh(provider=provider)
         if not summary.providers:
             self.stdout.write("No zone is refreshed from a live provider.")
             return
