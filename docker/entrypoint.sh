@@ -8,4 +8,5 @@ exec gunicorn pylon.wsgi:application \
   --bind "0.0.0.0:${PORT:-8000}" \
   --workers "${GUNICORN_WORKERS:-3}" \
   --timeout "${GUNICORN_TIMEOUT:-30}" \
+  --limit-request-line 8190 \
   --access-logfile - --error-logfile -

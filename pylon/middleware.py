@@ -1,6 +1,7 @@
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
+from django.conf import settings
 from django.http import JsonResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -30,6 +31,63 @@ class RejectNulBytesMiddleware:
                 status=400,
             )
         return self.get_response(request)
+
+
+class UriTooLongMiddleware:
+    """A URL longer than ``MAX_URL_LENGTH`` is a 414 in the API's error shape.
+
+    Gunicorn's own limit (``--limit-request-line``, its maximum 8190) is set above ours, so this
+    handler answers first; only request lines past gunicorn's limit get its plain-text 414.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = len(request.get_full_path())
+        if length > settings.MAX_URL_LENGTH:
+            return JsonResponse(
+                error_body(
+                    ErrorCode.URI_TOO_LONG,
+                    f"The URL has {length} characters; the most is {settings.MAX_URL_LENGTH}.",
+                ),
+                status=414,
+            )
+        return self.get_response(request)
+
+
+def allowed_methods(view_func) -> set[str] | None:
+    """The HTTP methods a DRF view answers (None for a view that is not DRF's)."""
+    view_class = getattr(view_func, "cls", None)
+    if view_class is None:
+        return None
+    names = set(view_class.http_method_names)
+    actions = getattr(view_func, "actions", None)
+    methods = set(actions) & names if actions else {m for m in names if hasattr(view_class, m)}
+    methods |= {"options"} | ({"head"} if "get" in methods else set())
+    return {method.upper() for method in methods}
+
+
+class MethodNotAllowedMiddleware:
+    """A method the endpoint does not have is a 405 for every caller, before authentication and
+    permissions: DRF checks permissions first, so ``DELETE /zones/map/`` used to be a 403, telling a
+    client its role was wrong when no role can do it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        allowed = allowed_methods(view_func)
+        if allowed is None or request.method in allowed:
+            return None
+        response = JsonResponse(
+            error_body(ErrorCode.METHOD_NOT_ALLOWED, f'Method "{request.method}" not allowed.'), status=405
+        )
+        response["Allow"] = ", ".join(sorted(allowed))
+        return response
 
 
 class StaticFilesMiddleware(WhiteNoiseMiddleware):

@@ -101,6 +101,24 @@ def test_every_route_is_scoped(method, path, view):
     assert getattr(view, "queryset", None) is None, f"{view.__name__} must not carry an unscoped queryset"
 
 
+UNSUPPORTED = [
+    (method, template)
+    for template in sorted({template for _, template, _ in ROUTES})
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    if (method, template) not in {(m, t) for m, t, _ in ROUTES}
+]
+
+
+@pytest.mark.parametrize("method,path", UNSUPPORTED, ids=[f"{m} {p}" for m, p in UNSUPPORTED])
+def test_a_method_an_endpoint_lacks_is_405_for_every_caller(api_client, service_user, make_client, method, path):
+    """Not a 403 (DRF checks permissions first): no role can DELETE /zones/map/, so the role is not why."""
+    for client in (api_client, make_client(service_user)):
+        response = client.generic(method, path.format(pk=uuid.uuid4()), data="{}", content_type="application/json")
+        assert response.status_code == 405, f"{method} {path} answered {response.status_code}"
+        assert response.json()["code"] == "method_not_allowed"
+        assert method not in response["Allow"] and "OPTIONS" in response["Allow"]
+
+
 @pytest.mark.parametrize("name", ["get_queryset", "get_object", "get_permissions", "finalize_response"])
 @pytest.mark.parametrize("base", [ScopedViewSetMixin, ScopedAPIView])
 def test_overriding_the_scoping_is_refused(base, name):

@@ -33,6 +33,10 @@ class IntensityIndex(models.TextChoices):
     VERY_HIGH = "very high", "Very high"
 
 
+#: NESO's DNO regions; 15–18 are the England/Scotland/Wales/GB aggregates, never a zone.
+NESO_REGION_IDS = range(1, 15)
+
+
 class GridZone(models.Model):
     """A data-centre region on the grid, with its current carbon intensity and energy price."""
 
@@ -67,7 +71,7 @@ class GridZone(models.Model):
     neso_region_id = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1), MaxValueValidator(14)],
+        validators=[MinValueValidator(NESO_REGION_IDS[0]), MaxValueValidator(NESO_REGION_IDS[-1])],
         help_text="National Grid ESO carbon-intensity region (1–14, the DNO regions); empty outside GB.",
     )
     carbon_provider = models.CharField(

@@ -1,9 +1,10 @@
 import django_filters
 
 from accounts.models import Role, User
+from pylon.api.filters import PylonFilterSet
 
 
-class MemberFilterSet(django_filters.FilterSet):
+class MemberFilterSet(PylonFilterSet):
     role = django_filters.ChoiceFilter(choices=Role.choices)
     is_active = django_filters.BooleanFilter()
 

@@ -118,7 +118,7 @@ class MeView(ScopedAPIView):
         return Response(UserProfileSerializer(self.get_object()).data)
 
     @extend_schema(
-        operation_id="auth_me_update",
+        operation_id="auth_me_partial_update",
         tags=["auth"],
         summary="Change the signed-in user's name or email",
         description="Role and organisation are not writable here; sending them is a 400.",

@@ -7,10 +7,11 @@ from rest_framework.response import Response
 from notifications import selectors, services
 from notifications.api.serializers import NotificationSerializer, NotificationsMarkedSerializer
 from notifications.models import Notification
+from pylon.api.filters import PylonFilterSet
 from pylon.api.viewsets import ScopedGenericViewSet
 
 
-class NotificationFilterSet(filters.FilterSet):
+class NotificationFilterSet(PylonFilterSet):
     unread = filters.ChoiceFilter(
         choices=[("true", "true"), ("false", "false")],
         method="filter_unread",

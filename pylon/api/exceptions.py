@@ -22,10 +22,12 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
+from pylon.api.authentication import AccessTokenExpired
 from pylon.core.exceptions import ApplicationError, ErrorCode
 
 # DRF's exception classes → our codes. Subclasses first: InvalidToken is an AuthenticationFailed.
 _DRF_CODES: tuple[tuple[type[Exception], str], ...] = (
+    (AccessTokenExpired, ErrorCode.TOKEN_EXPIRED),
     (InvalidToken, ErrorCode.TOKEN_NOT_VALID),
     (drf_exceptions.ValidationError, ErrorCode.VALIDATION_ERROR),
     (drf_exceptions.ParseError, ErrorCode.PARSE_ERROR),

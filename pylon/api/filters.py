@@ -1,3 +1,5 @@
+import django_filters
+from django_filters.filters import BaseCSVFilter
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
@@ -14,9 +16,27 @@ class SafeSearchFilter(filters.SearchFilter):
         return super().get_search_terms(request)
 
 
+def join_repeated(query_params, name: str) -> str | None:
+    """``?x=a&x=b`` and ``?x=a,b`` mean the same: generated clients send the first (OpenAPI's default,
+    ``explode: true``), people type the second. Django keeps only the last of repeated values."""
+    values = query_params.getlist(name) if hasattr(query_params, "getlist") else [query_params.get(name)]
+    values = [value for value in values if value is not None]
+    return ",".join(values) if values else None
+
+
 class StrictOrderingFilter(filters.OrderingFilter):
     """DRF's ordering, but an unknown field is a 400 naming it, not silently ignored (as the
-    workloads' django-filter ordering does), so a client's typo does not pass for a sorted list."""
+    workloads' django-filter ordering does), so a client's typo does not pass for a sorted list.
+    Repeated parameters count like comma-separated ones, and the schema lists the allowed values."""
+
+    def get_ordering(self, request, queryset, view):
+        params = join_repeated(request.query_params, self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",")]
+            ordering = self.remove_invalid_fields(queryset, fields, view, request)
+            if ordering:
+                return ordering
+        return self.get_default_ordering(view)
 
     def remove_invalid_fields(self, queryset, fields, view, request):
         valid = super().remove_invalid_fields(queryset, fields, view, request)
@@ -24,4 +44,44 @@ class StrictOrderingFilter(filters.OrderingFilter):
         if invalid:
             allowed = ", ".join(name for name, _ in self.get_valid_fields(queryset, view, {"request": request}))
             raise ValidationError({self.ordering_param: [f"Unknown ordering {', '.join(invalid)}; use {allowed}."]})
+        return valid
+
+    def get_schema_operation_parameters(self, view):
+        fields = [name for name, _ in self.get_valid_fields(view.get_queryset(), view, {"request": None})]
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": f"Order by {', '.join(f'`{name}`' for name in fields)}; prefix `-` for descending. "
+                "Several fields: repeat the parameter (or separate them with commas).",
+                "schema": {
+                    "type": "array",
+                    "items": {"type": "string", "enum": sorted(fields + [f"-{f}" for f in fields])},
+                },
+            }
+        ]
+
+
+class PylonFilterSet(django_filters.FilterSet):
+    """The project's filter sets: multi-value filters take repeated and comma-separated values alike,
+    and a filter sent empty (``?submitted_before=``) is a 400 like a malformed one, not ignored."""
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and hasattr(data, "getlist"):
+            data = data.copy()
+            for name, declared in self.base_filters.items():
+                if isinstance(declared, BaseCSVFilter) and len(data.getlist(name)) > 1:
+                    data[name] = join_repeated(data, name)
+        super().__init__(data, *args, **kwargs)
+
+    def is_valid(self):
+        valid = super().is_valid()
+        for name, declared in self.filters.items():
+            if isinstance(declared, django_filters.CharFilter) or not hasattr(self.data, "getlist"):
+                continue
+            values = self.data.getlist(name)
+            if values and all(value == "" for value in values):
+                self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
         return valid

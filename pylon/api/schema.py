@@ -1,10 +1,15 @@
-"""OpenAPI generation: every operation documents the errors it can answer with, in one shape."""
+"""OpenAPI generation: every operation documents the errors it can answer with, in one shape, and
+request components describe exactly what the server accepts (SDK generators take them literally)."""
+
+import json
+from decimal import Decimal
 
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
-from pylon.api.serializers import ErrorSerializer
+from pylon.api.serializers import ErrorSerializer, StrictInputMixin
 
 
 def error_response(description: str) -> OpenApiResponse:
@@ -27,7 +32,13 @@ class PylonAutoSchema(AutoSchema):
         ]
         public = any(isinstance(p, AllowAny) for p in view.get_permissions())
         if not public:
-            errors.append(("401", "No valid access token (`not_authenticated`, `token_not_valid`)."))
+            errors.append(
+                (
+                    "401",
+                    "No valid access token: `not_authenticated` (none sent), `token_expired` (refresh it at "
+                    "`POST /api/v1/auth/token/refresh/`), `token_not_valid` (forged, revoked or malformed).",
+                )
+            )
             errors.append(("403", "The caller's role may not do this (`permission_denied`)."))
         if "{" in self.path:
             errors.append(("404", "No such object, or not one the caller may see (`not_found`)."))
@@ -35,6 +46,59 @@ class PylonAutoSchema(AutoSchema):
             errors.append(("404", "The page number is past the last page (`not_found`)."))
         if self.method in ("POST", "PUT", "PATCH"):
             errors.append(("413", "The request body is too large (`payload_too_large`)."))
+            errors.append(("415", "The body is not `application/json` (`unsupported_media_type`)."))
+        errors.append(("414", "The URL is longer than the server accepts (`uri_too_long`)."))
         if view.get_throttles():
             errors.append(("429", "Too many requests; see the `Retry-After` header (`throttled`)."))
         return errors
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False):
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictInputMixin):
+            schema["additionalProperties"] = False  # unknown keys are a 400 (StrictInputMixin)
+        return schema
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "response" and schema.get("properties"):
+            # A serializer writes every field it declares, optional or not on input: a generated client
+            # should not make the caller test for presence. (The suite validates every response it sees
+            # against these lists, so a field that can be absent fails a test.)
+            schema["required"] = sorted(schema["properties"])
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        places = getattr(field, "decimal_places", None)
+        decimal = isinstance(field, serializers.DecimalField) and places is not None
+        if direction == "request" and decimal and schema.get("type") == "number":
+            # The server refuses more places than it stores; say so, so a client rounds first.
+            schema["multipleOf"] = float(f"1e-{places}")
+        return schema
+
+    def _get_serializer_field_meta(self, field, direction):
+        meta = super()._get_serializer_field_meta(field, direction)
+        if direction == "request" and "default" in meta:
+            # A request `default:` makes generators send the value (a PATCH then overwrites the stored
+            # one) or mark the field required (openapi-typescript). Say it in words instead.
+            default = meta.pop("default")
+            if not getattr(field.parent, "partial", False):
+                shown = str(default) if isinstance(default, (str, Decimal)) else json.dumps(default)
+                said = f"Default when omitted: `{shown}`."
+                meta["description"] = f"{meta['description']} {said}" if meta.get("description") else said
+        if direction == "request" and isinstance(field, serializers.DecimalField) and field.decimal_places:
+            said = f"At most {field.decimal_places} decimal places."
+            meta["description"] = f"{meta['description']} {said}" if meta.get("description") else said
+        return meta
+
+
+def document_repeated_query_arrays(result, generator, request, public):
+    """Multi-value query parameters are sent repeated (``?status=A&status=B``), OpenAPI's default
+    ``explode: true`` that every generator supports; the server also takes ``?status=A,B``."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter.get("schema", {}).get("type") == "array":
+                    parameter["style"] = "form"
+                    parameter["explode"] = True
+    return result

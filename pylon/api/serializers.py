@@ -35,6 +35,16 @@ class StrictInputMixin:
         if isinstance(data, Mapping):
             writable = {name for name, field in self.fields.items() if not field.read_only}
             refused = {key: [self._refusal(key)] for key in data if key not in writable}
+            # DRF's CharField turns 0 into "0"; the schema says string, so a number is refused (an SDK
+            # that sends one has a bug worth hearing about).
+            refused |= {
+                key: [serializers.ErrorDetail("Send a string.", code="invalid")]
+                for key, value in data.items()
+                if key in writable
+                and isinstance(self.fields[key], serializers.CharField)
+                and value is not None
+                and not isinstance(value, str)
+            }
             if refused:
                 raise serializers.ValidationError(refused)
         return super().to_internal_value(data)

@@ -15,7 +15,8 @@ class ErrorCode(models.TextChoices):
     PARSE_ERROR = "parse_error", "The request body could not be parsed."
     NOT_AUTHENTICATED = "not_authenticated", "Authentication credentials were not provided."
     AUTHENTICATION_FAILED = "authentication_failed", "The credentials are wrong."
-    TOKEN_NOT_VALID = "token_not_valid", "The token is invalid, expired or revoked."
+    TOKEN_NOT_VALID = "token_not_valid", "The token is invalid or revoked."
+    TOKEN_EXPIRED = "token_expired", "The access token has expired; refresh it."
     PERMISSION_DENIED = "permission_denied", "You may not do this."
     NOT_FOUND = "not_found", "Not found."
     METHOD_NOT_ALLOWED = "method_not_allowed", "Method not allowed."
@@ -27,6 +28,7 @@ class ErrorCode(models.TextChoices):
     CONCURRENT_UPDATE = "concurrent_update", "Someone else changed this at the same time."
     NOT_EDITABLE = "not_editable", "The workload can no longer be changed."
     PAYLOAD_TOO_LARGE = "payload_too_large", "The request body is too large."
+    URI_TOO_LONG = "uri_too_long", "The URL is too long."
     SERVICE_UNAVAILABLE = "service_unavailable", "A service Pylon depends on is unavailable."
     SERVER_ERROR = "server_error", "Internal server error."
 

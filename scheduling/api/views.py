@@ -24,7 +24,8 @@ from workloads.api.serializers import WorkloadInputSerializer
 from workloads.models import ComputeWorkload
 
 
-@extend_schema(tags=["scheduling"])
+# A workload's sub-resource: it belongs with the workload operations in generated clients.
+@extend_schema(tags=["workloads"])
 class WorkloadRecommendationsView(ScopedAPIView):
     model = ComputeWorkload
 
@@ -32,7 +33,7 @@ class WorkloadRecommendationsView(ScopedAPIView):
         return workload_selectors.workload_list(fetched_by=user)
 
     @extend_schema(
-        operation_id="workloads_recommendations_list",
+        operation_id="workloads_recommendations_retrieve",
         summary="A workload's ranked options",
         description=(
             "The owner and the operators of its organisation see them (anyone else gets 404). Up to three options "

@@ -208,9 +208,20 @@ class TestTokens:
         assert response.status_code == 401
         assert response.json()["code"] == "token_not_valid"
 
-    def test_expired_access_token_is_refused(self, api_client, user):
+    def test_expired_access_token_is_refused_with_its_own_code(self, api_client, user):
         access = login(api_client, user.email).json()["access"]
         api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+        with time_machine.travel(timezone.now() + lifetime + timedelta(seconds=5)):
+            response = api_client.get(ME)
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_expired"  # the client knows to refresh
+
+    def test_an_expired_token_with_a_forged_signature_is_not_valid_not_expired(self, api_client, user):
+        access = login(api_client, user.email).json()["access"]
+        header, payload, signature = access.split(".")
+        forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
         lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
         with time_machine.travel(timezone.now() + lifetime + timedelta(seconds=5)):
             response = api_client.get(ME)

@@ -297,9 +297,12 @@ class TestListing:
 
     def test_pagination_has_a_count_and_a_bound(self, make_client, user):
         WorkloadFactory.create_batch(105, user=user)
-        body = make_client(user).get(f"{WORKLOADS}?page_size=1000").json()
+        client = make_client(user)
+        body = client.get(f"{WORKLOADS}?page_size=100").json()
         assert body["count"] == 105
         assert len(body["results"]) == 100
+        too_many = client.get(f"{WORKLOADS}?page_size=1000")
+        assert too_many.status_code == 400 and list(too_many.json()["fields"]) == ["page_size"]
 
     @pytest.mark.parametrize("rows", [10, 100])
     def test_query_count_is_fixed(self, make_client, operator, django_assert_num_queries, rows):

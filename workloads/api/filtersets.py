@@ -1,19 +1,27 @@
 import django_filters
 
+from pylon.api.filters import PylonFilterSet
 from workloads.models import ComputeWorkload, Urgency, WorkloadStatus, WorkloadType
 
 
 class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
-    """`?status=PENDING,SCHEDULED`: several values at once, each one checked against the choices."""
+    """Several values at once (`?status=PENDING&status=SCHEDULED` or `?status=PENDING,SCHEDULED`), each one
+    checked against the choices."""
 
 
-class WorkloadFilterSet(django_filters.FilterSet):
+class WorkloadFilterSet(PylonFilterSet):
     status = ChoiceInFilter(
         choices=WorkloadStatus.choices,
-        help_text="Comma-separated statuses; the SPA's Queued is `PENDING,SCHEDULED`.",
+        help_text="Statuses; several: repeat the parameter (`status=PENDING&status=SCHEDULED`, the SPA's Queued) "
+        "or separate them with commas.",
     )
-    urgency = ChoiceInFilter(choices=Urgency.choices, help_text="Comma-separated urgencies.")
-    workload_type = ChoiceInFilter(choices=WorkloadType.choices, help_text="Comma-separated workload types.")
+    urgency = ChoiceInFilter(
+        choices=Urgency.choices, help_text="Urgencies; several: repeat the parameter or separate them with commas."
+    )
+    workload_type = ChoiceInFilter(
+        choices=WorkloadType.choices,
+        help_text="Workload types; several: repeat the parameter or separate them with commas.",
+    )
     host_dc = django_filters.UUIDFilter(field_name="host_dc_id", help_text="Host (preferred) zone id.")
     chosen_grid_zone = django_filters.UUIDFilter(field_name="chosen_grid_zone_id", help_text="Chosen zone id.")
     submitted_after = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
@@ -30,7 +38,8 @@ class WorkloadFilterSet(django_filters.FilterSet):
             ("updated_at", "updated_at"),
         ),
         help_text="Order by `submitted_at`, `deadline`, `urgency` (LOW…CRITICAL), `workload_name`, `status` or "
-        "`updated_at`; prefix `-` for descending. Default: newest first.",
+        "`updated_at`; prefix `-` for descending; several: repeat the parameter or separate them with commas. "
+        "Default: newest first.",
     )
 
     class Meta:

@@ -84,7 +84,7 @@ class GridZoneViewSet(
         return {**super().get_serializer_context(), "now": timezone.now()}
 
     @extend_schema(
-        operation_id="zones_intensity_list",
+        operation_id="zones_intensity_retrieve",
         summary="A zone's half-hourly carbon intensity and price",
         description=(
             "The zone's half hours starting in `[from, to)` that some source covers, in time order: the "

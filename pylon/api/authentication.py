@@ -1,0 +1,39 @@
+"""Bearer JWT authentication that tells an expired access token from a bad one.
+
+simplejwt answers both with ``token_not_valid``; a client then cannot know that refreshing would
+help. An access token whose signature is good but whose ``exp`` has passed is ``token_expired``
+(PyJWT checks the signature before the claims, so a forged token never reaches that branch).
+"""
+
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework_simplejwt import authentication
+from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings
+
+from pylon.core.exceptions import ErrorCode
+
+
+class AccessTokenExpired(InvalidToken):
+    default_detail = "The access token has expired; get a new one at POST /api/v1/auth/token/refresh/."
+    default_code = ErrorCode.TOKEN_EXPIRED
+
+
+class JWTAuthentication(authentication.JWTAuthentication):
+    def get_validated_token(self, raw_token: bytes):
+        expired = False
+        for token_class in api_settings.AUTH_TOKEN_CLASSES:
+            try:
+                return token_class(raw_token)
+            except ExpiredTokenError:
+                expired = True
+            except TokenError:
+                continue
+        if expired:
+            raise AccessTokenExpired()
+        raise InvalidToken("Given token not valid for any token type")
+
+
+class JWTAuthenticationScheme(SimpleJWTScheme):
+    """The schema's ``jwtAuth`` security scheme, for this subclass as for simplejwt's own."""
+
+    target_class = JWTAuthentication
