@@ -9,7 +9,7 @@ TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate seed serve worker beat openapi lint check-openapi check-migrations check-data-paths check-deploy test-postgres test-sqlite smoke-image benchmark clean
+.PHONY: run test install sdk-tools migrate seed serve worker beat openapi lint check-openapi check-migrations check-data-paths check-deploy test-postgres test-sqlite smoke-image benchmark clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -72,11 +72,20 @@ check-deploy: install
 	SECURE_HSTS_INCLUDE_SUBDOMAINS=true SECURE_HSTS_PRELOAD=true \
 	$(BIN)/python manage.py check --deploy --fail-level WARNING
 
-test-postgres: install
+## The pinned TypeScript tools of tests/sdk/ (npm registry); skipped, and the test with it, without npm.
+SDK_TOOLS := tests/sdk/typescript
+$(SDK_TOOLS)/node_modules/.installed: $(SDK_TOOLS)/package-lock.json
+	@if command -v npm >/dev/null; then \
+		npm ci --prefix $(SDK_TOOLS) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the TypeScript SDK check will be skipped"; fi
+
+sdk-tools: $(SDK_TOOLS)/node_modules/.installed
+
+test-postgres: install sdk-tools
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) CELERY_TASK_ALWAYS_EAGER=true \
 	$(BIN)/pytest --create-db -q $(PYTEST_ARGS)
 
-test-sqlite: install
+test-sqlite: install sdk-tools
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/pytest --create-db -q $(PYTEST_ARGS)
 
 ## The Dockerfile's build and start steps, run here (no Docker engine on this machine kind).
