@@ -14,7 +14,7 @@ from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, V
 
 from accounts.models import User
 from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadEvent, WorkloadStatus
-from zones.providers.bands import index_band
+from zones.selectors import intensity_band
 
 RECENT_WORKLOADS = 4
 
@@ -60,13 +60,16 @@ def workload_events(*, workload: ComputeWorkload) -> QuerySet[WorkloadEvent]:
 
 
 def carbon_level(workload: ComputeWorkload) -> str | None:
-    """The NESO index band of the intensity the run really had (emissions over energy)."""
+    """The NESO index band of the intensity the run really had (emissions over energy) in its zone,
+    by the zones' one band rule (the boundaries of the year it ran)."""
     energy = workload.energy_kwh
-    if workload.carbon_emitted_kg is None or not energy:
+    if workload.carbon_emitted_kg is None or not energy or workload.chosen_grid_zone is None:
         return None
-    intensity_g_per_kwh = float(workload.carbon_emitted_kg * 1000 / energy)
-    year = (workload.actual_end or workload.submitted_at).year
-    return index_band(intensity_g_per_kwh, year).value
+    return intensity_band(
+        zone=workload.chosen_grid_zone,
+        intensity=float(workload.carbon_emitted_kg * 1000 / energy),
+        at=workload.actual_end or workload.submitted_at,
+    )
 
 
 def workload_stats(*, fetched_by: User) -> dict[str, Any]:

@@ -58,12 +58,21 @@ def zone_is_stale(*, zone: GridZone, now: datetime | None = None) -> bool:
     return zone.figures_updated_at < (now or timezone.now()) - stale_after()
 
 
-def zone_current_index(*, zone: GridZone) -> str | None:
-    """The NESO band of the zone's current intensity; None outside GB (the bands are a GB calibration)."""
-    if zone.neso_region_id is None:
+def intensity_band(*, zone: GridZone, intensity: float | None, at: datetime) -> str | None:
+    """The NESO band of an intensity the zone had (or is forecast to have) at ``at``: the one place a band
+    is decided for the API. None outside GB (the bands are a GB calibration) or when the figure is
+    unknown; the year's boundaries follow ``index_band``'s rule (the year of the half hour described).
+    A band a provider stored with its reading is not reused: it may be of another calibration."""
+    if zone.neso_region_id is None or intensity is None:
         return None
-    year = (zone.figures_updated_at or timezone.now()).year
-    return str(index_band(float(zone.carbon_intensity), year))
+    return str(index_band(float(intensity), at))
+
+
+def zone_current_index(*, zone: GridZone) -> str | None:
+    """The band of the zone's current intensity, which describes the half hour it was set in."""
+    return intensity_band(
+        zone=zone, intensity=float(zone.carbon_intensity), at=zone.figures_updated_at or timezone.now()
+    )
 
 
 # -- resolving several sources ---------------------------------------------------------------------
@@ -139,6 +148,7 @@ class SeriesPoint:
     reading: SeriesReading
     energy_price: Decimal
     price_is_flat: bool
+    index: str | None
 
 
 #: The default window of a series request around now.
@@ -169,7 +179,9 @@ def zone_intensity_series(*, zone: GridZone, start: datetime, end: datetime) -> 
     points = []
     for key in sorted(best):
         price = prices.get(key)
-        points.append(SeriesPoint(best[key], zone.energy_price if price is None else price, price is None))
+        reading = best[key]
+        band = intensity_band(zone=zone, intensity=reading.intensity, at=reading.period_start)
+        points.append(SeriesPoint(reading, zone.energy_price if price is None else price, price is None, band))
     return points
 
 
@@ -182,6 +194,7 @@ class ZoneSnapshot:
     reading: SeriesReading | None
     energy_price: Decimal
     price_is_flat: bool
+    index: str | None
 
 
 def intensity_snapshot(*, zones: Sequence[GridZone], at: datetime) -> list[ZoneSnapshot]:
@@ -193,13 +206,15 @@ def intensity_snapshot(*, zones: Sequence[GridZone], at: datetime) -> list[ZoneS
     snapshots = []
     for zone in zones:
         price = prices.get((zone.pk, start))
+        reading = best.get((zone.pk, start))
         snapshots.append(
             ZoneSnapshot(
                 zone=zone,
                 period_start=start,
-                reading=best.get((zone.pk, start)),
+                reading=reading,
                 energy_price=zone.energy_price if price is None else price,
                 price_is_flat=price is None,
+                index=intensity_band(zone=zone, intensity=reading and reading.intensity, at=start),
             )
         )
     return snapshots

@@ -84,28 +84,36 @@ def test_window_filter_keeps_requested_hours_from_the_containing_half_hour() -> 
     ],
 )
 def test_band_boundaries_per_year(year: int, bounds: tuple[int, ...]) -> None:
-    assert index_band(0, year) == "very low"
+    assert index_band(0, datetime(year, 6, 1, tzinfo=UTC)) == "very low"
     for lower, band, below in zip(bounds, INDEX_BANDS[1:], INDEX_BANDS[:-1], strict=True):
-        assert index_band(lower, year) == band
-        assert index_band(lower - 0.5, year) == below
-    assert index_band(5000, year) == "very high"
+        assert index_band(lower, datetime(year, 6, 1, tzinfo=UTC)) == band
+        assert index_band(lower - 0.5, datetime(year, 6, 1, tzinfo=UTC)) == below
+    assert index_band(5000, datetime(year, 6, 1, tzinfo=UTC)) == "very high"
 
 
 def test_band_years_outside_the_published_range_clamp() -> None:
-    assert index_band(39, 2019) == index_band(39, 2023) == "very low"
-    assert index_band(231, 2031) == index_band(231, 2026) == "very high"
+    assert (
+        index_band(39, datetime(2019, 6, 1, tzinfo=UTC))
+        == index_band(39, datetime(2023, 6, 1, tzinfo=UTC))
+        == "very low"
+    )
+    assert (
+        index_band(231, datetime(2031, 6, 1, tzinfo=UTC))
+        == index_band(231, datetime(2026, 6, 1, tzinfo=UTC))
+        == "very high"
+    )
 
 
 def test_band_names_match_the_api_spelling_in_order() -> None:
     assert list(INDEX_BANDS) == ["very low", "low", "moderate", "high", "very high"]
     assert IndexBand.VERY_HIGH == "very high"
-    assert isinstance(index_band(100, 2023), str)
+    assert isinstance(index_band(100, datetime(2023, 6, 1, tzinfo=UTC)), str)
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan")])
 def test_band_rejects_impossible_intensities(bad: float) -> None:
     with pytest.raises(ValueError):
-        index_band(bad, 2023)
+        index_band(bad, datetime(2023, 6, 1, tzinfo=UTC))
 
 
 # -- JsonHttpClient error mapping ----------------------------------------------

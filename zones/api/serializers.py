@@ -162,6 +162,9 @@ class IntensitySnapshotQuerySerializer(serializers.Serializer):
     at = UtcDateTimeField(required=False, help_text="Any time in the half hour wanted. Default: now.")
 
 
+BAND_HELP = "NESO index band of `carbon_intensity`, with the boundaries of that half hour's year (GB zones only)."
+
+
 class IntensityPointSerializer(serializers.Serializer):
     """One half hour of a zone: its resolved carbon intensity and its price."""
 
@@ -175,10 +178,9 @@ class IntensityPointSerializer(serializers.Serializer):
         source="reading.actual", allow_null=True, help_text="Measured or estimated, gCO2/kWh; null until known."
     )
     index = serializers.ChoiceField(
-        source="reading.index",
         choices=IntensityIndex.choices,
         allow_null=True,
-        help_text="NESO index band (GB sources only).",
+        help_text=BAND_HELP,
     )
     generation_mix = serializers.DictField(
         source="reading.generation_mix",
@@ -219,7 +221,11 @@ class ZoneIntensitySnapshotSerializer(serializers.Serializer):
     )
     forecast = serializers.FloatField(source="reading.forecast", allow_null=True)
     actual = serializers.FloatField(source="reading.actual", allow_null=True)
-    index = serializers.ChoiceField(source="reading.index", choices=IntensityIndex.choices, allow_null=True)
+    index = serializers.ChoiceField(
+        choices=IntensityIndex.choices,
+        allow_null=True,
+        help_text=BAND_HELP,
+    )
     source = serializers.ChoiceField(source="reading.source", choices=CarbonSource.choices, allow_null=True)
     fetched_at = serializers.DateTimeField(source="reading.fetched_at", allow_null=True)
     energy_price = serializers.DecimalField(

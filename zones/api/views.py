@@ -134,6 +134,7 @@ class GridZoneViewSet(
                 "reading": snap.reading or NO_READING,
                 "energy_price": snap.energy_price,
                 "price_is_flat": snap.price_is_flat,
+                "index": snap.index,
                 "is_stale": selectors.zone_is_stale(zone=snap.zone, now=now),
             }
             for snap in selectors.intensity_snapshot(zones=page, at=at)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -37,13 +38,14 @@ _FIRST_YEAR = min(_LOWER_BOUNDS)
 _LAST_YEAR = max(_LOWER_BOUNDS)
 
 
-def index_band(intensity: float, year: int) -> IndexBand:
-    """The band of ``intensity`` (gCO2/kWh) under the boundaries in force in ``year``.
+def index_band(intensity: float, at: datetime) -> IndexBand:
+    """The band of ``intensity`` (gCO2/kWh) measured or forecast for the moment ``at``.
 
-    Years before 2023 use 2023's bands and years after 2026 use 2026's: no
-    other calibration has been published.
+    The one rule, used everywhere: a figure is banded with the boundaries in force in the year of
+    the half hour it describes (not the year it is shown in), as NESO's own index does. Years before
+    2023 use 2023's bands and years after 2026 use 2026's: no other calibration has been published.
     """
     if math.isnan(intensity) or intensity < 0:
         raise ValueError(f"intensity must be a non-negative number, got {intensity!r}")
-    bounds = _LOWER_BOUNDS[min(max(year, _FIRST_YEAR), _LAST_YEAR)]
+    bounds = _LOWER_BOUNDS[min(max(at.year, _FIRST_YEAR), _LAST_YEAR)]
     return INDEX_BANDS[bisect_right(bounds, intensity)]

@@ -330,7 +330,7 @@ def _zone(layout: _Layout, text: str) -> str:
 
 def _index(text: str, intensity: float, start: datetime) -> str:
     """The recorded band if valid, else the band computed for the period's year."""
-    return text if text in INDEX_BANDS else str(index_band(intensity, start.year))
+    return text if text in INDEX_BANDS else str(index_band(intensity, start))
 
 
 def _generation_mix(layout: _Layout, fields: list[str]) -> dict[str, float] | None:

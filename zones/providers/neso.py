@@ -207,7 +207,7 @@ def _reading(zone_key: str, period: dict[str, Any], intensity: Any, mix: Any) ->
     index = intensity.get("index")
     if index not in INDEX_BANDS:
         # The API's own index uses the actual when it has one; do the same.
-        index = index_band(actual if actual is not None else forecast, start.year)
+        index = index_band(actual if actual is not None else forecast, start)
     return IntensityReading(
         zone_key=zone_key,
         period_start=start,
