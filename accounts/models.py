@@ -124,3 +124,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_service_role(self) -> bool:
         return self.is_superuser or (self.is_staff and self.role != Role.OPERATOR)
+
+    @property
+    def access_role(self) -> str:
+        """Whom the access rules treat this user as: ``USER``, ``OPERATOR`` or ``SERVICE`` (the
+        service role, which ``role`` alone does not show: a superuser's ``role`` is USER)."""
+        return "SERVICE" if self.is_service_role else self.role

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -54,8 +55,13 @@ def test_seed_demo_is_idempotent():
         return [model.objects.count() for model in (Organization, User, GridZone, ComputeWorkload)]
 
     before = counts()
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    printed = StringIO()
+    call_command("seed_demo", stdout=printed)
     assert counts() == before
+    # The service superuser is the service role, not a USER (as the login table used to say).
+    roles = {line.split()[-1]: line.split()[-2] for line in printed.getvalue().splitlines() if "@" in line}
+    assert roles["admin@pylon.example"] == "SERVICE"
+    assert (roles["ops@northwind.example"], roles["ada@northwind.example"]) == ("OPERATOR", "USER")
     assert GridZone.objects.count() == 14
     assert sorted(GridZone.objects.values_list("neso_region_id", flat=True)) == list(range(1, 15))
     for slug in ("northwind", "bramble"):

@@ -183,8 +183,11 @@ def _transition(
     note: str = "",
     changes: dict[str, Any] | Callable[[ComputeWorkload], dict[str, Any]] | None = None,
     check: Callable[[ComputeWorkload], None] | None = None,
+    allowed_from: frozenset[str] | None = None,
 ) -> ComputeWorkload:
     """Move ``workload`` along the state machine, atomically and exactly once.
+
+    ``allowed_from`` narrows the statuses this caller may act from (see ``next_status``).
 
     The row is locked (PostgreSQL) and the update is conditional on the status read, so of two
     concurrent requests one wins and the other gets a 409 — on SQLite too, where the conditional
@@ -197,7 +200,7 @@ def _transition(
         if check is not None:
             check(current)
         from_status = current.status
-        target = next_status(action, from_status)
+        target = next_status(action, from_status, allowed_from=allowed_from)
         extra = changes(current) if callable(changes) else changes or {}
         values = {**extra, "status": target, "updated_at": timezone.now()}
         updated = ComputeWorkload.objects.filter(pk=current.pk, status=from_status).update(**values)
@@ -218,6 +221,10 @@ def _transition(
     return current
 
 
+#: What an owner may cancel; operators and the service role may cancel anything unfinished.
+OWNER_CANCELS_FROM = frozenset({WorkloadStatus.PENDING, WorkloadStatus.SCHEDULED})
+
+
 def workload_cancel(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
     """The owner cancels while PENDING or SCHEDULED; operators and the service role any unfinished one."""
     operates = _can_operate(actor, workload)
@@ -228,7 +235,14 @@ def workload_cancel(*, workload: ComputeWorkload, actor: User, note: str = "") -
         if not operates and current.status == WorkloadStatus.RUNNING:
             raise PermissionDenied("A running workload can only be cancelled by an operator.")
 
-    return _transition(workload, action=WorkloadAction.CANCEL, actor=actor, note=note, check=owner_may_not_stop_a_run)
+    return _transition(
+        workload,
+        action=WorkloadAction.CANCEL,
+        actor=actor,
+        note=note,
+        check=owner_may_not_stop_a_run,
+        allowed_from=None if operates else OWNER_CANCELS_FROM,
+    )
 
 
 def workload_assign(

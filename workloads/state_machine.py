@@ -46,11 +46,18 @@ class ConcurrentUpdate(ApplicationError):
     code = ErrorCode.CONCURRENT_UPDATE
 
 
-def next_status(action: str, current: str) -> str:
-    """The status ``action`` leads to from ``current``; an illegal move raises ``InvalidTransition``."""
+def next_status(action: str, current: str, *, allowed_from: frozenset[str] | None = None) -> str:
+    """The status ``action`` leads to from ``current``; an illegal move raises ``InvalidTransition``.
+
+    ``allowed_from`` narrows the table's sources to what this caller may act on (an owner cancels only
+    PENDING or SCHEDULED work), so the refusal lists what the caller can actually do.
+    """
     sources, target = TRANSITIONS[action]
+    if allowed_from is not None:
+        sources = sources & allowed_from
     if current not in sources:
-        allowed = " or ".join(sorted(sources))
+        ordered = [status for status in S.values if status in sources]  # in lifecycle order
+        allowed = ordered[0] if len(ordered) == 1 else f"{', '.join(ordered[:-1])} or {ordered[-1]}"
         raise InvalidTransition(
             f"Cannot {WorkloadAction(action).value} a workload that is {current}; it must be {allowed}.",
             fields={"status": [f"Is {current}; {WorkloadAction(action).value} needs {allowed}."]},

@@ -27,13 +27,24 @@ def _fmt_qty(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 or value == round(value) else f"{value:,.3g}"
 
 
-def _pair(a: float, b: float, decimals: int) -> tuple[str, str]:
-    """Format two figures with enough decimals that distinct values look distinct."""
-    for d in range(decimals, decimals + 4):
-        sa, sb = f"{a:,.{d}f}", f"{b:,.{d}f}"
-        if sa != sb:
-            return sa, sb
-    return sa, sb
+def _places(value: float, most: int = 6) -> int:
+    """The decimals ``value`` really has (0.5 → 1, 500.0 → 0), up to ``most``."""
+    return next((p for p in range(most) if abs(round(value, p) - value) < 1e-9), most)
+
+
+def _cap_below(cap: float, lowest: float, decimals: int) -> tuple[str, str]:
+    """``(cap, lowest)`` for "cap X is below the lowest Y", each shown so that the sentence stays true.
+
+    The cap is shown with every decimal it has (a 0.5 g cap is "0.5", never "0"); the lowest figure
+    with ``decimals`` or the cap's places, more if needed, rounded *down*: what is shown is never above
+    what was computed, and always above the cap.
+    """
+    shown_places = max(decimals, _places(cap))
+    for places in range(shown_places, shown_places + 6):
+        floored = math.floor(lowest * 10**places + 1e-6) / 10**places
+        if floored > cap:
+            break
+    return f"{cap:,.{shown_places}f}", f"{floored:,.{places}f}"
 
 
 def _resource_phrase(r: int, amount: float) -> str:
@@ -206,7 +217,7 @@ def diagnose(
         z, j = np.unravel_index(int(np.argmin(em)), em.shape)
         lowest = float(em[z, j])
         cap = float(prep.ccap[i])
-        s_cap, s_low = _pair(cap, lowest, 0)
+        s_cap, s_low = _cap_below(cap, lowest, 0)
         msg = (
             f"Carbon cap {s_cap} g is below the lowest expected emissions {s_low} g "
             f"({label(int(z))}, {fmt_time(col_time(int(j)))})"
@@ -228,7 +239,7 @@ def diagnose(
         z, j = np.unravel_index(int(np.argmin(cost)), cost.shape)
         lowest = float(cost[z, j])
         cap = float(prep.pcap[i])
-        s_cap, s_low = _pair(cap, lowest, 2)
+        s_cap, s_low = _cap_below(cap, lowest, 2)
         within = " among options within the carbon cap" if wl.carbon_cap_g is not None else ""
         msg = (
             f"Price cap £{s_cap} is below the lowest expected cost £{s_low} "

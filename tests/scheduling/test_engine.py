@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -253,6 +254,26 @@ def test_carbon_cap_message_names_the_lowest_reachable_emissions() -> None:
     )
     assert inf.details["lowest_emissions_g"] == pytest.approx(812.0)
     assert inf.details["shortfall_g"] == pytest.approx(312.0)
+
+
+@pytest.mark.parametrize(
+    ("cap", "intensity", "expected"),
+    [
+        # A 0.5 g cap read "Carbon cap 0 g": false (and unfixable by the user) once rounded away.
+        (0.5, 52.4, "Carbon cap 0.5 g is below the lowest expected emissions 52.4 g"),
+        # Rounded up, 812.35 would read "812.4" above its truth; the cap keeps its two places.
+        (812.3, 812.35, "Carbon cap 812.3 g is below the lowest expected emissions 812.3"),
+        (812.34, 812.35, "Carbon cap 812.34 g is below the lowest expected emissions 812.35 g"),
+    ],
+)
+def test_carbon_cap_message_keeps_the_precision_that_makes_it_true(cap, intensity, expected) -> None:
+    g = grid({"A": [intensity] * 4})
+    plan = rank_options(wl(energy_kwh=1.0, carbon_cap_g=cap), zones("A"), g, None, CARBON_FIRST, T0)
+    inf = plan.infeasible
+    assert inf is not None and inf.constraint == Constraint.CARBON_CAP
+    assert inf.message.startswith(expected)
+    shown_cap, shown_low = (float(x.replace(",", "")) for x in re.findall(r"([\d,.]+\d) g", inf.message))
+    assert shown_cap == cap and cap < shown_low <= inf.details["lowest_emissions_g"]
 
 
 def test_price_cap_message() -> None:

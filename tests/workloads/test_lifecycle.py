@@ -36,6 +36,18 @@ class TestStateMachine:
             assert not any(status in sources for sources, _ in TRANSITIONS.values())
 
 
+@pytest.mark.parametrize(
+    ("role", "allowed"),
+    [("owner", "PENDING or SCHEDULED"), ("operator", "PENDING, SCHEDULED or RUNNING")],
+)
+def test_a_refused_cancel_lists_what_this_caller_may_cancel(user, operator, role, allowed):
+    """An owner may not cancel a RUNNING workload, so their refusal must not offer it."""
+    workload = WorkloadFactory(user=user, status=S.CANCELLED)
+    response = client_for(user if role == "owner" else operator).post(f"{WORKLOADS}{workload.pk}/cancel/", {})
+    assert response.status_code == 409
+    assert response.json()["message"] == f"Cannot cancel a workload that is CANCELLED; it must be {allowed}."
+
+
 ROLES = ["anonymous", "owner", "colleague", "stranger", "operator", "other_operator", "staff"]
 
 

@@ -25,5 +25,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"{workloads} new demo workloads"))
         for slug, members in people.items():
             for user in members:
-                self.stdout.write(f"  {slug:10} {user.role:9} {user.email}")
+                self.stdout.write(f"  {slug:10} {user.access_role:9} {user.email}")
         self.stdout.write(self.style.SUCCESS(f"Demo data loaded. Every demo password is {DEMO_PASSWORD!r}."))
