@@ -60,7 +60,8 @@ check-migrations: install
 
 check-openapi: install
 	@tmp=$$(mktemp); \
-	$(BIN)/python manage.py spectacular --file $$tmp --validate --fail-on-warn && \
+	if ! $(BIN)/python manage.py spectacular --file $$tmp --validate --fail-on-warn; then \
+		rm -f $$tmp; echo "the schema has errors or warnings (above)."; exit 1; fi; \
 	if ! cmp -s $$tmp openapi.yaml; then diff -u openapi.yaml $$tmp | head -40; \
 		echo "openapi.yaml is stale: run 'make openapi' and commit it."; rm -f $$tmp; exit 1; fi; \
 	rm -f $$tmp; echo "openapi.yaml is current and valid."

@@ -15,6 +15,7 @@ from django.contrib.staticfiles import finders
 from django.http import HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularRedocView
 
 SIDECAR_REDOC = "drf_spectacular_sidecar/redoc/bundles/redoc.standalone.js"
@@ -42,6 +43,7 @@ def redoc_bundle(request) -> HttpResponse:
 class OfflineRedocView(SpectacularRedocView):
     template_name = "pylon/redoc.html"
 
+    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         response.data["redoc_standalone"] = reverse("redoc-bundle")
