@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
-from scheduling import engine, inputs
+from scheduling import engine, inputs, rows
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
 from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadStatus
@@ -138,27 +138,15 @@ def options_preview(*, fetched_by: User, data: dict[str, Any], now: datetime | N
         now,
         top_k=3,
     )
-    options = []
-    for rank, option in enumerate(plan.options, start=1):
-        recommendation = Recommendation(
-            rank=rank,
-            zone=context.zone(option.zone),
-            start=option.start,
-            end=option.end,
-            expected_emissions_kg=option.emissions_kg,
-            expected_cost_gbp=option.cost_gbp,
-            carbon_saving_kg=None if option.carbon_saving_g is None else option.carbon_saving_g / 1000.0,
-            cost_saving_gbp=option.cost_saving_gbp,
-            mean_intensity=option.mean_intensity,
-            mean_price=option.mean_price,
-            wait_mins=option.wait_mins,
-            score=option.score,
-            score_carbon=option.score_parts.carbon,
-            score_price=option.score_parts.price,
-            score_wait=option.score_parts.wait,
-            energy_kwh=plan.energy_kwh_used,
-        )
-        options.append(recommendation)
+    zones = {option.zone: context.zone(option.zone) for option in plan.options}
+    options = rows.recommendation_rows(
+        plan,
+        make=rows.new_recommendation.maker(),
+        workload_id=None,
+        zone_pk={code: zone.pk for code, zone in zones.items()},
+    )
+    for recommendation, option in zip(options, plan.options, strict=True):
+        recommendation.zone = zones[option.zone]  # the serializer shows it: no query per option
     baseline = None
     if plan.baseline is not None:
         baseline = {
