@@ -124,3 +124,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_service_role(self) -> bool:
         return self.is_superuser or (self.is_staff and self.role != Role.OPERATOR)
+
+    def operates(self, organization_id) -> bool:
+        """May act as an operator in this organisation: its own operators, and the service role."""
+        return self.is_service_role or (self.is_operator and self.organization_id == organization_id)

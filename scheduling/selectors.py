@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
@@ -16,7 +16,7 @@ from accounts.models import User
 from scheduling import engine, inputs, rows
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
-from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadStatus
+from workloads.models import ComputeWorkload, WorkloadStatus
 
 
 def policy_get(*, organization_id) -> SchedulingPolicy:
@@ -72,15 +72,11 @@ def queue_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
 def pending_ids_in_priority_order(*, organization_id=None) -> list:
     """Every PENDING workload id (of one organisation, when given), most urgent first: the order
     the chunks of a recompute are enqueued in."""
-    urgency_rank = Case(
-        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
-        output_field=IntegerField(),
-    )
     pending = ComputeWorkload.objects.filter(status=WorkloadStatus.PENDING)
     if organization_id is not None:
         pending = pending.filter(organization_id=organization_id)
     return list(
-        pending.annotate(priority=urgency_rank)
+        pending.annotate(priority=workload_selectors.urgency_rank())
         .order_by("-priority", F("deadline").asc(nulls_last=True), "submitted_at", "id")
         .values_list("id", flat=True)
     )

@@ -27,14 +27,18 @@ def _visible_to(user: User) -> Q:
     return Q(user_id=user.pk)
 
 
+def urgency_rank() -> Case:
+    """The workload's urgency as a number, CRITICAL highest (``URGENCY_RANK``), for ordering in SQL."""
+    return Case(
+        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
+        output_field=IntegerField(),
+    )
+
+
 def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
     """The workloads ``fetched_by`` may see, with what the list and detail views show joined in."""
     if not fetched_by.is_authenticated:
         return ComputeWorkload.objects.none()
-    urgency_rank = Case(
-        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
-        output_field=IntegerField(),
-    )
     return (
         ComputeWorkload.objects.filter(_visible_to(fetched_by))
         .select_related(
@@ -45,7 +49,7 @@ def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
             "recommended_2_grid_zone",
             "recommended_3_grid_zone",
         )
-        .annotate(urgency_rank=urgency_rank)
+        .annotate(urgency_rank=urgency_rank())
     )
 
 
