@@ -19,7 +19,7 @@ from accounts.models import User
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.services import model_update
 from scheduling.engine import estimate_energy_kwh
-from workloads import signals
+from workloads import selectors, signals
 from workloads.models import (
     DEFAULT_DURATION_MINS,
     ComputeWorkload,
@@ -27,7 +27,6 @@ from workloads.models import (
     WorkloadStatus,
 )
 from workloads.state_machine import ConcurrentUpdate, WorkloadAction, next_status
-from zones import selectors as zone_selectors
 from zones.models import GridZone
 
 #: The fields a user owns and may write (on submit, and while the workload is PENDING).
@@ -344,9 +343,9 @@ def _run_accounting(workload: ComputeWorkload, *, energy_kwh: Decimal, end: date
     start = workload.actual_start or end
     run_length = max(end - start, timedelta(minutes=1))
     chosen = workload.chosen_grid_zone
-    intensity, price = zone_selectors.zone_mean_figures(zone=chosen, start=start, end=end)
+    intensity, price = selectors.zone_mean_figures(zone=chosen, start=start, end=end)
     baseline_start = workload.submitted_at
-    base_intensity, base_price = zone_selectors.zone_mean_figures(
+    base_intensity, base_price = selectors.zone_mean_figures(
         zone=workload.host_dc, start=baseline_start, end=baseline_start + run_length
     )
     quantum = Decimal("0.0001")
