@@ -130,3 +130,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Whom the access rules treat this user as: ``USER``, ``OPERATOR`` or ``SERVICE`` (the
         service role, which ``role`` alone does not show: a superuser's ``role`` is USER)."""
         return "SERVICE" if self.is_service_role else self.role
+
+    def operates(self, organization_id) -> bool:
+        """May act as an operator in this organisation: its own operators, and the service role."""
+        return self.is_service_role or (self.is_operator and self.organization_id == organization_id)

@@ -21,7 +21,7 @@ from django.utils import timezone
 from notifications import services as notification_services
 from scheduling import engine, inputs, owner_notifications, selectors, services
 from scheduling.models import Recommendation, SchedulingOutcome
-from scheduling.rows import OUTCOME_UPDATE_FIELDS, new_outcome, new_recommendation
+from scheduling.rows import OUTCOME_UPDATE_FIELDS, new_outcome, new_recommendation, recommendation_rows
 from workloads.models import ComputeWorkload, WorkloadStatus
 
 TOP_K = 3
@@ -126,34 +126,15 @@ def _compute(
     for row, plan in zip(rows, result.plans, strict=True):
         pk = row["id"]
         energy = plan.energy_kwh_used
-        ranked = [
-            make_recommendation(
-                (
-                    None,
-                    pk,
-                    rank,
-                    zone_pk[option.zone],
-                    option.start,
-                    option.end,
-                    option.emissions_kg,
-                    option.cost_gbp,
-                    None if option.carbon_saving_g is None else option.carbon_saving_g / 1000.0,
-                    option.cost_saving_gbp,
-                    option.mean_intensity,
-                    option.mean_price,
-                    option.wait_mins,
-                    option.score,
-                    option.score_parts.carbon,
-                    option.score_parts.price,
-                    option.score_parts.wait,
-                    energy,
-                    fetched_at,
-                    computed_at,
-                    run_id,
-                )
-            )
-            for rank, option in enumerate(plan.options, start=1)
-        ]
+        ranked = recommendation_rows(
+            plan,
+            make=make_recommendation,
+            workload_id=pk,
+            zone_pk=zone_pk,
+            fetched_at=fetched_at,
+            computed_at=computed_at,
+            run_id=run_id,
+        )
         org = row["organization_id"]
         policy_weights = weights[org]
         baseline = plan.baseline

@@ -3,11 +3,13 @@ thousands of them, and ``Model.__init__``'s per-field loop was a fifth of its co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from django.db.models import signals
 from django.db.models.base import ModelState
 
+from scheduling import engine
 from scheduling.models import Recommendation, SchedulingOutcome
 
 OUTCOME_UPDATE_FIELDS = [
@@ -90,3 +92,47 @@ new_recommendation = RowMaker(
     ),
 )
 new_outcome = RowMaker(SchedulingOutcome, ("workload_id", *OUTCOME_UPDATE_FIELDS))
+
+
+def recommendation_rows(
+    plan: engine.WorkloadPlan,
+    *,
+    make: Callable[[tuple], Recommendation],
+    workload_id: Any,
+    zone_pk: Mapping[str, Any],
+    fetched_at=None,
+    computed_at=None,
+    run_id=None,
+) -> list[Recommendation]:
+    """A plan's options as unsaved recommendations ranked 1.., made by ``make`` (a batch's
+    ``new_recommendation.maker()``): the one rule of what an option's row holds, for the rows a
+    recompute stores and the options a preview shows."""
+    energy = plan.energy_kwh_used
+    return [
+        make(
+            (
+                None,
+                workload_id,
+                rank,
+                zone_pk[option.zone],
+                option.start,
+                option.end,
+                option.emissions_kg,
+                option.cost_gbp,
+                None if option.carbon_saving_g is None else option.carbon_saving_g / 1000.0,
+                option.cost_saving_gbp,
+                option.mean_intensity,
+                option.mean_price,
+                option.wait_mins,
+                option.score,
+                option.score_parts.carbon,
+                option.score_parts.price,
+                option.score_parts.wait,
+                energy,
+                fetched_at,
+                computed_at,
+                run_id,
+            )
+        )
+        for rank, option in enumerate(plan.options, start=1)
+    ]

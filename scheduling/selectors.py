@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Case, F, IntegerField, Prefetch, Q, QuerySet, Value, When
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
-from scheduling import engine, inputs
+from scheduling import engine, inputs, rows
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
-from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadStatus
+from workloads.models import ComputeWorkload, WorkloadStatus
 
 
 def policy_get(*, organization_id) -> SchedulingPolicy:
@@ -72,15 +72,11 @@ def queue_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
 def pending_ids_in_priority_order(*, organization_id=None) -> list:
     """Every PENDING workload id (of one organisation, when given), most urgent first: the order
     the chunks of a recompute are enqueued in."""
-    urgency_rank = Case(
-        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
-        output_field=IntegerField(),
-    )
     pending = ComputeWorkload.objects.filter(status=WorkloadStatus.PENDING)
     if organization_id is not None:
         pending = pending.filter(organization_id=organization_id)
     return list(
-        pending.annotate(priority=urgency_rank)
+        pending.annotate(priority=workload_selectors.urgency_rank())
         .order_by("-priority", F("deadline").asc(nulls_last=True), "submitted_at", "id")
         .values_list("id", flat=True)
     )
@@ -138,27 +134,15 @@ def options_preview(*, fetched_by: User, data: dict[str, Any], now: datetime | N
         now,
         top_k=3,
     )
-    options = []
-    for rank, option in enumerate(plan.options, start=1):
-        recommendation = Recommendation(
-            rank=rank,
-            zone=context.zone(option.zone),
-            start=option.start,
-            end=option.end,
-            expected_emissions_kg=option.emissions_kg,
-            expected_cost_gbp=option.cost_gbp,
-            carbon_saving_kg=None if option.carbon_saving_g is None else option.carbon_saving_g / 1000.0,
-            cost_saving_gbp=option.cost_saving_gbp,
-            mean_intensity=option.mean_intensity,
-            mean_price=option.mean_price,
-            wait_mins=option.wait_mins,
-            score=option.score,
-            score_carbon=option.score_parts.carbon,
-            score_price=option.score_parts.price,
-            score_wait=option.score_parts.wait,
-            energy_kwh=plan.energy_kwh_used,
-        )
-        options.append(recommendation)
+    zones = {option.zone: context.zone(option.zone) for option in plan.options}
+    options = rows.recommendation_rows(
+        plan,
+        make=rows.new_recommendation.maker(),
+        workload_id=None,
+        zone_pk={code: zone.pk for code, zone in zones.items()},
+    )
+    for recommendation, option in zip(options, plan.options, strict=True):
+        recommendation.zone = zones[option.zone]  # the serializer shows it: no query per option
     baseline = None
     if plan.baseline is not None:
         baseline = {

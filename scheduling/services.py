@@ -132,7 +132,7 @@ def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> Sche
     keeps the weights sent (and the current ones for those not sent); at least one must be positive.
     Changing the policy recomputes the organisation's PENDING workloads after commit.
     """
-    if not (actor.is_service_role or (actor.is_operator and actor.organization_id == organization_id)):
+    if not actor.operates(organization_id):
         raise PermissionDenied("Only operators of the organisation may change its scheduling policy.")
     policy = SchedulingPolicy.objects.select_for_update().filter(
         organization_id=organization_id

@@ -7,14 +7,20 @@
 Every view, the admin and the other apps' reads go through ``workload_list``.
 """
 
+import math
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 
 from accounts.models import User
+from scheduling import engine
 from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadEvent, WorkloadStatus
-from zones.selectors import intensity_band
+from zones import selectors as zone_selectors
+from zones.models import GridZone
+from zones.providers.base import HALF_HOUR, floor_half_hour
 
 RECENT_WORKLOADS = 4
 
@@ -27,14 +33,18 @@ def _visible_to(user: User) -> Q:
     return Q(user_id=user.pk)
 
 
+def urgency_rank() -> Case:
+    """The workload's urgency as a number, CRITICAL highest (``URGENCY_RANK``), for ordering in SQL."""
+    return Case(
+        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
+        output_field=IntegerField(),
+    )
+
+
 def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
     """The workloads ``fetched_by`` may see, with what the list and detail views show joined in."""
     if not fetched_by.is_authenticated:
         return ComputeWorkload.objects.none()
-    urgency_rank = Case(
-        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
-        output_field=IntegerField(),
-    )
     return (
         ComputeWorkload.objects.filter(_visible_to(fetched_by))
         .select_related(
@@ -45,8 +55,26 @@ def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
             "recommended_2_grid_zone",
             "recommended_3_grid_zone",
         )
-        .annotate(urgency_rank=urgency_rank)
+        .annotate(urgency_rank=urgency_rank())
     )
+
+
+def zone_mean_figures(*, zone: GridZone, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
+    """Time-weighted mean carbon intensity (gCO2/kWh) and price (GBP/kWh) of ``zone`` over
+    ``[start, end)``, as ``Decimal``s: what a run there in that period is accounted at.
+
+    The engine's accounting rule (``engine.time_weighted_mean``), with the zone's current figures
+    for each half hour no series covers (and for an empty period).
+    """
+    if end <= start:
+        return zone.carbon_intensity, zone.energy_price
+    slots = min(math.ceil((end - floor_half_hour(start)) / HALF_HOUR), zone_selectors.MAX_GRID_SLOTS)
+    grid = zone_selectors.intensity_grid(zones=[zone], start=floor_half_hour(start), slots=slots)
+    first = (start - grid.start) / HALF_HOUR
+    last = min((end - grid.start) / HALF_HOUR, slots)
+    intensity = engine.time_weighted_mean(grid.intensity[0], first, last, fallback=float(zone.carbon_intensity))
+    price = engine.time_weighted_mean(grid.price[0], first, last, fallback=float(zone.energy_price))
+    return Decimal(f"{intensity:.2f}"), Decimal(f"{price:.4f}")
 
 
 def workload_for_notification(*, workload_id) -> ComputeWorkload | None:
@@ -65,7 +93,7 @@ def carbon_level(workload: ComputeWorkload) -> str | None:
     energy = workload.energy_kwh
     if workload.carbon_emitted_kg is None or not energy or workload.chosen_grid_zone is None:
         return None
-    return intensity_band(
+    return zone_selectors.intensity_band(
         zone=workload.chosen_grid_zone,
         intensity=float(workload.carbon_emitted_kg * 1000 / energy),
         at=workload.actual_end or workload.submitted_at,
@@ -105,10 +133,11 @@ def workload_stats(*, fetched_by: User) -> dict[str, Any]:
     }
 
 
-def workload_zone_figures(*, fetched_by: User) -> dict[Any, dict[str, Any]]:
-    """Per chosen zone, over the workloads the caller sees: RUNNING count, total count, total
-    energy (kWh, measured else estimated) and average emissions (kg, over runs that have them).
-    One query. Users get their own figures only; operators their organisation's."""
+def workload_zone_figures(*, fetched_by: User, zone_ids: Iterable[Any]) -> dict[Any, dict[str, Any]]:
+    """Per zone of ``zone_ids``, over the workloads the caller sees there: RUNNING count, total
+    count, total energy (kWh, measured else estimated) and average emissions (kg, over runs that
+    have them); zero counts where there are none. One query. Users get their own figures only;
+    operators their organisation's; the service role everyone's."""
     rows = (
         workload_list(fetched_by=fetched_by)
         .filter(chosen_grid_zone__isnull=False)
@@ -122,7 +151,7 @@ def workload_zone_figures(*, fetched_by: User) -> dict[Any, dict[str, Any]]:
             average_carbon_kg=Avg("carbon_emitted_kg"),
         )
     )
-    return {
+    found = {
         row["chosen_grid_zone_id"]: {
             "running_count": row["running_count"],
             "total_count": row["total_count"],
@@ -131,3 +160,5 @@ def workload_zone_figures(*, fetched_by: User) -> dict[Any, dict[str, Any]]:
         }
         for row in rows
     }
+    empty = {"running_count": 0, "total_count": 0, "total_energy_kwh": Decimal(0), "average_carbon_kg": None}
+    return {zone_id: found.get(zone_id, empty) for zone_id in zone_ids}

@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from pylon.core.exceptions import ApplicationError, ErrorCode
+from pylon.services import model_update
 from scheduling.engine import estimate_energy_kwh
+from workloads import selectors, signals
 from workloads.models import (
     DEFAULT_DURATION_MINS,
     ComputeWorkload,
@@ -25,7 +27,6 @@ from workloads.models import (
     WorkloadStatus,
 )
 from workloads.state_machine import ConcurrentUpdate, WorkloadAction, next_status
-from zones import selectors as zone_selectors
 from zones.models import GridZone
 
 #: The fields a user owns and may write (on submit, and while the workload is PENDING).
@@ -125,8 +126,6 @@ def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
     else:  # pragma: no cover - 32**6 ids a day make five collisions in a row unthinkable
         raise ConcurrentUpdate("Could not allocate a job id; try again.")
     _record(workload, action=WorkloadAction.SUBMIT, actor=user, from_status=None)
-    from workloads import signals
-
     signals.workload_submitted.send_robust(sender=ComputeWorkload, workload_id=workload.pk)
     return workload
 
@@ -158,21 +157,15 @@ def workload_update(*, workload: ComputeWorkload, actor: User, data: dict[str, A
         changes["estimated_duration_mins"] = workload_default_duration_mins(
             required_gpu_mins=changes.get("required_gpu_mins", locked.required_gpu_mins)
         )
-    changed = [name for name, value in changes.items() if getattr(locked, name) != value]
-    for name in changed:
-        setattr(locked, name, changes[name])
+    locked, changed = model_update(
+        instance=locked,
+        fields=list(USER_FIELDS),
+        data=changes,
+        validate=lambda workload: _validate_timing(workload, now=timezone.now()),
+    )
     if changed:
-        _validate_timing(locked, now=timezone.now())
-        locked.full_clean()
-        locked.save(update_fields=[*changed, "updated_at"])
-        from workloads import signals
-
         signals.workload_changed.send_robust(sender=ComputeWorkload, workload_id=locked.pk)
     return locked
-
-
-def _can_operate(actor: User, workload: ComputeWorkload) -> bool:
-    return actor.is_service_role or (actor.is_operator and actor.organization_id == workload.organization_id)
 
 
 def _transition(
@@ -208,8 +201,6 @@ def _transition(
             raise ConcurrentUpdate("Someone else changed this workload at the same moment; reload and retry.")
         current.refresh_from_db()
         _record(current, action=action, actor=actor, from_status=from_status, note=note)
-    from workloads import signals
-
     signals.workload_transitioned.send_robust(
         sender=ComputeWorkload,
         workload_id=current.pk,
@@ -227,7 +218,7 @@ OWNER_CANCELS_FROM = frozenset({WorkloadStatus.PENDING, WorkloadStatus.SCHEDULED
 
 def workload_cancel(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
     """The owner cancels while PENDING or SCHEDULED; operators and the service role any unfinished one."""
-    operates = _can_operate(actor, workload)
+    operates = actor.operates(workload.organization_id)
     if not operates and workload.user_id != actor.pk:
         raise PermissionDenied("Only the owner or an operator of the organisation may cancel this workload.")
 
@@ -259,7 +250,7 @@ def workload_assign(
     ``actor`` is None when Pylon assigns by policy. A plain assign of an already SCHEDULED workload
     is a 409, so of two operators assigning at once exactly one wins.
     """
-    if actor is not None and not _can_operate(actor, workload):
+    if actor is not None and not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may assign workloads.")
     now = timezone.now()
     start = planned_start or now
@@ -285,7 +276,7 @@ def workload_assign(
 
 
 def workload_start(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
-    if not _can_operate(actor, workload):
+    if not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may start workloads.")
     return _transition(
         workload, action=WorkloadAction.START, actor=actor, note=note, changes={"actual_start": timezone.now()}
@@ -297,7 +288,7 @@ def workload_complete(
 ) -> ComputeWorkload:
     """Finish a run and account for it: what it emitted and cost, and what running at once in the
     host zone would have (the baseline the savings are measured against)."""
-    if not _can_operate(actor, workload):
+    if not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may complete workloads.")
 
     def accounting(current: ComputeWorkload) -> dict[str, Any]:
@@ -335,7 +326,7 @@ def _minutes(start: datetime, end: datetime) -> float:
 
 
 def workload_fail(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
-    if not _can_operate(actor, workload):
+    if not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may mark workloads failed.")
     return _transition(
         workload,
@@ -366,9 +357,9 @@ def _run_accounting(workload: ComputeWorkload, *, energy_kwh: Decimal, end: date
     start = workload.actual_start or end
     run_length = max(end - start, timedelta(minutes=1))
     chosen = workload.chosen_grid_zone
-    intensity, price = zone_selectors.zone_mean_figures(zone=chosen, start=start, end=end)
+    intensity, price = selectors.zone_mean_figures(zone=chosen, start=start, end=end)
     baseline_start = workload.submitted_at
-    base_intensity, base_price = zone_selectors.zone_mean_figures(
+    base_intensity, base_price = selectors.zone_mean_figures(
         zone=workload.host_dc, start=baseline_start, end=baseline_start + run_length
     )
     quantum = Decimal("0.0001")

@@ -10,8 +10,7 @@ reading, else the zone's flat ``energy_price``.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -295,31 +294,6 @@ def _slot(period_start: datetime, grid_start: datetime) -> int | None:
     return offset // HALF_HOUR
 
 
-def zone_mean_figures(*, zone: GridZone, start: datetime, end: datetime) -> tuple[Decimal, Decimal]:
-    """Time-weighted mean carbon intensity (gCO2/kWh) and price (GBP/kWh) of ``zone`` over
-    ``[start, end)``, as ``Decimal``s: what a run there in that period is accounted at.
-
-    Falls back to the zone's current figures where no half-hourly series covers the period (for each
-    uncovered half hour, and for an empty period).
-    """
-    if end <= start:
-        return zone.carbon_intensity, zone.energy_price
-    grid_start = floor_half_hour(start)
-    slots = min(math.ceil((end - grid_start) / HALF_HOUR), MAX_GRID_SLOTS)
-    grid = intensity_grid(zones=[zone], start=grid_start, slots=slots)
-    weights = np.empty(slots)
-    for index in range(slots):
-        slot_start = grid.slot_start(index)
-        overlap = min(end, slot_start + HALF_HOUR) - max(start, slot_start)
-        weights[index] = max(overlap.total_seconds(), 0.0)
-    if weights.sum() <= 0:
-        return zone.carbon_intensity, zone.energy_price
-    intensity = np.where(np.isnan(grid.intensity[0]), float(zone.carbon_intensity), grid.intensity[0])
-    mean_intensity = float(np.average(intensity, weights=weights))
-    mean_price = float(np.average(grid.price[0], weights=weights))
-    return Decimal(f"{mean_intensity:.2f}"), Decimal(f"{mean_price:.4f}")
-
-
 # -- the map ---------------------------------------------------------------------------------------
 
 
@@ -331,22 +305,19 @@ class MapZone:
     workloads: dict[str, Any]
 
 
-def zone_map(*, fetched_by, zones: Sequence[GridZone], now: datetime | None = None) -> list[MapZone]:
-    """The map's zones with their current figures and, per zone, the workload figures the caller may
-    see (``workloads.selectors.workload_zone_figures``: an operator their organisation's, a user their
-    own, the service role everyone's); a zone without any of the caller's workloads gets zero counts."""
+def zone_map(
+    *, zones: Sequence[GridZone], workload_figures: Mapping[Any, dict[str, Any]], now: datetime | None = None
+) -> list[MapZone]:
+    """The map's zones with their current figures and, per zone, ``workload_figures[zone.pk]``: the
+    figures of the workloads the caller may see there, which the workloads app provides
+    (``workloads.selectors.workload_zone_figures``, with zero counts for a zone without any)."""
     now = now or timezone.now()
-    # Imported here: workloads imports zones, so zones may only reach back at call time.
-    from workloads.selectors import workload_zone_figures
-
-    figures = workload_zone_figures(fetched_by=fetched_by)
-    empty = {"running_count": 0, "total_count": 0, "total_energy_kwh": Decimal(0), "average_carbon_kg": None}
     return [
         MapZone(
             zone=zone,
             index=zone_current_index(zone=zone),
             is_stale=zone_is_stale(zone=zone, now=now),
-            workloads=figures.get(zone.pk, empty),
+            workloads=workload_figures[zone.pk],
         )
         for zone in zones
     ]

@@ -21,7 +21,7 @@ from .energy import (
     estimate_energy_kwh,
     estimate_power_watts,
 )
-from .footprint import run_footprint
+from .footprint import run_footprint, time_weighted_mean
 from .prepare import priority_order
 from .schedule import rank_options, schedule_batch
 from .types import (
@@ -76,4 +76,5 @@ __all__ = [
     "rank_options",
     "run_footprint",
     "schedule_batch",
+    "time_weighted_mean",
 ]

@@ -64,3 +64,14 @@ def test_list_query_count_does_not_grow_with_rows(make_client, operator, django_
     UserFactory.create_batch(rows, organization=operator.organization)
     with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 2):  # count, page with organisation joined
         assert client.get(USERS).status_code == 200
+
+
+@pytest.mark.django_db
+def test_who_operates_an_organisation(organization, other_organization):
+    from tests.accounts.factories import OperatorFactory, ServiceUserFactory, UserFactory
+
+    operator = OperatorFactory(organization=organization)
+    assert operator.operates(organization.pk)
+    assert not operator.operates(other_organization.pk)
+    assert not UserFactory(organization=organization).operates(organization.pk)
+    assert ServiceUserFactory().operates(other_organization.pk)

@@ -169,14 +169,6 @@ class TestIntensityGrid:
         # The third half hour is unknown: a run into it has no footprint (unknown is not zero).
         assert run_footprint(forecast, zone.grid_zone_code, T0, 90, 2.0)[0] is None
 
-    def test_zone_mean_figures_are_time_weighted_with_fallback(self):
-        zone = GridZoneFactory(carbon_intensity=Decimal("200"), energy_price=Decimal("0.2"))
-        ZoneIntensityReadingFactory(zone=zone, period_start=T0, forecast=100)
-        intensity, price = selectors.zone_mean_figures(zone=zone, start=T0 + timedelta(minutes=15), end=T0 + HALF * 2)
-        # 15 minutes at 100, 30 minutes uncovered at the zone's current 200
-        assert intensity == Decimal("166.67") and price == Decimal("0.2000")
-        assert selectors.zone_mean_figures(zone=zone, start=T0, end=T0) == (Decimal("200"), Decimal("0.2"))
-
 
 class TestImport:
     @pytest.fixture

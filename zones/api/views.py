@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from pylon.api.permissions import IsServiceRoleOrReadOnly
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
+from workloads import selectors as workload_selectors
 from zones import selectors, services
 from zones.api.filtersets import GridZoneFilterSet
 from zones.api.serializers import (
@@ -156,7 +157,9 @@ class GridZoneViewSet(
     def map(self, request):
         zones = list(self.get_queryset().order_by("zone_name", "id")[: MAX_MAP_ZONES + 1])
         truncated = len(zones) > MAX_MAP_ZONES
-        features = selectors.zone_map(fetched_by=request.user, zones=zones[:MAX_MAP_ZONES])
+        zones = zones[:MAX_MAP_ZONES]
+        figures = workload_selectors.workload_zone_figures(fetched_by=request.user, zone_ids=[z.pk for z in zones])
+        features = selectors.zone_map(zones=zones, workload_figures=figures)
         return Response(ZoneMapSerializer({"features": features, "truncated": truncated}).data)
 
     def create(self, request):
