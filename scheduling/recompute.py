@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from notifications import services as notification_services
 from scheduling import engine, inputs, owner_notifications, selectors, services
 from scheduling.models import Recommendation, SchedulingOutcome
 from scheduling.rows import OUTCOME_UPDATE_FIELDS, new_outcome, new_recommendation, recommendation_rows
+from workloads import services as workload_services
 from workloads.models import ComputeWorkload, WorkloadStatus
 
 TOP_K = 3
@@ -226,25 +226,7 @@ def _persist(
             unique_fields=["workload"],
             update_fields=OUTCOME_UPDATE_FIELDS,
         )
-        recommended_columns_update(workload_ids=moved)
+        workload_services.workload_recommended_zones_update(workload_ids=moved, ranked=Recommendation.objects.all())
         report.notified = notification_services.notification_create_many(drafts=notifications)
         report.computed = len(keep)
     return auto_assign
-
-
-def recommended_columns_update(*, workload_ids: Sequence) -> None:
-    """Point the ``recommended_*`` columns of these workloads at their stored ranks 1–3.
-
-    One ``UPDATE … SET col = (SELECT zone FROM recommendation WHERE workload = id AND rank = k)``
-    per 1,000 workloads: the unique (workload, rank) index answers each subquery, so this is far
-    cheaper than ``bulk_update``'s ``CASE WHEN`` of one branch per row, and it cannot disagree with
-    the rows just written. ``updated_at`` is left alone: a recompute is not a change of the workload.
-    """
-
-    def rank(k: int) -> Subquery:
-        return Subquery(Recommendation.objects.filter(workload=OuterRef("pk"), rank=k).values("zone")[:1])
-
-    for batch in batches(list(workload_ids)):
-        ComputeWorkload.objects.filter(pk__in=batch).update(
-            recommended_grid_zone=rank(1), recommended_2_grid_zone=rank(2), recommended_3_grid_zone=rank(3)
-        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -18,6 +19,7 @@ from scheduling import engine, selectors
 from scheduling.models import PRESET_WEIGHTS, PolicyPreset, Recommendation, SchedulingPolicy
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload, WorkloadStatus
+from zones.models import GridZone
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,28 @@ def workloads_auto_assign(
     return assigned
 
 
-# -- assignment from a recommendation ------------------------------------------------------------
+# -- assignment by an operator --------------------------------------------------------------------
+
+
+def assignment_create(
+    *,
+    workload: ComputeWorkload,
+    actor: User,
+    rank: int | None = None,
+    zone: GridZone | None = None,
+    start: datetime | None = None,
+    note: str = "",
+    reassign: bool = False,
+) -> ComputeWorkload:
+    """An operator assigns ``workload``: the zone and start of its recommendation ``rank`` (1–3), or
+    (without a rank) ``zone`` and ``start`` of their own, ``note`` saying why. The one entry point of
+    the assign endpoint; the state machine and the event log are ``workloads.services.workload_assign``'s.
+    """
+    if rank is not None:
+        return assignment_from_recommendation(workload=workload, actor=actor, rank=rank, note=note, reassign=reassign)
+    return workload_services.workload_assign(
+        workload=workload, actor=actor, zone=zone, planned_start=start, note=note, reassign=reassign
+    )
 
 
 def assignment_from_recommendation(

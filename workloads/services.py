@@ -6,13 +6,14 @@ services then decide who may *change* it (403) and whether the state machine all
 """
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -369,3 +370,28 @@ def _run_accounting(workload: ComputeWorkload, *, energy_kwh: Decimal, end: date
         "baseline_carbon_kg": (energy_kwh * base_intensity * KG_PER_G).quantize(quantum),
         "baseline_cost_gbp": (energy_kwh * base_price).quantize(quantum),
     }
+
+
+#: Ids per ``UPDATE``: keeps ``IN (...)`` lists well inside every backend's parameter limit.
+UPDATE_BATCH = 1000
+
+
+def workload_recommended_zones_update(*, workload_ids: Sequence, ranked: QuerySet) -> None:
+    """Point the ``recommended_*`` columns of these workloads at the zones of their options ranked
+    1–3 in ``ranked`` (rows with ``workload``, ``rank`` and ``zone``: the scheduler's stored
+    recommendations; this app does not know their model).
+
+    One ``UPDATE … SET col = (SELECT zone FROM ranked WHERE workload = id AND rank = k)`` per 1,000
+    workloads: a unique (workload, rank) index answers each subquery, so this is far cheaper than
+    ``bulk_update``'s ``CASE WHEN`` of one branch per row, and it cannot disagree with the rows just
+    written. ``updated_at`` is left alone: a recompute is not a change of the workload.
+    """
+
+    def rank(k: int) -> Subquery:
+        return Subquery(ranked.filter(workload=OuterRef("pk"), rank=k).values("zone")[:1])
+
+    ids = list(workload_ids)
+    for lo in range(0, len(ids), UPDATE_BATCH):
+        ComputeWorkload.objects.filter(pk__in=ids[lo : lo + UPDATE_BATCH]).update(
+            recommended_grid_zone=rank(1), recommended_2_grid_zone=rank(2), recommended_3_grid_zone=rank(3)
+        )

@@ -109,23 +109,15 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     def assign(self, request, pk=None):
         workload = self.get_object()
         data = self._valid(AssignSerializer)
-        if data.get("rank") is not None:
-            workload = scheduling_services.assignment_from_recommendation(
-                workload=workload,
-                actor=request.user,
-                rank=data["rank"],
-                note=data["reason"],
-                reassign=data["reassign"],
-            )
-        else:
-            workload = services.workload_assign(
-                workload=workload,
-                actor=request.user,
-                zone=data["zone"],
-                planned_start=data.get("start"),
-                note=data["reason"],
-                reassign=data["reassign"],
-            )
+        workload = scheduling_services.assignment_create(
+            workload=workload,
+            actor=request.user,
+            rank=data.get("rank"),
+            zone=data.get("zone"),
+            start=data.get("start"),
+            note=data["reason"],
+            reassign=data["reassign"],
+        )
         return Response(self._out(workload))
 
     @_action_schema("workloads_start", "Start a scheduled workload (operators)", NoteSerializer)

@@ -33,6 +33,7 @@ from scheduling import inputs, recompute
 from scheduling.benchmarks import carbon as bench
 from scheduling.models import Recommendation, SchedulingOutcome
 from scheduling.rows import OUTCOME_UPDATE_FIELDS
+from workloads import services as workload_services
 from workloads.models import ComputeWorkload
 from zones.models import CarbonSource, ZoneIntensityReading
 from zones.providers.base import floor_half_hour
@@ -280,6 +281,6 @@ class Command(BaseCommand):
                 unique_fields=["workload"],
                 update_fields=OUTCOME_UPDATE_FIELDS,
             )
-            recompute.recommended_columns_update(workload_ids=moved)
+            workload_services.workload_recommended_zones_update(workload_ids=moved, ranked=Recommendation.objects.all())
         write = time.perf_counter() - t
         return read, write
