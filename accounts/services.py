@@ -5,7 +5,6 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils.text import slugify
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.models import Organization, Role, User
@@ -20,15 +19,6 @@ def organization_get_default() -> Organization:
         slug=settings.DEFAULT_ORGANIZATION_SLUG,
         defaults={"name": settings.DEFAULT_ORGANIZATION_NAME},
     )
-    return organization
-
-
-def organization_create(*, name: str, slug: str | None = None, join_code: str | None = None) -> Organization:
-    organization = Organization(name=name, slug=slug or slugify(name))
-    if join_code:
-        organization.join_code = join_code
-    organization.full_clean()
-    organization.save()
     return organization
 
 

@@ -3,11 +3,11 @@
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
+from pylon.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
+
 
 @register(Tags.security, deploy=True)
 def check_secrets(app_configs, **kwargs):
-    from pylon.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
-
     errors = []
     if settings.SECRET_KEY == DEV_SECRET_KEY:
         errors.append(Error("SECRET_KEY is the development default.", hint="Set SECRET_KEY.", id="pylon.E001"))

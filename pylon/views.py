@@ -15,6 +15,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from pylon.api.exceptions import error_body
+from pylon.celery import app
 from pylon.core.exceptions import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ def _check_database() -> str:
 def _check_broker() -> str:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return "eager"  # no broker configured: tasks run in-process
-    from pylon.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return "ok"

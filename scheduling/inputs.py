@@ -6,7 +6,6 @@ workloads, so a recompute of thousands of workloads is a handful of bulk reads.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -196,7 +195,3 @@ def unsaved_workload_input(data: dict[str, Any], *, now: datetime) -> engine.Wor
         "required_memory_gb": data.get("required_memory_gb") or Decimal(0),
     }
     return workload_input(row)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value

@@ -131,7 +131,6 @@ def assignment_from_recommendation(
 POLICY_WEIGHT_FIELDS = ("carbon_weight", "price_weight", "wait_weight")
 
 
-@transaction.atomic
 def policy_weights(*, preset: str, data: dict[str, Any], current: SchedulingPolicy) -> dict[str, Any]:
     """The weights a policy gets: a preset's own (sending different ones with it is a 400 — choose
     CUSTOM), or for CUSTOM those sent, the current ones standing in for any not sent."""
@@ -148,6 +147,7 @@ def policy_weights(*, preset: str, data: dict[str, Any], current: SchedulingPoli
     return expected
 
 
+@transaction.atomic
 def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> SchedulingPolicy:
     """Set an organisation's policy (operators of that organisation, or the service role).
 

@@ -10,6 +10,7 @@ reading, else the zone's flat ``energy_price``.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -106,14 +107,11 @@ def preferred_reading(rows: Iterable[SeriesReading], *, own_source: str | None =
 
 
 def _resolve(rows: Iterable[SeriesReading], own_sources: dict[UUID, str]) -> dict[tuple[UUID, datetime], SeriesReading]:
-    best: dict[tuple[UUID, datetime], SeriesReading] = {}
+    """The preferred reading (``preferred_reading``) of every zone and half hour among ``rows``."""
+    groups: dict[tuple[UUID, datetime], list[SeriesReading]] = defaultdict(list)
     for row in rows:
-        key = (row.zone_id, row.period_start)
-        current = best.get(key)
-        own = own_sources.get(row.zone_id)
-        if current is None or _preference(row, own) > _preference(current, own):
-            best[key] = row
-    return best
+        groups[(row.zone_id, row.period_start)].append(row)
+    return {key: preferred_reading(group, own_source=own_sources.get(key[0])) for key, group in groups.items()}
 
 
 def _readings(zone_ids: Sequence[UUID], start: datetime, end: datetime) -> list[SeriesReading]:

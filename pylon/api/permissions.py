@@ -1,13 +1,6 @@
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
-class IsServiceRole(BasePermission):
-    """Staff who are not operators, or a service credential: full backend access."""
-
-    def has_permission(self, request, view):
-        return bool(request.user and request.user.is_authenticated and request.user.is_service_role)
-
-
 class IsServiceRoleOrReadOnly(BasePermission):
     def has_permission(self, request, view):
         if not (request.user and request.user.is_authenticated):

@@ -29,12 +29,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.models import Organization, User
 from scheduling import inputs, recompute
 from scheduling.benchmarks import carbon as bench
 from scheduling.models import Recommendation, SchedulingOutcome
 from scheduling.rows import OUTCOME_UPDATE_FIELDS
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload
+from zones.demo import seed_zones
 from zones.models import CarbonSource, ZoneIntensityReading
 from zones.providers.base import floor_half_hour
 
@@ -160,9 +162,6 @@ class Command(BaseCommand):
         )
 
     def _timed(self, n: int, seed: int, regional: Path) -> dict:
-        from accounts.models import Organization, User
-        from zones.demo import seed_zones
-
         zones = seed_zones()
         now = timezone.now()
         start = floor_half_hour(now)
