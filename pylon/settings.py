@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
+from pylon.cache import redis_cache
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -101,13 +103,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache holds throttle counters and locks only: when Redis is down or frozen it fails open
+# within CACHE_SOCKET_TIMEOUT_SECONDS and is skipped for CACHE_RETRY_AFTER_SECONDS (pylon.cache).
+CACHE_SOCKET_TIMEOUT_SECONDS = env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.25)
+CACHE_RETRY_AFTER_SECONDS = env.float("CACHE_RETRY_AFTER_SECONDS", default=5.0)
 if REDIS_URL:
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pylon"),
-        }
+        "default": redis_cache(
+            REDIS_URL,
+            key_prefix=env.str("CACHE_KEY_PREFIX", default="pylon"),
+            socket_timeout=CACHE_SOCKET_TIMEOUT_SECONDS,
+            retry_after=CACHE_RETRY_AFTER_SECONDS,
+        )
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
