@@ -176,6 +176,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "pylon.api.schema.PylonAutoSchema",
     "EXCEPTION_HANDLER": "pylon.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
+    # Throttles key on the client address. With 0 trusted proxies it is the connection's REMOTE_ADDR
+    # and X-Forwarded-For is ignored (anyone can forge it); behind N proxies that each append to it,
+    # the Nth address from the right is the client. DRF's own default (None) trusts the header.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
         "register": env.str("THROTTLE_REGISTER_RATE", default="5/min"),
