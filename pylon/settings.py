@@ -11,6 +11,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from corsheaders.defaults import default_headers as default_cors_headers
 
 from pylon.cache import redis_cache
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pylon.apps.PylonConfig",
+    "pylon.idempotency.apps.IdempotencyConfig",
     "accounts.apps.AccountsConfig",
     "zones.apps.ZonesConfig",
     "workloads.apps.WorkloadsConfig",
@@ -64,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "pylon.middleware.MethodNotAllowedMiddleware",
+    # Outside ATOMIC_REQUESTS (which wraps only the view): claims commit before the view runs.
+    "pylon.idempotency.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "pylon.urls"
@@ -146,6 +150,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scheduling.tasks.sweep_unrecommended",
         "schedule": crontab(minute="*/10"),
     },
+    "purge-idempotency-keys": {
+        "task": "pylon.idempotency.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17),
+    },
 }
 
 # --- Auth -------------------------------------------------------------------------------------
@@ -212,9 +220,17 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.api.serializers.PylonTokenRefreshSerializer",
 }
 
+# --- Idempotency keys (pylon.idempotency) ----------------------------------------------------
+# A key's stored response is replayed for this long; then the key may be used afresh (and is purged).
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A claim whose request has not finished after this long (its process died) is given up.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", default=120)
+
 # --- CORS (the SPA) ---------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:5173"])
 CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key", "x-request-id")
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "X-Request-ID", "Retry-After"]
 
 # --- OpenAPI ----------------------------------------------------------------------------------
 SPECTACULAR_SETTINGS = {
