@@ -54,6 +54,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer, even a 404 or a middleware's refusal, gets an id, a log line and a count.
+    "pylon.observability.middleware.RequestIdMiddleware",
+    "pylon.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pylon.middleware.StaticFilesMiddleware",
     "pylon.middleware.UriTooLongMiddleware",
@@ -139,6 +142,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through LOGGING above (JSON in production, with task names and request ids).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     # Half-hourly, a few minutes after each settlement period starts, when NESO has published.
     "refresh-carbon-intensity": {
@@ -347,11 +352,33 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # Longer URLs are a 414 in the API's error shape (below gunicorn's own request-line limit of 8190).
 MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
 
+# --- Metrics and logs (pylon.observability; README, "Operations") ------------------------------
+# /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>` (when set) or from these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# The Celery queues whose length /metrics reports.
+CELERY_METRICS_QUEUES = env.list("CELERY_METRICS_QUEUES", default=["celery"])
+# `plain` for people (the default), `json` for a log pipeline: one object per line, with request ids.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "pylon.observability.logging.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pylon.observability.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # pylon.request logs every request once, with its id; Django's own 4xx/5xx lines would repeat it.
+        "django.request": {"level": "ERROR"},
+    },
 }
