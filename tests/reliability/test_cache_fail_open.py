@@ -88,3 +88,18 @@ def test_the_cache_comes_back_after_the_retry_period():
     cache.set("back", 1)
     assert cache.get("back") == 1
     assert not _Breaker.is_open(location)
+
+
+def test_every_read_endpoint_answers_promptly_while_the_cache_is_down(cache_down, make_client, service_user):
+    from tests.test_endpoints import ENDPOINTS
+
+    client = make_client(service_user)
+    client.raise_request_exception = False
+    slow_or_failed = []
+    for method, path, _ in ENDPOINTS:
+        if method != "GET":
+            continue
+        response, took = _timed(lambda path=path: client.get(path))
+        if response.status_code >= 500 or took >= WITHIN_SECONDS:
+            slow_or_failed.append((path, response.status_code, round(took, 2)))
+    assert slow_or_failed == []
