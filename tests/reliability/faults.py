@@ -79,3 +79,26 @@ def cache_down(request, settings):
         _redis_cache_at(settings, f"redis://127.0.0.1:{closed_port()}/0")
         yield request.param
     _reset_breaker()
+
+
+def at_once(count: int, call):
+    """Run ``call()`` in ``count`` threads released together; return their results. Each thread
+    closes its own database connection (Django opens one per thread)."""
+    from django.db import connection
+
+    barrier = threading.Barrier(count)
+    results = []
+
+    def run():
+        barrier.wait()
+        try:
+            results.append(call())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
