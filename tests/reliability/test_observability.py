@@ -186,3 +186,14 @@ def test_json_lines_carry_the_context_and_the_extras():
     assert line["status"] == 200
     assert line["level"] == "INFO" and line["logger"] == "pylon.request"
     assert "T" in line["time"]
+
+
+def test_the_outbox_backlog_is_reported_once_the_outbox_exists(client):
+    from django.apps import apps
+
+    if not apps.is_installed("outbox"):
+        pytest.skip("the outbox app (issue 10, part A) is not installed yet: its source reports nothing")
+    text = scrape(client)
+    assert "pylon_outbox_pending_events " in text
+    assert "pylon_outbox_oldest_pending_age_seconds " in text
+    assert 'pylon_metrics_source_failures_total{source="outbox"} 0.0' in text
