@@ -356,6 +356,10 @@ MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
 # /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>` (when set) or from these networks.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# A Celery worker on its own host serves its task metrics at http://ADDR:PORT/ (0: off). prometheus-client's
+# exporter has no authentication: keep the address private (the default: loopback only).
+CELERY_WORKER_METRICS_PORT = env.int("CELERY_WORKER_METRICS_PORT", default=0)
+CELERY_WORKER_METRICS_ADDR = env.str("CELERY_WORKER_METRICS_ADDR", default="127.0.0.1")
 # The Celery queues whose length /metrics reports.
 CELERY_METRICS_QUEUES = env.list("CELERY_METRICS_QUEUES", default=["celery"])
 # `plain` for people (the default), `json` for a log pipeline: one object per line, with request ids.

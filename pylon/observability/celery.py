@@ -8,8 +8,10 @@ import time
 
 from celery import signals
 from celery.exceptions import Retry
+from prometheus_client import start_http_server
 
 from pylon.observability import context
+from pylon.observability.collectors import scrape_registry
 from pylon.observability.metrics import celery_task_duration, celery_tasks
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,23 @@ def _task_finished(task_id=None, task=None, state=None, retval=None, **kwargs):
     celery_tasks.labels(task=task.name, outcome=outcome).inc()
     for token in reversed(tokens):
         token.var.reset(token)
+
+
+@signals.worker_init.connect(weak=False)
+def _serve_worker_metrics(**kwargs):
+    """A worker on another host than the web processes serves its own task metrics (the main process
+    sums its prefork children through ``PROMETHEUS_MULTIPROC_DIR``) when given a port."""
+    from django.conf import settings
+
+    if settings.CELERY_WORKER_METRICS_PORT:
+        serve_metrics(port=settings.CELERY_WORKER_METRICS_PORT, addr=settings.CELERY_WORKER_METRICS_ADDR)
+
+
+def serve_metrics(*, port: int, addr: str):
+    """Start prometheus-client's HTTP exporter in a thread; returns the server (its port: ``server_port``)."""
+    server, _ = start_http_server(port, addr=addr, registry=scrape_registry())
+    logger.info("worker metrics served on %s:%d", addr, server.server_port)
+    return server
 
 
 @signals.task_revoked.connect(weak=False)

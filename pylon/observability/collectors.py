@@ -4,10 +4,12 @@ apps register (``register``). A source that fails is logged and counted; the scr
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 
+from prometheus_client import multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import REGISTRY, Collector
+from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,20 @@ class ScrapeTimeCollector(Collector):
 
 
 COLLECTOR = ScrapeTimeCollector()
+
+
+def scrape_registry():
+    """What a scrape reads: with ``PROMETHEUS_MULTIPROC_DIR`` set, the samples every process of this
+    host wrote there (gunicorn workers, prefork Celery children) plus the scrape-time sources; else
+    this process's default registry (which has the sources installed)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(COLLECTOR)
+        return registry
+    return REGISTRY
+
+
 _installed = False
 
 

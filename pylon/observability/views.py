@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import os
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_framework.throttling import BaseThrottle
 
 from pylon.api.exceptions import error_body
 from pylon.core.exceptions import ErrorCode
-from pylon.observability.collectors import COLLECTOR
+from pylon.observability.collectors import scrape_registry
 
 
 def _client_address(request) -> str:
@@ -37,16 +36,6 @@ def _allowed(request) -> bool:
     return any(address in ipaddress.ip_network(network, strict=False) for network in settings.METRICS_ALLOWED_NETWORKS)
 
 
-def _registry():
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # Several gunicorn workers (and workers on this host) write their samples to files there.
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        registry.register(COLLECTOR)
-        return registry
-    return REGISTRY
-
-
 @require_GET
 def metrics(request):
     if not _allowed(request):
@@ -54,4 +43,4 @@ def metrics(request):
             error_body(ErrorCode.PERMISSION_DENIED, "Send the metrics token, or scrape from an allowed network."),
             status=403,
         )
-    return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(generate_latest(scrape_registry()), content_type=CONTENT_TYPE_LATEST)

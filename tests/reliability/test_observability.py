@@ -197,3 +197,17 @@ def test_the_outbox_backlog_is_reported_once_the_outbox_exists(client):
     assert "pylon_outbox_pending_events " in text
     assert "pylon_outbox_oldest_pending_age_seconds " in text
     assert 'pylon_metrics_source_failures_total{source="outbox"} 0.0' in text
+
+
+def test_a_worker_serves_its_task_metrics_on_its_own_port():
+    import urllib.request
+
+    server = task_signals.serve_metrics(port=0, addr="127.0.0.1")
+    try:
+        purge_idempotency_keys.delay()
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/", timeout=3) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert 'pylon_celery_tasks_total{outcome="success",task="pylon.idempotency.tasks.purge_idempotency_keys"}' in text
