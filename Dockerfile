@@ -7,6 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     DEBUG=false \
+    LOG_FORMAT=json \
     PORT=8000 \
     STATICFILES_BACKEND=whitenoise.storage.CompressedManifestStaticFilesStorage \
     WHITENOISE_USE_FINDERS=false

@@ -5,7 +5,11 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts.models import Organization, Role, User
 from pylon.services import model_update
@@ -69,9 +73,37 @@ def user_update_profile(*, user: User, data: dict) -> User:
     return user
 
 
+def refresh_token_blacklist(*, token: RefreshToken) -> None:
+    """Blacklist ``token``; of concurrent calls with one token exactly one succeeds.
+
+    simplejwt's ``blacklist()`` is check-then-insert (``get_or_create``), so parallel refreshes of one
+    token all passed and each minted a pair. Here the blacklist row is *inserted*: its one-to-one
+    column is unique, so a second insert waits for the first transaction and then fails, and the
+    loser gets a ``TokenError`` (401 ``token_not_valid``) before it mints anything.
+    """
+    jti = token.payload[jwt_settings.JTI_CLAIM]
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=jti,
+        defaults={
+            # Callable: looked up only when the row is missing (tokens minted here always have one).
+            "user": lambda: User.objects.filter(
+                **{jwt_settings.USER_ID_FIELD: token.payload.get(jwt_settings.USER_ID_CLAIM)}
+            ).first(),
+            "created_at": token.current_time,
+            "token": str(token),
+            "expires_at": datetime_from_epoch(token.payload["exp"]),
+        },
+    )
+    try:
+        with transaction.atomic():
+            BlacklistedToken.objects.create(token=outstanding)
+    except IntegrityError:
+        raise TokenError("Token is blacklisted") from None
+
+
 def user_logout(*, refresh_token: str) -> None:
     """Blacklist the refresh token so it can never mint access tokens again."""
-    RefreshToken(refresh_token).blacklist()  # a bad token raises TokenError: 401 token_not_valid
+    refresh_token_blacklist(token=RefreshToken(refresh_token))  # a bad token: TokenError, 401 token_not_valid
 
 
 OPERATORS_GROUP = "Operators"

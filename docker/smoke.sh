@@ -11,6 +11,8 @@ export JWT_SIGNING_KEY=smoke-jwt-signing-key-$RANDOM$RANDOM-long-enough
 export DATABASE_URL="sqlite:///$work/db.sqlite3" STATIC_ROOT_OVERRIDE="$work/static"
 export STATICFILES_BACKEND=whitenoise.storage.CompressedManifestStaticFilesStorage WHITENOISE_USE_FINDERS=false
 export ALLOWED_HOSTS=127.0.0.1 PORT=$port GUNICORN_WORKERS=2
+export LOG_FORMAT=json PROMETHEUS_MULTIPROC_DIR="$work/metrics"
+mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 ./docker/build-static.sh
 ./docker/entrypoint.sh >"$work/server.log" 2>&1 &
 server=$!
@@ -26,4 +28,12 @@ asset=$(grep -o '/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bund
 curl -fsS -o /dev/null "http://127.0.0.1:$port$asset"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/zones/")
 [ "$code" = 401 ] || { echo "smoke: anonymous /api/v1/zones/ answered $code"; exit 1; }
+# /metrics sums the gunicorn workers' samples (multiprocess mode): the request above is counted.
+curl -fsS "http://127.0.0.1:$port/metrics" | grep -q 'pylon_http_requests_total{method="GET",route="/api/v1/zones/",status="401"}' \
+  || { echo "smoke: /metrics does not count the requests of the gunicorn workers"; exit 1; }
+# Production logs are JSON lines, one per request, with its id.
+grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.log" || {
+  curl -fsS -o /dev/null -H 'X-Request-ID: smoke-req-1' "http://127.0.0.1:$port/healthz"; sleep 0.5
+  grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.log"
+} || { tail -5 "$work/server.log"; echo "smoke: no JSON request line with the request id"; exit 1; }
 echo "smoke: image steps OK (static collected, gunicorn up, /healthz 200, docs and $asset served)"

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from corsheaders.defaults import default_headers as default_cors_headers
+
+from pylon.cache import redis_cache
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -42,6 +45,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "pylon.apps.PylonConfig",
+    "pylon.idempotency.apps.IdempotencyConfig",
     "accounts.apps.AccountsConfig",
     "zones.apps.ZonesConfig",
     "workloads.apps.WorkloadsConfig",
@@ -50,6 +54,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every answer, even a 404 or a middleware's refusal, gets an id, a log line and a count.
+    "pylon.observability.middleware.RequestIdMiddleware",
+    "pylon.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pylon.middleware.StaticFilesMiddleware",
     "pylon.middleware.UriTooLongMiddleware",
@@ -62,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "pylon.middleware.MethodNotAllowedMiddleware",
+    # Outside ATOMIC_REQUESTS (which wraps only the view): claims commit before the view runs.
+    "pylon.idempotency.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "pylon.urls"
@@ -101,13 +110,18 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
+# The cache holds throttle counters and locks only: when Redis is down or frozen it fails open
+# within CACHE_SOCKET_TIMEOUT_SECONDS and is skipped for CACHE_RETRY_AFTER_SECONDS (pylon.cache).
+CACHE_SOCKET_TIMEOUT_SECONDS = env.float("CACHE_SOCKET_TIMEOUT_SECONDS", default=0.25)
+CACHE_RETRY_AFTER_SECONDS = env.float("CACHE_RETRY_AFTER_SECONDS", default=5.0)
 if REDIS_URL:
     CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="pylon"),
-        }
+        "default": redis_cache(
+            REDIS_URL,
+            key_prefix=env.str("CACHE_KEY_PREFIX", default="pylon"),
+            socket_timeout=CACHE_SOCKET_TIMEOUT_SECONDS,
+            retry_after=CACHE_RETRY_AFTER_SECONDS,
+        )
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -128,6 +142,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through LOGGING above (JSON in production, with task names and request ids).
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     # Half-hourly, a few minutes after each settlement period starts, when NESO has published.
     "refresh-carbon-intensity": {
@@ -138,6 +154,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unrecommended-workloads": {
         "task": "scheduling.tasks.sweep_unrecommended",
         "schedule": crontab(minute="*/10"),
+    },
+    "purge-idempotency-keys": {
+        "task": "pylon.idempotency.tasks.purge_idempotency_keys",
+        "schedule": crontab(minute=17),
     },
 }
 
@@ -169,6 +189,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "pylon.api.schema.PylonAutoSchema",
     "EXCEPTION_HANDLER": "pylon.api.exceptions.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [],
+    # Throttles key on the client address. With 0 trusted proxies it is the connection's REMOTE_ADDR
+    # and X-Forwarded-For is ignored (anyone can forge it); behind N proxies that each append to it,
+    # the Nth address from the right is the client. DRF's own default (None) trusts the header.
+    "NUM_PROXIES": env.int("TRUSTED_PROXY_COUNT", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
         "register": env.str("THROTTLE_REGISTER_RATE", default="5/min"),
@@ -201,9 +225,17 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.api.serializers.PylonTokenRefreshSerializer",
 }
 
+# --- Idempotency keys (pylon.idempotency) ----------------------------------------------------
+# A key's stored response is replayed for this long; then the key may be used afresh (and is purged).
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A claim whose request has not finished after this long (its process died) is given up.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", default=120)
+
 # --- CORS (the SPA) ---------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:5173"])
 CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key", "x-request-id")
+CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "X-Request-ID", "Retry-After"]
 
 # --- OpenAPI ----------------------------------------------------------------------------------
 SPECTACULAR_SETTINGS = {
@@ -320,11 +352,37 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # Longer URLs are a 414 in the API's error shape (below gunicorn's own request-line limit of 8190).
 MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
 
+# --- Metrics and logs (pylon.observability; README, "Operations") ------------------------------
+# /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>` (when set) or from these networks.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+# A Celery worker on its own host serves its task metrics at http://ADDR:PORT/ (0: off). prometheus-client's
+# exporter has no authentication: keep the address private (the default: loopback only).
+CELERY_WORKER_METRICS_PORT = env.int("CELERY_WORKER_METRICS_PORT", default=0)
+CELERY_WORKER_METRICS_ADDR = env.str("CELERY_WORKER_METRICS_ADDR", default="127.0.0.1")
+# The Celery queues whose length /metrics reports.
+CELERY_METRICS_QUEUES = env.list("CELERY_METRICS_QUEUES", default=["celery"])
+# `plain` for people (the default), `json` for a log pipeline: one object per line, with request ids.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "pylon.observability.logging.ContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "pylon.observability.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # pylon.request logs every request once, with its id; Django's own 4xx/5xx lines would repeat it.
+        "django.request": {"level": "ERROR"},
+    },
 }

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from pylon import docs, views
+from pylon.observability.views import metrics
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("api/redoc/", docs.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

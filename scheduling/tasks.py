@@ -9,6 +9,7 @@ anyway, only wasted work.
 
 import hashlib
 import logging
+import time
 from datetime import timedelta
 
 from celery import group, shared_task
@@ -17,7 +18,7 @@ from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from scheduling import recompute, selectors
+from scheduling import metrics, recompute, selectors
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,12 @@ def recommend_workloads(self, workload_ids: list[str]) -> dict:
     if not cache.add(key, self.request.id or "local", timeout=LOCK_SECONDS):
         # Another worker computes this very chunk now; come back once it is done.
         raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS, max_retries=20)
+    started = time.perf_counter()
     try:
         report = recompute.recommendations_compute(workload_ids=ids)
     finally:
         cache.delete(key)
+    metrics.observe_run(seconds=time.perf_counter() - started, considered=len(ids), report=report)
     return {
         "computed": report.computed,
         "skipped": report.skipped,

@@ -1,6 +1,7 @@
 """The background path for real: a submission's task travels through the Redis broker to a Celery
 worker, which writes the recommendations. Everywhere else the suite runs tasks eagerly."""
 
+import logging
 import time
 
 import pytest
@@ -33,7 +34,8 @@ def worker():
         app.conf.task_always_eager = eager
 
 
-def test_a_submission_is_recommended_by_a_worker_through_redis(worker, client):
+def test_a_submission_is_recommended_by_a_worker_through_redis(worker, client, caplog):
+    caplog.set_level(logging.INFO, logger="pylon.observability.celery")
     zone = GridZoneFactory(zone_name="Brokered")
     set_forecast(zone, 120.0)
     user = UserFactory()
@@ -43,6 +45,7 @@ def test_a_submission_is_recommended_by_a_worker_through_redis(worker, client):
         {"workload_name": "Through the broker", "host_dc": str(zone.id), "estimated_energy_kwh": "5"},
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {access}",
+        HTTP_X_REQUEST_ID="submit-through-broker-1",
     )
     assert response.status_code == 201
     workload_id = response.json()["id"]
@@ -51,3 +54,7 @@ def test_a_submission_is_recommended_by_a_worker_through_redis(worker, client):
         time.sleep(0.2)
     recommendation = Recommendation.objects.get(workload_id=workload_id, rank=1)
     assert recommendation.zone == zone
+    # The worker's log lines of the task carry the id of the request that triggered it.
+    task_lines = [r for r in caplog.records if getattr(r, "task_name", None) == "scheduling.tasks.recommend_workloads"]
+    assert task_lines
+    assert {r.request_id for r in task_lines} == {"submit-through-broker-1"}

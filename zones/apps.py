@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ZonesConfig(AppConfig):
     name = "zones"
     verbose_name = "Grid zones"
+
+    def ready(self):
+        from pylon.observability import collectors
+        from zones.metrics import provider_data_age
+
+        collectors.register("carbon_data_age", provider_data_age)

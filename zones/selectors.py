@@ -20,7 +20,7 @@ from uuid import UUID
 
 import numpy as np
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
@@ -56,6 +56,39 @@ def zone_is_stale(*, zone: GridZone, now: datetime | None = None) -> bool:
     if zone.figures_updated_at is None:
         return True
     return zone.figures_updated_at < (now or timezone.now()) - stale_after()
+
+
+@dataclass(frozen=True)
+class ProviderFreshness:
+    provider: str
+    zones: int
+    #: The stalest updated zone's last update (None when no zone was ever updated; those count as stale).
+    oldest_update: datetime | None
+    stale_zones: int
+
+
+def provider_freshness(*, now: datetime | None = None) -> list[ProviderFreshness]:
+    """Per carbon-data provider: its zones, the stalest one's last update and how many are stale
+    (by ``zone_is_stale``'s rule), in one query (for metrics)."""
+    cutoff = (now or timezone.now()) - stale_after()
+    rows = (
+        GridZone.objects.values("carbon_provider")
+        .annotate(
+            zones=Count("id"),
+            oldest_update=Min("figures_updated_at"),
+            stale_zones=Count("id", filter=Q(figures_updated_at__isnull=True) | Q(figures_updated_at__lt=cutoff)),
+        )
+        .order_by("carbon_provider")
+    )
+    return [
+        ProviderFreshness(
+            provider=row["carbon_provider"],
+            zones=row["zones"],
+            oldest_update=row["oldest_update"],
+            stale_zones=row["stale_zones"],
+        )
+        for row in rows
+    ]
 
 
 def intensity_band(*, zone: GridZone, intensity: float | None, at: datetime) -> str | None:

@@ -6,6 +6,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts import services
 from accounts.models import Organization, User
 from pylon.api.serializers import StrictInputMixin
 
@@ -107,7 +108,7 @@ class PylonTokenRefreshSerializer(serializers.Serializer):
             api_settings.REVOKE_TOKEN_CLAIM
         ) != get_md5_hash_password(user.password):
             raise InvalidToken("The password has changed since this token was issued.")
-        old.blacklist()
+        services.refresh_token_blacklist(token=old)  # atomic: of parallel refreshes one gets here
         new = add_profile_claims(RefreshToken.for_user(user), user)
         return {"access": str(new.access_token), "refresh": str(new)}
 

@@ -62,6 +62,7 @@ class RegisterView(PublicAPIView):
 )
 class TokenObtainView(jwt_views.TokenObtainPairView):
     serializer_class = PylonTokenObtainPairSerializer
+    idempotency_exempt = True  # a response holding credentials is never stored or replayed
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
@@ -81,6 +82,7 @@ class TokenObtainView(jwt_views.TokenObtainPairView):
 )
 class TokenRefreshView(jwt_views.TokenRefreshView):
     serializer_class = PylonTokenRefreshSerializer
+    idempotency_exempt = True  # single use by design; credentials are never stored or replayed
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 

@@ -5,11 +5,26 @@ import json
 from decimal import Decimal
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
 from pylon.api.serializers import ErrorSerializer, StrictInputMixin
+from pylon.idempotency import policy as idempotency
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name=idempotency.HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "A unique key (a UUID v4) that makes retrying this request safe: for 24 hours, the same key "
+        "with the same body returns the first response again, marked `Idempotent-Replayed: true`, "
+        "and does nothing twice. The same key with another body is a 422 `idempotency_key_reused`; "
+        "while the first request is still running, a 409 `idempotency_key_in_use`. Keys are per user."
+    ),
+)
 
 
 def error_response(description: str) -> OpenApiResponse:
@@ -17,6 +32,15 @@ def error_response(description: str) -> OpenApiResponse:
 
 
 class PylonAutoSchema(AutoSchema):
+    def _takes_idempotency_key(self) -> bool:
+        return idempotency.applies_to(type(self.view), self.method)
+
+    def get_override_parameters(self):
+        parameters = super().get_override_parameters()
+        if self._takes_idempotency_key():
+            parameters = [*parameters, IDEMPOTENCY_KEY_PARAMETER]
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         for code, description in self._error_statuses():
@@ -48,6 +72,9 @@ class PylonAutoSchema(AutoSchema):
             errors.append(("413", "The request body is too large (`payload_too_large`)."))
             errors.append(("415", "The body is not `application/json` (`unsupported_media_type`)."))
         errors.append(("414", "The URL is longer than the server accepts (`uri_too_long`)."))
+        if self._takes_idempotency_key():
+            errors.append(("409", "A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`)."))
+            errors.append(("422", "The `Idempotency-Key` was used with another request (`idempotency_key_reused`)."))
         if view.get_throttles():
             errors.append(("429", "Too many requests; see the `Retry-After` header (`throttled`)."))
         return errors

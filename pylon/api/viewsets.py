@@ -132,3 +132,6 @@ class PublicAPIView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
+    # Anonymous: no caller to scope an Idempotency-Key to (pylon.idempotency); a repeated call is
+    # harmless anyway (an existing email is a 400, a second logout a 401).
+    idempotency_exempt = True

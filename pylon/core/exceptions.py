@@ -29,6 +29,8 @@ class ErrorCode(models.TextChoices):
     NOT_EDITABLE = "not_editable", "The workload can no longer be changed."
     PAYLOAD_TOO_LARGE = "payload_too_large", "The request body is too large."
     URI_TOO_LONG = "uri_too_long", "The URL is too long."
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", "The Idempotency-Key was used with a different request."
+    IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use", "A request with this Idempotency-Key is still running."
     SERVICE_UNAVAILABLE = "service_unavailable", "A service Pylon depends on is unavailable."
     SERVER_ERROR = "server_error", "Internal server error."
 

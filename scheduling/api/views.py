@@ -148,6 +148,8 @@ class SchedulingPreviewView(ScopedAPIView):
     def scoped_queryset(self, user):
         return account_selectors.organization_list(fetched_by=user)
 
+    idempotency_exempt = True  # writes nothing: there is no effect to repeat
+
     @extend_schema(
         operation_id="scheduling_preview",
         summary="Preview the options of a workload before submitting it",

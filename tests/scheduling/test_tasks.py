@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from scheduling import recompute, tasks
 from scheduling.models import Recommendation, SchedulingOutcome
+from tests.reliability.faults import cache_down  # noqa: F401  (fixture)
 from tests.scheduling.factories import WorkloadFactory
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload, Urgency
@@ -214,3 +215,27 @@ def test_a_chunk_another_worker_is_computing_is_retried_later(grid_zones, user, 
     assert tasks.recommend_workloads.delay(ids).get()["computed"] == 1
     assert attempts == [tasks._lock_key(ids)] * 2
     assert cache.get(tasks._lock_key(ids)) is None  # released
+
+
+def test_a_scheduling_run_is_timed_and_counted(grid_zones, user, django_capture_on_commit_callbacks):
+    from prometheus_client import REGISTRY
+
+    def value(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    runs = value("pylon_scheduling_run_duration_seconds_count")
+    considered = value("pylon_scheduling_run_workloads_sum")
+    computed = value("pylon_scheduling_workloads_total", outcome="computed")
+    with django_capture_on_commit_callbacks(execute=True):
+        _submit(user, grid_zones["dirty"])
+    assert value("pylon_scheduling_run_duration_seconds_count") == runs + 1
+    assert value("pylon_scheduling_run_workloads_sum") == considered + 1
+    assert value("pylon_scheduling_workloads_total", outcome="computed") == computed + 1
+
+
+@pytest.mark.usefixtures("cache_down")
+def test_a_run_goes_ahead_unlocked_when_the_cache_is_down(grid_zones, user):
+    workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
+    report = tasks.recommend_workloads.delay([str(workload.pk)]).get()
+    assert report["computed"] == 1
+    assert Recommendation.objects.filter(workload=workload).count() == 3
