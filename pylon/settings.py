@@ -28,7 +28,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Pylon first: its templates (the operators' console) override the admin's.
+    "pylon.apps.PylonConfig",
+    "pylon.console.apps.PylonAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,7 +43,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "pylon.apps.PylonConfig",
     "accounts.apps.AccountsConfig",
     "zones.apps.ZonesConfig",
     "workloads.apps.WorkloadsConfig",

@@ -19,12 +19,10 @@ urlpatterns = [
     path("api/redoc/", docs.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
 ]
 
 handler400 = "pylon.views.bad_request"
 handler404 = "pylon.views.not_found"
 handler500 = "pylon.views.server_error"
-
-admin.site.site_header = "Pylon operations"
-admin.site.site_title = "Pylon"
