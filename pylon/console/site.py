@@ -36,7 +36,7 @@ class PylonAdminSite(admin.AdminSite):
                     "object_name": "Queue",
                     "admin_url": url,
                     "add_url": None,
-                    "view_only": False,
+                    "view_only": True,
                     "perms": {"view": True},
                 },
             )

@@ -287,6 +287,7 @@ class ComputeWorkloadAdmin(admin.ModelAdmin):
             "event_rows": [event_row(e) for e in selectors.workload_events(workload=workload)],
             "planned_start_text": formatting.when(workload.planned_start),
             "deadline_text": formatting.when(workload.deadline),
+            "accounting_text": self.accounting(workload),
             "console_forms": actions,
             "reassign": workload.status == WorkloadStatus.SCHEDULED,
             "fmt": formatting,
