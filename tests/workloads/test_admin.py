@@ -339,3 +339,26 @@ def test_a_tampered_id_in_a_list_action_is_refused_with_a_message(admin_client, 
     assert "Nothing was changed: 1 selected id(s) are not workloads you may act on" in message
     assert set(ComputeWorkload.objects.values_list("status", flat=True)) == {WorkloadStatus.PENDING}
     assert not LogEntry.objects.exists()
+
+
+@pytest.mark.parametrize("url", [CHANGELIST, QUEUE, "/admin/"])
+def test_the_console_pages_make_a_fixed_number_of_queries(admin_client, owner, zone, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(count):
+        for _ in range(count):
+            workload = WorkloadFactory(user=owner)
+            RecommendationFactory(workload=workload, rank=1, zone=zone)
+            OutcomeFactory(workload=workload)
+            in_status(owner, WorkloadStatus.RUNNING, zone)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(url).status_code == 200
+        return len(captured)
+
+    add(3)
+    few = queries()
+    add(6)
+    assert queries() == few
