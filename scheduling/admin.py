@@ -10,20 +10,10 @@ from django.utils.html import format_html
 
 from accounts import selectors as account_selectors
 from pylon.console import formatting
+from pylon.console.options import ReadOnlyModelAdmin
 from scheduling import selectors, services
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _workload_link(workload):
@@ -103,7 +93,7 @@ class SchedulingPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Recommendation)
-class RecommendationAdmin(ReadOnlyAdmin):
+class RecommendationAdmin(ReadOnlyModelAdmin):
     list_display = [
         "workload_link",
         "rank",
@@ -139,7 +129,7 @@ class RecommendationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SchedulingOutcome)
-class SchedulingOutcomeAdmin(ReadOnlyAdmin):
+class SchedulingOutcomeAdmin(ReadOnlyModelAdmin):
     list_display = ["workload_link", "feasible", "constraint", "message", "policy_preset", "computed_at"]
     list_filter = ["feasible", "constraint", "policy_preset"]
     search_fields = ["workload__job_id", "message"]

@@ -8,9 +8,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from accounts.services import operator_grant_admin_access
 from pylon.console import charts, formatting
-from tests.accounts.factories import OperatorFactory, UserFactory
+from tests.accounts.factories import UserFactory
 from tests.scheduling.factories import set_forecast
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
@@ -25,18 +24,6 @@ def now():
     moment = datetime.fromisoformat("2026-12-03T12:10:00+00:00")
     with time_machine.travel(moment, tick=False):
         yield moment
-
-
-@pytest.fixture
-def staff_operator(organization):
-    return operator_grant_admin_access(user=OperatorFactory(organization=organization))
-
-
-@pytest.fixture
-def console(staff_operator):
-    client = Client()
-    client.force_login(staff_operator)
-    return client
 
 
 def completed(owner, zone, *, ended, emitted, baseline, cost="1.00", baseline_cost="1.50"):
@@ -88,8 +75,10 @@ def test_the_weeks_use_the_stats_rule_and_add_up_to_it(now, history, staff_opera
     assert (eight[-2].completed, eight[-2].carbon_saved_kg) == (1, Decimal("3.0"))
 
 
-def test_the_dashboard_shows_the_stats_figures_for_the_organisation(now, history, console, staff_operator, make_client):
-    response = console.get("/admin/")
+def test_the_dashboard_shows_the_stats_figures_for_the_organisation(
+    now, history, operator_console, staff_operator, make_client
+):
+    response = operator_console.get("/admin/")
     assert response.status_code == 200
     dashboard = response.context["dashboard"]
     stats = selectors.workload_stats(fetched_by=staff_operator)
@@ -108,9 +97,9 @@ def test_the_dashboard_shows_the_stats_figures_for_the_organisation(now, history
     assert api["active"] == dashboard["running"]
 
 
-def test_the_dashboard_charts_are_inline_and_readable_without_colour(now, history, console):
+def test_the_dashboard_charts_are_inline_and_readable_without_colour(now, history, operator_console):
     set_forecast(history["zone"], [200.0] * 10 + [35.0] + [150.0] * 86, start=now, slots=97)
-    html = console.get("/admin/").content.decode()
+    html = operator_console.get("/admin/").content.decode()
     assert html.count('<svg class="pylon-chart') >= 2
     assert "Carbon saved per week, oldest first:" in html  # the chart's figures as its accessible name
     assert "week of 30 Nov: 2.50 kg" in html
@@ -143,20 +132,20 @@ def test_figures_are_rounded_with_units():
     assert formatting.kg(None) == "—"
 
 
-def test_no_dead_links_and_a_favicon(console, staff_operator, organization):
-    html = console.get("/admin/").content.decode()
+def test_no_dead_links_and_a_favicon(operator_console, staff_operator, organization):
+    html = operator_console.get("/admin/").content.decode()
     assert "View site" not in html
     assert 'rel="icon"' in html and "console/favicon.svg" in html
     favicon = Client().get("/favicon.ico")
     assert favicon.status_code == 302 and favicon.url.endswith("console/favicon.svg")
     # A member page the operator may only view: no "Reset password" (it would answer 403).
     member = UserFactory(organization=organization)
-    page = console.get(f"/admin/accounts/user/{member.pk}/change/").content.decode()
+    page = operator_console.get(f"/admin/accounts/user/{member.pk}/change/").content.decode()
     assert "Reset password" not in page and "../password/" not in page
     assert 'name="_save"' not in page
-    assert "column-organization" not in console.get("/admin/accounts/user/").content.decode()
+    assert "column-organization" not in operator_console.get("/admin/accounts/user/").content.decode()
 
 
-def test_the_queue_is_in_the_app_list(console):
-    html = console.get("/admin/").content.decode()
+def test_the_queue_is_in_the_app_list(operator_console):
+    html = operator_console.get("/admin/").content.decode()
     assert 'href="/admin/workloads/computeworkload/queue/"' in html

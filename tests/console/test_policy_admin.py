@@ -5,9 +5,8 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test import Client
 
-from accounts.services import operator_grant_admin_access
 from scheduling.models import SchedulingPolicy
-from tests.accounts.factories import OperatorFactory, OrganizationFactory, ServiceUserFactory
+from tests.accounts.factories import OrganizationFactory, ServiceUserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -15,43 +14,40 @@ CHANGELIST = "/admin/scheduling/schedulingpolicy/"
 
 
 @pytest.fixture
-def northwind():
+def organization(db):
     return OrganizationFactory(name="Northwind Compute")
 
 
 @pytest.fixture
-def staff_operator(northwind):
-    return operator_grant_admin_access(user=OperatorFactory(organization=northwind))
+def northwind(organization):
+    return organization
 
 
-@pytest.fixture
-def console(staff_operator):
-    client = Client()
-    client.force_login(staff_operator)
-    return client
-
-
-def test_an_operator_finds_their_policy_on_first_view(console, northwind, other_organization):
+def test_an_operator_finds_their_policy_on_first_view(operator_console, northwind, other_organization):
     assert not SchedulingPolicy.objects.exists()
-    response = console.get(CHANGELIST)
+    response = operator_console.get(CHANGELIST)
     policy = SchedulingPolicy.objects.get(organization=northwind)
     assert (policy.preset, policy.auto_assign) == ("BALANCED", False)
     assert response.status_code == 302 and response.url == f"{CHANGELIST}{policy.pk}/change/"
-    page = console.get(response.url).content.decode()
+    page = operator_console.get(response.url).content.decode()
     assert "Scheduling policy of Northwind Compute" in page
     assert 'name="_save"' in page and 'name="organization"' not in page
     assert not SchedulingPolicy.objects.filter(organization=other_organization).exists()
 
 
-def test_an_operator_changes_the_policy_with_the_apis_validation(console, staff_operator, northwind):
-    console.get(CHANGELIST)
+def test_an_operator_changes_the_policy_with_the_apis_validation(operator_console, staff_operator, northwind):
+    operator_console.get(CHANGELIST)
     policy = SchedulingPolicy.objects.get(organization=northwind)
     url = f"{CHANGELIST}{policy.pk}/change/"
-    refused = console.post(url, {"preset": "CUSTOM", "carbon_weight": "0", "price_weight": "0", "wait_weight": "0"})
+    refused = operator_console.post(
+        url, {"preset": "CUSTOM", "carbon_weight": "0", "price_weight": "0", "wait_weight": "0"}
+    )
     assert refused.status_code == 200 and "At least one weight must be positive." in refused.content.decode()
-    mixed = console.post(url, {"preset": "BALANCED", "carbon_weight": "5", "price_weight": "1", "wait_weight": "0.5"})
+    mixed = operator_console.post(
+        url, {"preset": "BALANCED", "carbon_weight": "5", "price_weight": "1", "wait_weight": "0.5"}
+    )
     assert "choose CUSTOM to set weights" in mixed.content.decode()
-    saved = console.post(
+    saved = operator_console.post(
         url, {"preset": "CUSTOM", "carbon_weight": "2", "price_weight": "0.5", "wait_weight": "0", "auto_assign": "on"}
     )
     assert saved.status_code == 302
@@ -61,13 +57,13 @@ def test_an_operator_changes_the_policy_with_the_apis_validation(console, staff_
     assert LogEntry.objects.get().object_repr == "Scheduling policy of Northwind Compute"
 
 
-def test_another_organisations_policy_is_unreachable(console, other_organization):
+def test_another_organisations_policy_is_unreachable(operator_console, other_organization):
     theirs = SchedulingPolicy.objects.create(
         organization=other_organization, preset="COST_FIRST", carbon_weight=0, price_weight=1, wait_weight=0
     )
-    response = console.get(f"{CHANGELIST}{theirs.pk}/change/")
+    response = operator_console.get(f"{CHANGELIST}{theirs.pk}/change/")
     assert (response.status_code, response.url) == (302, "/admin/")
-    console.post(
+    operator_console.post(
         f"{CHANGELIST}{theirs.pk}/change/",
         {"preset": "CARBON_FIRST", "carbon_weight": "1", "price_weight": "0", "wait_weight": "0"},
     )

@@ -12,8 +12,7 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
-from accounts.services import operator_grant_admin_access
-from tests.accounts.factories import OperatorFactory, ServiceUserFactory, UserFactory
+from tests.accounts.factories import ServiceUserFactory, UserFactory
 from tests.scheduling.factories import OutcomeFactory, RecommendationFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
@@ -35,18 +34,6 @@ def act(workload, action: str) -> str:
 
 def messages_of(response) -> list[str]:
     return [str(m) for m in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def staff_operator(organization):
-    return operator_grant_admin_access(user=OperatorFactory(organization=organization))
-
-
-@pytest.fixture
-def admin_client(staff_operator):
-    client = Client()
-    client.force_login(staff_operator)
-    return client
 
 
 @pytest.fixture
@@ -73,26 +60,26 @@ def in_status(owner, status, zone, **extra):
 # -- scoping ---------------------------------------------------------------------------------------
 
 
-def test_staff_operator_sees_only_their_organisation(admin_client, owner, other_organization):
+def test_staff_operator_sees_only_their_organisation(operator_console, owner, other_organization):
     foreign = WorkloadFactory(user=UserFactory(organization=other_organization))
     own = WorkloadFactory(user=owner)
-    listing = admin_client.get(CHANGELIST).content.decode()
+    listing = operator_console.get(CHANGELIST).content.decode()
     assert own.job_id in listing and foreign.job_id not in listing
     # Another organisation's workload by direct URL: back to the index, "doesn't exist".
-    response = admin_client.get(page(foreign))
+    response = operator_console.get(page(foreign))
     assert (response.status_code, response.url) == (302, "/admin/")
     # ... and its console actions the same, changing nothing.
-    response = admin_client.post(act(foreign, "cancel"), {"note": "x"})
+    response = operator_console.post(act(foreign, "cancel"), {"note": "x"})
     assert (response.status_code, response.url) == (302, "/admin/")
     foreign.refresh_from_db()
     assert foreign.status == WorkloadStatus.PENDING
     assert not LogEntry.objects.exists()
 
 
-def test_staff_operator_sees_only_their_organisation_users(admin_client, staff_operator, other_organization):
+def test_staff_operator_sees_only_their_organisation_users(operator_console, staff_operator, other_organization):
     colleague = UserFactory(organization=staff_operator.organization)
     stranger = UserFactory(organization=other_organization)
-    page_text = admin_client.get("/admin/accounts/user/").content.decode()
+    page_text = operator_console.get("/admin/accounts/user/").content.decode()
     assert colleague.email in page_text and stranger.email not in page_text
 
 
@@ -104,21 +91,21 @@ def test_a_plain_user_is_refused(organization):
         assert response.status_code == 302 and response.url.startswith("/admin/login/")
 
 
-def test_the_list_fits_an_operator_and_filters_and_searches(admin_client, owner, zone, organization):
+def test_the_list_fits_an_operator_and_filters_and_searches(operator_console, owner, zone, organization):
     running = in_status(owner, WorkloadStatus.RUNNING, zone, workload_name="Nightly embeddings")
     other_owner = UserFactory(organization=organization, email="grace@northwind.example")
     pending = WorkloadFactory(user=other_owner, workload_name="Feature backfill")
-    listing = admin_client.get(CHANGELIST).content.decode()
+    listing = operator_console.get(CHANGELIST).content.decode()
     assert "column-organization" not in listing  # one organisation: no column for it
     assert 'class="pylon-badge pylon-badge--active">Running<' in listing
     for label in ("By status", "By urgency", "By chosen grid zone", "By owner", "By submitted at"):
         assert label in listing
     assert zone.zone_name in listing  # the chosen zone, by name
-    by_status = admin_client.get(CHANGELIST, {"status__exact": "RUNNING"}).content.decode()
+    by_status = operator_console.get(CHANGELIST, {"status__exact": "RUNNING"}).content.decode()
     assert running.job_id in by_status and pending.job_id not in by_status
-    by_email = admin_client.get(CHANGELIST, {"q": "grace@northwind"}).content.decode()
+    by_email = operator_console.get(CHANGELIST, {"q": "grace@northwind"}).content.decode()
     assert pending.job_id in by_email and running.job_id not in by_email
-    by_job = admin_client.get(CHANGELIST, {"q": running.job_id}).content.decode()
+    by_job = operator_console.get(CHANGELIST, {"q": running.job_id}).content.decode()
     assert running.job_id in by_job and pending.job_id not in by_job
 
 
@@ -132,12 +119,12 @@ def test_the_service_role_sees_the_organisation_column(owner):
 # -- the workload page -------------------------------------------------------------------------------
 
 
-def test_the_workload_page_is_a_console_not_a_form(admin_client, owner, zone):
+def test_the_workload_page_is_a_console_not_a_form(operator_console, owner, zone):
     workload = WorkloadFactory(user=owner, estimated_energy_kwh=Decimal("50"))
     RecommendationFactory(workload=workload, rank=1, zone=zone, expected_emissions_kg=0.03599999999999999)
     RecommendationFactory(workload=workload, rank=2, expected_emissions_kg=3.7302767917699997, carbon_saving_kg=-0.5)
     OutcomeFactory(workload=workload)
-    response = admin_client.get(page(workload))
+    response = operator_console.get(page(workload))
     assert response.status_code == 200
     html = response.content.decode()
     for field in ("workload_name", "user", "deadline", "status", "chosen_grid_zone", "required_gpu_mins"):
@@ -153,7 +140,7 @@ def test_the_workload_page_is_a_console_not_a_form(admin_client, owner, zone):
     assert "Start the run" not in html and "Complete the run" not in html  # not possible while PENDING
 
 
-def test_an_unschedulable_workload_says_why(admin_client, owner):
+def test_an_unschedulable_workload_says_why(operator_console, owner):
     workload = WorkloadFactory(user=owner)
     OutcomeFactory(
         workload=workload,
@@ -161,18 +148,18 @@ def test_an_unschedulable_workload_says_why(admin_client, owner):
         constraint="CARBON_CAP",
         message="Carbon cap 500 g is below the lowest expected emissions 812 g.",
     )
-    html = admin_client.get(page(workload)).content.decode()
+    html = operator_console.get(page(workload)).content.decode()
     assert "Cannot be scheduled — The carbon cap cannot be met." in html
     assert "Carbon cap 500 g is below the lowest expected emissions 812 g." in html
 
 
-def test_the_page_offers_what_the_state_machine_allows_now(admin_client, owner, zone):
+def test_the_page_offers_what_the_state_machine_allows_now(operator_console, owner, zone):
     running = in_status(owner, WorkloadStatus.RUNNING, zone)
-    html = admin_client.get(page(running)).content.decode()
+    html = operator_console.get(page(running)).content.decode()
     assert "Complete the run" in html and "Mark failed" in html and "Cancel the workload" in html
     assert "Assign to a zone" not in html and "Start the run" not in html
     completed = in_status(owner, WorkloadStatus.COMPLETED, zone)
-    html = admin_client.get(page(completed)).content.decode()
+    html = operator_console.get(page(completed)).content.decode()
     assert "What you can do now" not in html
 
 
@@ -205,13 +192,13 @@ ACTIONS = [
 
 @pytest.mark.parametrize(("from_status", "action", "data", "to_status", "event_action"), ACTIONS)
 def test_each_action_goes_through_the_services_and_is_recorded(
-    admin_client, staff_operator, owner, zone, from_status, action, data, to_status, event_action
+    operator_console, staff_operator, owner, zone, from_status, action, data, to_status, event_action
 ):
     workload = in_status(owner, from_status, GridZoneFactory())
     RecommendationFactory(workload=workload, rank=1, zone=zone)
     if action == "assign-zone":
         data = {**data, "zone": str(zone.pk)}
-    response = admin_client.post(act(workload, action), data)
+    response = operator_console.post(act(workload, action), data)
     assert response.status_code == 302 and response.url == page(workload)
     workload.refresh_from_db()
     assert workload.status == to_status
@@ -245,11 +232,11 @@ def test_each_action_goes_through_the_services_and_is_recorded(
         (WorkloadStatus.PENDING, "teleport", {}, "Use the buttons on the workload's page."),
     ],
 )
-def test_a_refused_action_says_why_and_changes_nothing(admin_client, owner, zone, status, action, data, why):
+def test_a_refused_action_says_why_and_changes_nothing(operator_console, owner, zone, status, action, data, why):
     workload = in_status(owner, status, zone)
     RecommendationFactory(workload=workload, rank=1, zone=zone)
     before = WorkloadEvent.objects.count()
-    response = admin_client.post(act(workload, action), data)
+    response = operator_console.post(act(workload, action), data)
     assert response.status_code == 302
     (message,) = messages_of(response)
     assert why in message
@@ -259,9 +246,9 @@ def test_a_refused_action_says_why_and_changes_nothing(admin_client, owner, zone
     assert not LogEntry.objects.exists()
 
 
-def test_a_console_action_is_post_only(admin_client, owner):
+def test_a_console_action_is_post_only(operator_console, owner):
     workload = WorkloadFactory(user=owner)
-    response = admin_client.get(act(workload, "cancel"))
+    response = operator_console.get(act(workload, "cancel"))
     assert response.status_code == 302
     workload.refresh_from_db()
     assert workload.status == WorkloadStatus.PENDING
@@ -270,7 +257,7 @@ def test_a_console_action_is_post_only(admin_client, owner):
 # -- the queue and the list's actions ---------------------------------------------------------------
 
 
-def test_the_queue_lists_pending_workloads_most_urgent_first(admin_client, owner, zone, other_organization):
+def test_the_queue_lists_pending_workloads_most_urgent_first(operator_console, owner, zone, other_organization):
     now = timezone.now()
     low = WorkloadFactory(user=owner, urgency=Urgency.LOW, deadline=now + timedelta(hours=5))
     critical = WorkloadFactory(user=owner, urgency=Urgency.CRITICAL, deadline=now + timedelta(days=2))
@@ -279,7 +266,7 @@ def test_the_queue_lists_pending_workloads_most_urgent_first(admin_client, owner
     RecommendationFactory(workload=high_soon, rank=1, zone=zone, carbon_saving_kg=1.25, cost_saving_gbp=0.5)
     in_status(owner, WorkloadStatus.SCHEDULED, zone)
     foreign = WorkloadFactory(user=UserFactory(organization=other_organization), urgency=Urgency.CRITICAL)
-    response = admin_client.get(QUEUE)
+    response = operator_console.get(QUEUE)
     assert response.status_code == 200
     html = response.content.decode()
     positions = [html.index(w.job_id) for w in (critical, high_soon, high_late, low)]
@@ -291,21 +278,21 @@ def test_the_queue_lists_pending_workloads_most_urgent_first(admin_client, owner
     assert "Assign #1" in html
 
 
-def test_one_click_assign_from_the_queue_returns_to_the_queue(admin_client, owner, zone):
+def test_one_click_assign_from_the_queue_returns_to_the_queue(operator_console, owner, zone):
     workload = WorkloadFactory(user=owner)
     RecommendationFactory(workload=workload, rank=1, zone=zone)
-    response = admin_client.post(act(workload, "assign-rank"), {"rank": "1", "next": QUEUE})
+    response = operator_console.post(act(workload, "assign-rank"), {"rank": "1", "next": QUEUE})
     assert response.url == QUEUE
     workload.refresh_from_db()
     assert workload.status == WorkloadStatus.SCHEDULED
 
 
-def test_bulk_assign_takes_each_top_recommendation(admin_client, staff_operator, owner, zone):
+def test_bulk_assign_takes_each_top_recommendation(operator_console, staff_operator, owner, zone):
     first, second = WorkloadFactory(user=owner), WorkloadFactory(user=owner)
     running = in_status(owner, WorkloadStatus.RUNNING, zone)
     for workload in (first, second):
         RecommendationFactory(workload=workload, rank=1, zone=zone)
-    response = admin_client.post(
+    response = operator_console.post(
         CHANGELIST,
         {
             "action": "assign_top_recommendation",
@@ -327,11 +314,13 @@ def test_bulk_assign_takes_each_top_recommendation(admin_client, staff_operator,
 
 
 @pytest.mark.parametrize("tampered", ["foreign", "malformed"])
-def test_a_tampered_id_in_a_list_action_is_refused_with_a_message(admin_client, owner, other_organization, tampered):
+def test_a_tampered_id_in_a_list_action_is_refused_with_a_message(
+    operator_console, owner, other_organization, tampered
+):
     own = WorkloadFactory(user=owner)
     foreign = WorkloadFactory(user=UserFactory(organization=other_organization))
     bad = str(foreign.pk) if tampered == "foreign" else "1 OR 1=1"
-    response = admin_client.post(
+    response = operator_console.post(
         CHANGELIST, {"action": "cancel_workloads", "index": "0", "_selected_action": [str(own.pk), bad]}
     )
     assert response.status_code == 302
@@ -342,7 +331,7 @@ def test_a_tampered_id_in_a_list_action_is_refused_with_a_message(admin_client, 
 
 
 @pytest.mark.parametrize("url", [CHANGELIST, QUEUE, "/admin/"])
-def test_the_console_pages_make_a_fixed_number_of_queries(admin_client, owner, zone, url):
+def test_the_console_pages_make_a_fixed_number_of_queries(operator_console, owner, zone, url):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -355,7 +344,7 @@ def test_the_console_pages_make_a_fixed_number_of_queries(admin_client, owner, z
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
-            assert admin_client.get(url).status_code == 200
+            assert operator_console.get(url).status_code == 200
         return len(captured)
 
     add(3)

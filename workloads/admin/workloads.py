@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from pylon.console import formatting
+from pylon.console.options import ReadOnlyModelAdmin
 from scheduling import selectors as scheduling_selectors
 from workloads import selectors
 from workloads.admin.actions import CONSOLE_ACTIONS, REFUSED, AssignRankForm, form_errors, refusal
@@ -425,7 +426,7 @@ class ComputeWorkloadAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkloadEvent)
-class WorkloadEventAdmin(admin.ModelAdmin):
+class WorkloadEventAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "workload", "action", "from_status", "to_status", "actor"]
     list_filter = ["action", "to_status"]
     search_fields = ["workload__job_id", "note"]
@@ -434,12 +435,3 @@ class WorkloadEventAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         visible = selectors.workload_list(fetched_by=request.user)
         return super().get_queryset(request).filter(workload__in=visible.values("pk"))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
