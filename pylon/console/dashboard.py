@@ -65,7 +65,7 @@ def zone_outlook(*, zones: list[GridZone], now: datetime) -> list[ZoneOutlook]:
             when = formatting.when(grid.slot_start(at))
             lowest_text = f"lowest {formatting.g_per_kwh(low)} at {when}"
             marks.append(charts.Mark(at, f"{low:.0f}"))
-        band = index_band(current, now.year).value if current is not None else "unknown"
+        band = index_band(current, grid.start).value if current is not None else "unknown"
         summary = f"{zone.zone_name}: now {formatting.g_per_kwh(current)} ({band}); next 48 hours {lowest_text}"
         outlooks.append(
             ZoneOutlook(
