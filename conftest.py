@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -67,6 +68,22 @@ def user(organization):
 @pytest.fixture
 def operator(organization):
     return OperatorFactory(organization=organization)
+
+
+@pytest.fixture
+def staff_operator(organization):
+    """An operator of ``organization`` who may use the admin (staff, in the Operators group)."""
+    from accounts.services import operator_grant_admin_access
+
+    return operator_grant_admin_access(user=OperatorFactory(organization=organization))
+
+
+@pytest.fixture
+def operator_console(staff_operator):
+    """A Django test client signed in to the admin as ``staff_operator``."""
+    client = Client()
+    client.force_login(staff_operator)
+    return client
 
 
 @pytest.fixture

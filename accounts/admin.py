@@ -55,6 +55,21 @@ class UserAdmin(DjangoUserAdmin):
             return self.list_filter
         return [name for name in self.list_filter if name != "organization"]
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            # Who may only view a member gets no "Reset password" link (it would answer 403).
+            fieldsets = [
+                (name, {**options, "fields": [f for f in options["fields"] if f != "password"]})
+                for name, options in fieldsets
+            ]
+        return fieldsets
+
+    def get_list_display(self, request):
+        if request.user.is_service_role:
+            return self.list_display
+        return [name for name in self.list_display if name != "organization"]
+
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         if not request.user.is_service_role:

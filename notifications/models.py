@@ -37,4 +37,4 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["recipient", "read_at", "created_at"], name="notification_inbox_idx")]
 
     def __str__(self) -> str:
-        return f"{self.recipient_id} {self.kind}: {self.title}"
+        return f"{self.get_kind_display()}: {self.title}"

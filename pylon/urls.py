@@ -21,12 +21,10 @@ urlpatterns = [
     path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
 ]
 
 handler400 = "pylon.views.bad_request"
 handler404 = "pylon.views.not_found"
 handler500 = "pylon.views.server_error"
-
-admin.site.site_header = "Pylon operations"
-admin.site.site_title = "Pylon"

@@ -4,7 +4,8 @@ import logging
 
 from django.conf import settings
 from django.db import connection, models
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.defaults import bad_request as html_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
@@ -94,3 +95,8 @@ def healthz(request):
             checks[name] = "error"
             healthy = False
     return Response({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says: send them to the static icon."""
+    return HttpResponseRedirect(static("console/favicon.svg"))

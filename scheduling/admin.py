@@ -4,21 +4,22 @@ recommendations and outcomes, through the same selectors as the API."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 
+from accounts import selectors as account_selectors
+from pylon.console import formatting
+from pylon.console.options import ReadOnlyModelAdmin
 from scheduling import selectors, services
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+def _workload_link(workload):
+    """To the workload's console page, where its options and actions are."""
+    url = reverse("admin:workloads_computeworkload_change", args=[workload.pk])
+    return format_html('<a href="{}">{}</a>', url, workload)
 
 
 def _visible_workloads(request):
@@ -45,7 +46,7 @@ class SchedulingPolicyAdminForm(forms.ModelForm):
 class SchedulingPolicyAdmin(admin.ModelAdmin):
     form = SchedulingPolicyAdminForm
     list_display = [
-        "organization",
+        "__str__",
         "preset",
         "carbon_weight",
         "price_weight",
@@ -62,10 +63,24 @@ class SchedulingPolicyAdmin(admin.ModelAdmin):
         return selectors.policy_list(fetched_by=request.user).select_related(*self.list_select_related)
 
     def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "organization"] if obj is not None else self.readonly_fields
+        return [*self.readonly_fields, "organization"]
+
+    def has_add_permission(self, request):
+        return False  # every organisation has one: created on first view (``changelist_view``)
 
     def has_delete_permission(self, request, obj=None):
-        return request.user.is_service_role
+        return False  # a policy is changed, never removed: workloads are scored by it
+
+    def changelist_view(self, request, extra_context=None):
+        """Every organisation the caller may act in has its policy, stored on first view; an
+        operator, who has exactly one, goes straight to it."""
+        organizations = account_selectors.organization_list(fetched_by=request.user)
+        services.policies_ensure(organization_ids=organizations.values_list("pk", flat=True))
+        if not request.user.is_service_role:
+            policy = self.get_queryset(request).first()
+            if policy is not None:
+                return HttpResponseRedirect(reverse("admin:scheduling_schedulingpolicy_change", args=[policy.pk]))
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in form.changed_data if name != "organization"}
@@ -78,22 +93,51 @@ class SchedulingPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Recommendation)
-class RecommendationAdmin(ReadOnlyAdmin):
-    list_display = ["workload", "rank", "zone", "start", "expected_emissions_kg", "carbon_saving_kg", "computed_at"]
+class RecommendationAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "workload_link",
+        "rank",
+        "zone",
+        "start",
+        "emissions",
+        "carbon_saving",
+        "cost_saving",
+        "computed_at",
+    ]
     list_filter = ["rank", "zone"]
-    search_fields = ["workload__job_id"]
+    search_fields = ["workload__job_id", "workload__workload_name"]
     list_select_related = ["workload", "zone"]
+
+    @admin.display(description="Workload", ordering="workload__job_id")
+    def workload_link(self, obj):
+        return _workload_link(obj.workload)
+
+    @admin.display(description="Expected CO2", ordering="expected_emissions_kg")
+    def emissions(self, obj):
+        return formatting.kg(obj.expected_emissions_kg)
+
+    @admin.display(description="Saves CO2", ordering="carbon_saving_kg")
+    def carbon_saving(self, obj):
+        return formatting.saving_kg(obj.carbon_saving_kg)
+
+    @admin.display(description="Saves £", ordering="cost_saving_gbp")
+    def cost_saving(self, obj):
+        return formatting.gbp(obj.cost_saving_gbp)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(workload__in=_visible_workloads(request))
 
 
 @admin.register(SchedulingOutcome)
-class SchedulingOutcomeAdmin(ReadOnlyAdmin):
-    list_display = ["workload", "feasible", "constraint", "policy_preset", "computed_at"]
+class SchedulingOutcomeAdmin(ReadOnlyModelAdmin):
+    list_display = ["workload_link", "feasible", "constraint", "message", "policy_preset", "computed_at"]
     list_filter = ["feasible", "constraint", "policy_preset"]
     search_fields = ["workload__job_id", "message"]
     list_select_related = ["workload"]
+
+    @admin.display(description="Workload", ordering="workload__job_id")
+    def workload_link(self, obj):
+        return _workload_link(obj.workload)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(workload__in=_visible_workloads(request))

@@ -84,7 +84,7 @@ class SchedulingPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.organization_id}: {self.preset}"
+        return f"Scheduling policy of {self.organization.name}"
 
     @classmethod
     def default_for(cls, organization_id) -> "SchedulingPolicy":
@@ -157,7 +157,7 @@ class Recommendation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.workload_id} #{self.rank}: {self.zone_id} at {self.start:%Y-%m-%d %H:%M}"
+        return f"{self.workload.job_id} #{self.rank}: {self.zone.zone_name} from {self.start:%Y-%m-%d %H:%M} UTC"
 
     @property
     def expected_emissions_g(self) -> float:
@@ -205,7 +205,8 @@ class SchedulingOutcome(models.Model):
         indexes = [models.Index(fields=["feasible"], name="scheduling_outcome_feasible")]
 
     def __str__(self) -> str:
-        return f"{self.workload_id}: {'feasible' if self.feasible else self.constraint}"
+        verdict = "schedulable" if self.feasible else self.get_constraint_display().lower()
+        return f"{self.workload.job_id}: {verdict}"
 
     @property
     def constraint_or_none(self) -> str | None:

@@ -19,6 +19,7 @@ from scheduling import engine, selectors
 from scheduling.models import PRESET_WEIGHTS, PolicyPreset, Recommendation, SchedulingPolicy
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload, WorkloadStatus
+from workloads.state_machine import WorkloadAction, next_status
 from zones.models import GridZone
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ def assignment_from_recommendation(
     note. A start that has passed meanwhile becomes "now" (``workload_assign`` refuses starts in the
     past); the deadline is still checked there. No such recommendation is a 400 naming ``rank``.
     """
+    # The state machine first: a RUNNING workload is refused for what it is, not for lacking options.
+    next_status(WorkloadAction.REASSIGN if reassign else WorkloadAction.ASSIGN, workload.status)
     recommendation = selectors.recommendation_get(workload=workload, rank=rank)
     if recommendation is None:
         raise ApplicationError(
@@ -145,6 +148,15 @@ def policy_weights(*, preset: str, data: dict[str, Any], current: SchedulingPoli
     if wrong:
         raise ValidationError(wrong)
     return expected
+
+
+def policies_ensure(*, organization_ids) -> None:
+    """Give every one of these organisations a stored policy (the BALANCED default where it has
+    none), so operators always find theirs to edit. Two queries whatever the count."""
+    wanted = set(organization_ids)
+    have = set(SchedulingPolicy.objects.filter(organization_id__in=wanted).values_list("organization_id", flat=True))
+    missing = [SchedulingPolicy.default_for(organization_id) for organization_id in wanted - have]
+    SchedulingPolicy.objects.bulk_create(missing, ignore_conflicts=True)
 
 
 @transaction.atomic

@@ -198,4 +198,4 @@ class WorkloadEvent(models.Model):
         indexes = [models.Index(fields=["workload", "created_at"], name="workload_event_timeline_idx")]
 
     def __str__(self) -> str:
-        return f"{self.workload_id}: {self.from_status or '∅'} → {self.to_status}"
+        return f"{self.workload.job_id}: {self.from_status or 'submitted'} → {self.to_status}"

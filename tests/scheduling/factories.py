@@ -1,19 +1,27 @@
 """Factories and helpers of the scheduling tests. Workloads come from ``tests.workloads.factories``."""
 
+import uuid
 from datetime import datetime, timedelta
 
 import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from scheduling.models import SchedulingPolicy
+from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from tests.accounts.factories import OrganizationFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
 from zones.models import CarbonSource, GridZone, ZoneIntensityReading, ZonePriceReading
 from zones.providers.base import floor_half_hour
 
-__all__ = ["GridZoneFactory", "PolicyFactory", "WorkloadFactory", "set_forecast"]
+__all__ = [
+    "GridZoneFactory",
+    "OutcomeFactory",
+    "PolicyFactory",
+    "RecommendationFactory",
+    "WorkloadFactory",
+    "set_forecast",
+]
 
 
 class PolicyFactory(DjangoModelFactory):
@@ -26,6 +34,51 @@ class PolicyFactory(DjangoModelFactory):
     price_weight = 0
     wait_weight = 0
     auto_assign = False
+
+
+class RecommendationFactory(DjangoModelFactory):
+    """A stored option, as a recompute writes it (figures made up, consistent with each other)."""
+
+    class Meta:
+        model = Recommendation
+
+    workload = factory.SubFactory(WorkloadFactory)
+    rank = 1
+    zone = factory.SubFactory(GridZoneFactory)
+    start = factory.LazyFunction(lambda: floor_half_hour(timezone.now()) + timedelta(minutes=30))
+    end = factory.LazyAttribute(lambda o: o.start + timedelta(minutes=o.workload.estimated_duration_mins))
+    expected_emissions_kg = 2.5
+    expected_cost_gbp = 7.25
+    carbon_saving_kg = 4.0
+    cost_saving_gbp = 1.5
+    mean_intensity = 50.0
+    mean_price = 0.145
+    wait_mins = 30.0
+    score = 0.42
+    score_carbon = 0.38
+    score_price = 0.83
+    score_wait = 0.12
+    energy_kwh = 50.0
+    computed_at = factory.LazyFunction(timezone.now)
+    run_id = factory.LazyFunction(uuid.uuid4)
+
+
+class OutcomeFactory(DjangoModelFactory):
+    class Meta:
+        model = SchedulingOutcome
+
+    workload = factory.SubFactory(WorkloadFactory)
+    feasible = True
+    baseline_emissions_kg = 6.5
+    baseline_cost_gbp = 8.75
+    energy_kwh = 50.0
+    policy_preset = "BALANCED"
+    carbon_weight = 1.0
+    price_weight = 1.0
+    wait_weight = 0.5
+    workload_updated_at = factory.LazyAttribute(lambda o: o.workload.updated_at)
+    computed_at = factory.LazyFunction(timezone.now)
+    run_id = factory.LazyFunction(uuid.uuid4)
 
 
 HALF_HOUR = timedelta(minutes=30)
