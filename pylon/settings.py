@@ -46,7 +46,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "pylon.apps.PylonConfig",
     "pylon.idempotency.apps.IdempotencyConfig",
     "accounts.apps.AccountsConfig",
     "zones.apps.ZonesConfig",
