@@ -36,6 +36,7 @@ class NotificationFilterSet(PylonFilterSet):
 )
 class NotificationViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     model = Notification
+    cursor_paginated = True  # an inbox only grows: newest first, by keyset
     serializer_class = NotificationSerializer
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
     filter_backends = [filters.DjangoFilterBackend]

@@ -118,7 +118,7 @@ def _decode_cursor(raw: str) -> dict | None:
 
 def encode_cursor(row, *, reverse: bool, count: int) -> str:
     position = [row["submitted_at"].isoformat(), str(row["id"])]
-    raw = orjson.dumps({"o": "-submitted_at", "p": position, "r": int(reverse), "c": count})
+    raw = orjson.dumps({"o": "-submitted_at,id", "p": position, "r": int(reverse), "c": count})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
@@ -225,4 +225,4 @@ def application(environ, start_response):
 def _link(base: str, query: dict, cursor: str) -> str:
     params = {key: values[-1] for key, values in query.items() if key not in ("cursor", "page")}
     params["cursor"] = cursor
-    return f"{base}?{urlencode(params)}"
+    return f"{base}?{urlencode(sorted(params.items()))}"
