@@ -160,7 +160,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["pylon.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pylon.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "pylon.api.filters.FilterBackend",
         "pylon.api.filters.SafeSearchFilter",
         "pylon.api.filters.StrictOrderingFilter",
     ],

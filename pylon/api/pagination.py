@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import models
 from django.db.models import Q
 from rest_framework import pagination
@@ -85,6 +86,20 @@ def _value(row: Any, name: str) -> Any:
     return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
+class _ColumnsPaginator(DjangoPaginator):
+    """Django's paginator, reading the page's rows as ``values(*columns)`` when columns are given
+    (the count is taken on the queryset as it is, without the page's joins)."""
+
+    def __init__(self, object_list, per_page, *, columns=None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.columns = columns
+
+    def _get_page(self, object_list, number, paginator):
+        if self.columns:
+            object_list = object_list.values(*self.columns)
+        return super()._get_page(object_list, number, paginator)
+
+
 class PageNumberPagination(pagination.PageNumberPagination):
     """``?page=`` and ``?page_size=`` (1 to 100), and — on views that set ``cursor_paginated`` —
     ``?cursor=`` from the ``next``/``previous`` links while they are ordered by time (see the module's
@@ -97,6 +112,11 @@ class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
     cursor_query_param = "cursor"
+    #: Set by a view before paginating to read the page as plain ``values()`` rows (a fast output path).
+    columns: tuple[str, ...] | None = None
+
+    def django_paginator_class(self, object_list, per_page, **kwargs):
+        return _ColumnsPaginator(object_list, per_page, columns=self.columns, **kwargs)
 
     def paginate_queryset(self, queryset, request, view=None):
         self.keys = None
@@ -119,7 +139,8 @@ class PageNumberPagination(pagination.PageNumberPagination):
         else:
             self.count, self.has_previous = cursor["c"], True
             queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
-        rows = list(queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1])
+        page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
+        rows = list(page.values(*self.columns) if self.columns else page)
         self.has_more = len(rows) > self.page_size_now
         rows = rows[: self.page_size_now]
         if self.reverse:

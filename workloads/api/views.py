@@ -1,6 +1,5 @@
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -9,7 +8,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from pylon.api.csv import csv_stream
-from pylon.api.filters import SafeSearchFilter
+from pylon.api.filters import FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
@@ -75,7 +74,7 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
 
     model = ComputeWorkload
     serializer_class = ComputeWorkloadSerializer
-    filter_backends = [DjangoFilterBackend, SafeSearchFilter]
+    filter_backends = [FilterBackend, SafeSearchFilter]
     filterset_class = WorkloadFilterSet
     search_fields = ["workload_name", "job_id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -84,8 +83,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         return selectors.workload_list(fetched_by=user)
 
     def list(self, request):
-        rows = self.filter_queryset(self.get_queryset()).values(*WORKLOAD_LIST_COLUMNS)
-        return self.get_paginated_response(workload_list_representation(self.paginate_queryset(rows)))
+        self.paginator.columns = WORKLOAD_LIST_COLUMNS
+        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(workload_list_representation(rows))
 
     def create(self, request):
         serializer = WorkloadInputSerializer(data=request.data)
