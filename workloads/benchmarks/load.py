@@ -39,6 +39,7 @@ class Server:
             "warning",
             "--timeout",
             "60",
+            "--no-control-socket",  # several servers at once; none needs gunicorn's control socket
         ]
         self.process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd, pass_fds=(fd,))  # noqa: S603 - our own argv
 

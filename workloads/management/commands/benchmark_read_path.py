@@ -76,8 +76,9 @@ class Command(BaseCommand):
         if connection.vendor != "postgresql":
             raise CommandError("The read-path benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
         original = connection.settings_dict["NAME"]
-        connection.settings_dict.setdefault("TEST", {})["NAME"] = f"{original}_readbench_{os.getpid()}"
-        self.stdout.write(f"Building {options['workloads']:,} workloads in a throwaway database…")
+        throwaway = f"{original}_readbench_{os.getpid()}"
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = throwaway
+        self.stdout.write(f"Building {options['workloads']:,} workloads in the throwaway database {throwaway}…")
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
         try:
             self._run(options)
