@@ -115,6 +115,25 @@ class PageNumberPagination(pagination.PageNumberPagination):
     #: Set by a view before paginating to read the page as plain ``values()`` rows (a fast output path).
     columns: tuple[str, ...] | None = None
 
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise ValidationError(
+                {self.page_size_query_param: [f"Send a whole number from 1 to {self.max_page_size}."]}
+            )
+        return size
+
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["count", "next", "previous", "results"]  # every page has all four
+        return paginated
+
     def django_paginator_class(self, object_list, per_page, **kwargs):
         return _ColumnsPaginator(object_list, per_page, columns=self.columns, **kwargs)
 
