@@ -178,10 +178,10 @@ DEFAULT_ORGANIZATION_NAME = env.str("DEFAULT_ORGANIZATION_NAME", default="Indepe
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["pylon.api.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["pylon.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pylon.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "pylon.api.filters.FilterBackend",
         "pylon.api.filters.SafeSearchFilter",
         "pylon.api.filters.StrictOrderingFilter",
     ],
@@ -204,6 +204,9 @@ REST_FRAMEWORK = {
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+# Rows a CSV export reads from the database at a time (a server-side cursor on PostgreSQL).
+EXPORT_CHUNK_ROWS = env.int("EXPORT_CHUNK_ROWS", default=2000)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=5)),

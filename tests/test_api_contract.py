@@ -49,6 +49,7 @@ OPERATION_IDS = {
     "workloads_complete",
     "workloads_create",
     "workloads_events_list",
+    "workloads_export",
     "workloads_fail",
     "workloads_list",
     "workloads_partial_update",
@@ -184,7 +185,7 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
         for parameter in operation.get("parameters", [])
         if parameter["name"] == "ordering"
     }
-    assert set(orderings) == {"workloads_list", "zones_list", "accounts_users_list"}
+    assert set(orderings) == {"workloads_list", "workloads_export", "zones_list", "accounts_users_list"}
     for spec in orderings.values():
         assert spec["type"] == "array" and "-" + spec["items"]["enum"][-1] in spec["items"]["enum"]
     GridZoneFactory(zone_name="B", carbon_intensity=100)

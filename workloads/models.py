@@ -143,7 +143,10 @@ class ComputeWorkload(models.Model):
     class Meta:
         ordering = ["-submitted_at", "id"]  # the id breaks ties, so pages are stable
         indexes = [
-            models.Index(fields=["user", "-submitted_at"], name="workload_owner_idx"),
+            # The list's scopes (a user's own, an operator's organisation) in the list's order, with
+            # the id that breaks ties: the first page and every cursor page are one index range.
+            models.Index(fields=["user", "-submitted_at", "id"], name="workload_owner_recent_idx"),
+            models.Index(fields=["organization", "-submitted_at", "id"], name="workload_org_recent_idx"),
             models.Index(fields=["organization", "status"], name="workload_org_status_idx"),
             models.Index(fields=["status"], name="workload_status_idx"),
             models.Index(fields=["chosen_grid_zone"], name="workload_chosen_zone_idx"),

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from notifications import selectors, services
 from notifications.api.serializers import NotificationSerializer, NotificationsMarkedSerializer
 from notifications.models import Notification
-from pylon.api.filters import PylonFilterSet
+from pylon.api.filters import FilterBackend, PylonFilterSet
 from pylon.api.viewsets import ScopedGenericViewSet
 
 
@@ -36,9 +36,10 @@ class NotificationFilterSet(PylonFilterSet):
 )
 class NotificationViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     model = Notification
+    cursor_paginated = True  # an inbox only grows: newest first, by keyset
     serializer_class = NotificationSerializer
     lookup_value_regex = "[0-9a-fA-F-]{32,36}"
-    filter_backends = [filters.DjangoFilterBackend]
+    filter_backends = [FilterBackend]
     filterset_class = NotificationFilterSet
 
     def scoped_queryset(self, user):

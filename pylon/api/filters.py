@@ -1,5 +1,6 @@
 import django_filters
 from django_filters.filters import BaseCSVFilter
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
@@ -85,3 +86,18 @@ class PylonFilterSet(django_filters.FilterSet):
                 self.form.add_error(name, "Give a value, or leave the parameter out.")
                 valid = False
         return valid
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, skipped when the request names none of the filters: a FilterSet builds and
+    validates a form (deep copies of every field) on each request, a fifth of a list's time, to do
+    nothing when no filter is asked for. Names are matched as prefixes so that multi-widget filters
+    (``x_min``/``x_max``) still count as asked."""
+
+    def filter_queryset(self, request, queryset, view):
+        filterset_class = self.get_filterset_class(view, queryset)
+        if filterset_class is not None:
+            names = tuple(filterset_class.base_filters)
+            if not any(key.startswith(names) for key in request.query_params):
+                return queryset
+        return super().filter_queryset(request, queryset, view)

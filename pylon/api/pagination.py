@@ -1,9 +1,109 @@
+"""One pagination for every list: page numbers as before, and cursors where page numbers stop scaling.
+
+The contract integrators' SDKs were generated from is kept: the body is still ``count``, ``next``,
+``previous``, ``results``, and ``?page=N`` still works everywhere, exactly as before (``COUNT`` and
+``OFFSET``: fine for short lists, slower the deeper the page). What changed is where ``next`` points.
+When a list is ordered by a non-null time (``submitted_at``, ``created_at``, …, then the id — the
+default order of every long list), the first page's ``next`` is a ``?cursor=`` link, as Stripe and
+GitHub paginate: the following pages are read by keyset (``WHERE (time, id) < (…) LIMIT n`` on an
+index), never counted, never offset, so page 2,000 costs what page 2 does. The ``count`` is taken
+once, on the first page, and carried in the cursor: it is the number of rows when the listing
+started. Clients that follow ``next`` get cursors without a change; clients that build ``?page=N``
+themselves keep getting page numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator as DjangoPaginator
+from django.db import models
+from django.db.models import Q
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+CURSOR_DESCRIPTION = (
+    "Opaque position from a `next` or `previous` link of a list ordered by time (the default order of long "
+    "lists). Pages read by cursor are not counted again: their `count` is the one of the first page. Cannot "
+    "be combined with `page`; a cursor is only valid with the `ordering` it was issued for."
+)
+
+
+def _keyset(queryset: models.QuerySet) -> list[tuple[str, bool]] | None:
+    """``[(time field, descending), ("id", descending)]`` when the queryset's order can be paged by
+    keyset — a non-null date-time field, then the primary key to break ties — else ``None``."""
+    ordering = list(
+        queryset.query.order_by or (queryset.model._meta.ordering if queryset.query.default_ordering else [])
+    )
+    if not ordering or len(ordering) > 2 or not all(isinstance(term, str) for term in ordering):
+        return None
+    name, descending = ordering[0].lstrip("-"), ordering[0].startswith("-")
+    try:
+        field = queryset.model._meta.get_field(name)
+    except FieldDoesNotExist:  # an annotation or a relation path: not pageable by keyset
+        return None
+    if not isinstance(field, models.DateTimeField) or field.null:
+        return None
+    pk = queryset.model._meta.pk.name
+    if len(ordering) == 1:
+        tie_descending = descending
+    elif ordering[1].lstrip("-") in (pk, "pk"):
+        tie_descending = ordering[1].startswith("-")
+    else:
+        return None
+    return [(name, descending), (pk, tie_descending)]
+
+
+def _order_terms(keys: list[tuple[str, bool]], *, reverse: bool) -> list[str]:
+    return [("-" if descending != reverse else "") + name for name, descending in keys]
+
+
+def _ordering_label(keys: list[tuple[str, bool]]) -> str:
+    return ",".join(_order_terms(keys, reverse=False))
+
+
+def _after(keys: list[tuple[str, bool]], position: list[Any], *, reverse: bool) -> Q:
+    """Rows strictly after ``position`` in the (possibly reversed) order. The first term is an
+    index bound on the time alone, so the scan starts at the position instead of filtering up to it."""
+    (time_name, time_desc), (pk_name, pk_desc) = keys
+    time_value, pk_value = position
+    time_op = "lt" if time_desc != reverse else "gt"
+    pk_op = "lt" if pk_desc != reverse else "gt"
+    return Q(**{f"{time_name}__{time_op}e": time_value}) & (
+        Q(**{f"{time_name}__{time_op}": time_value}) | Q(**{f"{pk_name}__{pk_op}": pk_value})
+    )
+
+
+def _value(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+class _ColumnsPaginator(DjangoPaginator):
+    """Django's paginator, reading the page's rows as ``values(*columns)`` when columns are given
+    (the count is taken on the queryset as it is, without the page's joins)."""
+
+    def __init__(self, object_list, per_page, *, columns=None, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self.columns = columns
+
+    def _get_page(self, object_list, number, paginator):
+        if self.columns:
+            object_list = object_list.values(*self.columns)
+        return super()._get_page(object_list, number, paginator)
 
 
 class PageNumberPagination(pagination.PageNumberPagination):
-    """``?page=`` and ``?page_size=`` (1 to 100); the body carries the total ``count``.
+    """``?page=`` and ``?page_size=`` (1 to 100), and — on views that set ``cursor_paginated`` —
+    ``?cursor=`` from the ``next``/``previous`` links while they are ordered by time (see the module's
+    docstring). The body always carries ``count``.
 
     A ``page_size`` that is not a whole number from 1 to 100 is a 400 naming it: DRF's own pagination
     silently falls back to the default, so a client's ``page_size=500`` would pass for "all rows".
@@ -11,6 +111,9 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     page_size_query_param = "page_size"
     max_page_size = 100
+    cursor_query_param = "cursor"
+    #: Set by a view before paginating to read the page as plain ``values()`` rows (a fast output path).
+    columns: tuple[str, ...] | None = None
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -26,6 +129,57 @@ class PageNumberPagination(pagination.PageNumberPagination):
             )
         return size
 
+    def get_paginated_response_schema(self, schema):
+        paginated = super().get_paginated_response_schema(schema)
+        paginated["required"] = ["count", "next", "previous", "results"]  # every page has all four
+        return paginated
+
+    def django_paginator_class(self, object_list, per_page, **kwargs):
+        return _ColumnsPaginator(object_list, per_page, columns=self.columns, **kwargs)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.keys = None
+        if not getattr(view, "cursor_paginated", False):
+            return super().paginate_queryset(queryset, request, view)
+        raw_cursor = request.query_params.get(self.cursor_query_param)
+        if raw_cursor is not None and self.page_query_param in request.query_params:
+            raise ValidationError({self.cursor_query_param: ["Send either `cursor` or `page`, not both."]})
+        keys = _keyset(queryset) if self.page_query_param not in request.query_params else None
+        if raw_cursor is not None and keys is None:
+            raise ValidationError({self.cursor_query_param: ["This list's ordering cannot be paged by cursor."]})
+        if keys is None:
+            return super().paginate_queryset(queryset, request, view)
+        self.keys, self.request = keys, request
+        self.page_size_now = self.get_page_size(request)
+        cursor = self._decode(raw_cursor, keys, queryset.model) if raw_cursor is not None else None
+        self.reverse = bool(cursor and cursor["r"])
+        if cursor is None:
+            self.count, self.has_previous = queryset.count(), False
+        else:
+            self.count, self.has_previous = cursor["c"], True
+            queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
+        page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
+        rows = list(page.values(*self.columns) if self.columns else page)
+        self.has_more = len(rows) > self.page_size_now
+        rows = rows[: self.page_size_now]
+        if self.reverse:
+            rows.reverse()
+            self.has_more, self.has_previous = True, self.has_more
+        self.rows = rows
+        return rows
+
+    def get_paginated_response(self, data):
+        if self.keys is None:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "count": self.count,
+                "next": self._link(-1, self.has_more),
+                "previous": self._link(0, self.has_previous),
+                "results": data,
+            }
+        )
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
@@ -33,9 +187,47 @@ class PageNumberPagination(pagination.PageNumberPagination):
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["maximum"] = self.max_page_size
                 parameter["description"] = f"Rows per page, 1 to {self.max_page_size} (default {self.page_size})."
-        return parameters
+        if not getattr(view, "cursor_paginated", False):
+            return parameters
+        return [
+            *parameters,
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": CURSOR_DESCRIPTION,
+                "schema": {"type": "string"},
+            },
+        ]
 
-    def get_paginated_response_schema(self, schema):
-        paginated = super().get_paginated_response_schema(schema)
-        paginated["required"] = ["count", "next", "previous", "results"]  # every page has all four
-        return paginated
+    # -- cursors ----------------------------------------------------------------------------------
+
+    def _link(self, index: int, wanted: bool) -> str | None:
+        if not wanted or not self.rows:
+            return None
+        row = self.rows[index]
+        position = [_value(row, name) for name, _ in self.keys]
+        cursor = encode_cursor(self.keys, position, reverse=index == 0, count=self.count)
+        url = remove_query_param(self.request.build_absolute_uri(), self.page_query_param)
+        return replace_query_param(url, self.cursor_query_param, cursor)
+
+    def _decode(self, raw: str, keys: list[tuple[str, bool]], model) -> dict[str, Any]:
+        refused = ValidationError({self.cursor_query_param: ["Not a cursor this list issued."]})
+        try:
+            cursor = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            time_value, pk_value = cursor["p"]
+            position = [datetime.fromisoformat(time_value), model._meta.pk.to_python(pk_value)]
+            reverse, count, ordering = bool(cursor["r"]), max(int(cursor["c"]), 0), cursor["o"]
+        except (ValueError, KeyError, TypeError, binascii.Error, DjangoValidationError):
+            raise refused from None
+        if position[0].tzinfo is None:
+            raise refused
+        if ordering != _ordering_label(keys):
+            raise ValidationError({self.cursor_query_param: ["This cursor was issued for another ordering."]})
+        return {"p": position, "r": reverse, "c": count}
+
+
+def encode_cursor(keys: list[tuple[str, bool]], position: list[Any], *, reverse: bool, count: int) -> str:
+    time_value, pk_value = position
+    payload = {"o": _ordering_label(keys), "p": [time_value.isoformat(), str(pk_value)], "r": int(reverse), "c": count}
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")

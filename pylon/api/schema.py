@@ -45,7 +45,10 @@ class PylonAutoSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         for code, description in self._error_statuses():
             if code not in responses:
-                responses[code] = self._get_response_for_code(error_response(description), code, direction=direction)
+                # Errors are JSON whatever the operation's success body is (a CSV download's too).
+                responses[code] = self._get_response_for_code(
+                    error_response(description), code, media_types=["application/json"], direction=direction
+                )
         return responses
 
     def _error_statuses(self) -> list[tuple[str, str]]:

@@ -23,7 +23,10 @@ from django.db.models import Model, QuerySet
 from rest_framework import generics, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from pylon.api.renderers import ORJSONRenderer
 
 NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response")
 LEFT_SCOPE = "The change would leave the {name} outside what you may see."
@@ -84,7 +87,15 @@ class ScopedViewSetMixin:
             and self._visible_after_write(self._write_target) is None
         ):
             response = self.handle_exception(PermissionDenied(LEFT_SCOPE.format(name="row")))
-        return super().finalize_response(request, response, *args, **kwargs)
+        response = super().finalize_response(request, response, *args, **kwargs)
+        # Errors are the one JSON error format even when the request negotiated another format
+        # (``?format=csv`` on a download): a client always gets an ``Error`` it can parse.
+        if isinstance(response, Response) and response.status_code >= 400:
+            renderer = getattr(response, "accepted_renderer", None)
+            if renderer is not None and renderer.media_type != ORJSONRenderer.media_type:
+                response.accepted_renderer = ORJSONRenderer()
+                response.accepted_media_type = ORJSONRenderer.media_type
+        return response
 
 
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):

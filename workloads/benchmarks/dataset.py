@@ -1,0 +1,115 @@
+"""The read-path benchmark's rows: one organisation with an operator, three users and N workloads
+(a fourth of them PENDING, the rest scheduled, running or finished, each naming five zones), and a
+second organisation whose rows nobody in the first may see. Written in bulk."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.api.serializers import add_profile_claims
+from accounts.models import Organization, Role, User
+from workloads.models import ComputeWorkload, Urgency, WorkloadStatus, WorkloadType
+from zones.demo import seed_zones
+
+BATCH = 5_000
+OTHER_ORGANIZATION_ROWS = 500
+
+
+@dataclass
+class Callers:
+    operator: User
+    user: User
+    in_scope: dict[str, int]
+    scopes: dict[str, dict]
+
+
+def access_token(user: User, *, hours: int = 6) -> str:
+    """A real access token, as the token endpoint mints it, that outlives the benchmark."""
+    token = add_profile_claims(RefreshToken.for_user(user), user).access_token
+    token.set_exp(lifetime=timedelta(hours=hours))
+    return str(token)
+
+
+def _person(organization: Organization, email: str, role: str = Role.USER) -> User:
+    return User.objects.create_user(
+        email=email, password="benchmark-only", user_name=email.split("@")[0], organization=organization, role=role
+    )
+
+
+def build(*, workloads: int, seed: int = 7) -> Callers:
+    rng = random.Random(seed)
+    zones = seed_zones()
+    home = Organization.objects.create(name="Benchmark Compute", slug="benchmark-compute")
+    away = Organization.objects.create(name="Elsewhere", slug="benchmark-elsewhere")
+    operator = _person(home, "ops@bench.example", Role.OPERATOR)
+    members = [_person(home, f"member{i}@bench.example") for i in range(3)]
+    stranger = _person(away, "someone@elsewhere.example")
+    now = timezone.now()
+    statuses = [
+        WorkloadStatus.PENDING,
+        WorkloadStatus.SCHEDULED,
+        WorkloadStatus.RUNNING,
+        WorkloadStatus.COMPLETED,
+        WorkloadStatus.COMPLETED,
+        WorkloadStatus.FAILED,
+        WorkloadStatus.CANCELLED,
+    ]
+    owners = [*(members[i % 3] for i in range(workloads)), *([stranger] * OTHER_ORGANIZATION_ROWS)]
+
+    def row(index: int, owner: User) -> ComputeWorkload:
+        status = statuses[index % len(statuses)] if index % 4 else WorkloadStatus.PENDING
+        picks = rng.sample(zones, 5)
+        submitted = now - timedelta(minutes=index * 3 + rng.random())
+        finished = status in (WorkloadStatus.COMPLETED, WorkloadStatus.FAILED)
+        energy = Decimal(rng.randint(1, 500_000)) / 1000
+        return ComputeWorkload(
+            job_id=f"BENCH-{index:08d}",
+            user=owner,
+            organization_id=owner.organization_id,
+            workload_name=f"Benchmark job {index}",
+            workload_type=rng.choice(WorkloadType.values),
+            urgency=rng.choice(Urgency.values),
+            status=status,
+            host_dc=picks[0],
+            required_gpu_mins=Decimal(rng.randint(0, 48_000)) / 100,
+            required_cpu_cores=rng.randint(0, 64),
+            required_memory_gb=Decimal(rng.randint(0, 51_200)) / 100,
+            estimated_energy_kwh=energy,
+            estimated_duration_mins=rng.randint(30, 720),
+            carbon_cap_gco2=Decimal(rng.randint(1, 10**7)) / 100 if index % 3 else None,
+            max_price_gbp=Decimal(rng.randint(1, 10**5)) / 100 if index % 5 else None,
+            deferral_window_mins=rng.choice([0, 60, 240, 1440]),
+            deadline=submitted + timedelta(days=2) if index % 2 else None,
+            is_deferrable=bool(index % 3),
+            recommended_grid_zone=picks[1],
+            recommended_2_grid_zone=picks[2],
+            recommended_3_grid_zone=picks[3],
+            chosen_grid_zone=picks[4] if status != WorkloadStatus.PENDING else None,
+            planned_start=submitted + timedelta(hours=1) if status != WorkloadStatus.PENDING else None,
+            actual_energy_kwh=energy if finished else None,
+            carbon_emitted_kg=energy * Decimal("0.1234") if status == WorkloadStatus.COMPLETED else None,
+            cost_gbp=energy * Decimal("0.2512") if status == WorkloadStatus.COMPLETED else None,
+            baseline_carbon_kg=energy * Decimal("0.2001") if status == WorkloadStatus.COMPLETED else None,
+            baseline_cost_gbp=energy * Decimal("0.2710") if status == WorkloadStatus.COMPLETED else None,
+            submitted_at=submitted,
+            actual_start=submitted + timedelta(hours=1) if finished else None,
+            actual_end=submitted + timedelta(hours=3) if finished else None,
+        )
+
+    for start in range(0, len(owners), BATCH):
+        ComputeWorkload.objects.bulk_create(
+            [row(index, owners[index]) for index in range(start, min(start + BATCH, len(owners)))]
+        )
+    scopes = {"operator": {"organization_id": home.pk}, "user": {"user_id": members[0].pk}}
+    return Callers(
+        operator=operator,
+        user=members[0],
+        in_scope={caller: ComputeWorkload.objects.filter(**scope).count() for caller, scope in scopes.items()},
+        scopes=scopes,
+    )

@@ -1,0 +1,179 @@
+"""``python manage.py benchmark_read_path [--workloads 100000]``: the read path against raw SQL.
+
+In a throwaway PostgreSQL database (created beside the configured one, dropped at the end) it builds
+N workloads in one organisation, starts Pylon and the bare reference
+(``workloads.benchmarks.read_reference``: psycopg + orjson, no Django) under the same gunicorn
+settings (sync workers on loopback ports the kernel picks), checks that both give the same answer,
+then drives them in alternating runs with the same bounded load — as the organisation's operator and
+as one of its users, on the first page (which counts) and on a cursor page half-way down (which does
+not). It prints req/s of each and the ratio. Figures, not a timed test.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from urllib.parse import quote, urlsplit
+
+import orjson
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from workloads.benchmarks import dataset
+from workloads.benchmarks.load import Server, drive, request
+from workloads.benchmarks.read_reference import encode_cursor
+from workloads.models import ComputeWorkload
+
+LIST = "/api/v1/workloads/"
+
+
+def _database_url(settings_dict: dict) -> str:
+    user = quote(settings_dict.get("USER") or "", safe="")
+    password = quote(settings_dict.get("PASSWORD") or "", safe="")
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or "5432"
+    return f"postgres://{credentials}{host}:{port}/{settings_dict['NAME']}"
+
+
+def _comparable(body: bytes) -> dict:
+    """The answer without the server's own address in its links."""
+    answer = orjson.loads(body)
+    for link in ("next", "previous"):
+        if answer.get(link):
+            parts = urlsplit(answer[link])
+            answer[link] = f"{parts.path}?{parts.query}"
+    return answer
+
+
+def _difference(bodies: dict) -> str:
+    if len(bodies) != 2:
+        return "an error status"
+    pylon, reference = bodies["pylon"], bodies["reference"]
+    for key in ("count", "next", "previous"):
+        if pylon.get(key) != reference.get(key):
+            return f"{key}: {pylon.get(key)!r} against {reference.get(key)!r}"
+    for mine, theirs in zip(pylon["results"], reference["results"], strict=False):
+        for field in theirs:
+            if mine.get(field) != theirs[field]:
+                return f"{field}: {mine.get(field)!r} against {theirs[field]!r}"
+    return "the number of results"
+
+
+class Command(BaseCommand):
+    help = "Requests per second of the workloads list in Pylon and in a bare psycopg + orjson app, side by side."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workloads", type=int, default=100_000, help="Rows in the organisation.")
+        parser.add_argument("--seconds", type=float, default=8.0, help="Length of one measured run.")
+        parser.add_argument("--runs", type=int, default=3, help="Alternating runs per app, caller and page.")
+        parser.add_argument("--connections", type=int, default=8, help="Concurrent clients.")
+        parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers of each app.")
+        parser.add_argument("--page-size", type=int, default=50)
+
+    def handle(self, *args, **options):
+        if connection.vendor != "postgresql":
+            raise CommandError("The read-path benchmark needs PostgreSQL: set DATABASE_URL=postgres://…")
+        original = connection.settings_dict["NAME"]
+        throwaway = f"{original}_readbench_{os.getpid()}"
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = throwaway
+        self.stdout.write(f"Building {options['workloads']:,} workloads in the throwaway database {throwaway}…")
+        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        try:
+            self._run(options)
+        finally:
+            connection.creation.destroy_test_db(original, verbosity=0)
+
+    def _run(self, options):
+        callers = dataset.build(workloads=options["workloads"])
+        with connection.cursor() as cursor:
+            cursor.execute(f"VACUUM ANALYZE {ComputeWorkload._meta.db_table}")
+        database_url = _database_url(connection.settings_dict)
+        jwt = settings.SIMPLE_JWT
+        servers = {
+            "pylon": Server(
+                "pylon.wsgi:application",
+                env={"DATABASE_URL": database_url, "DEBUG": "false"},
+                workers=options["workers"],
+                cwd=str(settings.BASE_DIR),
+            ),
+            "reference": Server(
+                "workloads.benchmarks.read_reference:application",
+                env={
+                    "READ_REFERENCE_DATABASE_URL": database_url,
+                    "READ_REFERENCE_JWT_KEY": jwt["SIGNING_KEY"],
+                    "READ_REFERENCE_JWT_AUDIENCE": jwt["AUDIENCE"],
+                    "READ_REFERENCE_JWT_ISSUER": jwt["ISSUER"],
+                },
+                workers=options["workers"],
+                cwd=str(settings.BASE_DIR),
+            ),
+        }
+        try:
+            self._measure(servers, callers, options)
+        finally:
+            for server in servers.values():
+                server.stop()
+
+    def _measure(self, servers, callers, options):
+        size = options["page_size"]
+        first = f"{LIST}?page_size={size}"
+        headers = {
+            "operator": {"Authorization": f"Bearer {dataset.access_token(callers.operator)}"},
+            "user": {"Authorization": f"Bearer {dataset.access_token(callers.user)}"},
+        }
+        for server in servers.values():
+            server.wait_ready(first, headers["operator"])
+        pages = {}
+        for caller in headers:
+            pages[(caller, "first page")] = first
+            half_way = callers.in_scope[caller] // 2 // size * size
+            if half_way:
+                pages[(caller, "cursor page, half-way")] = self._deep_page(first, callers.scopes[caller], half_way)
+        for (caller, page), path in list(pages.items()):
+            answers = {name: request(server.port, path, headers[caller]) for name, server in servers.items()}
+            bodies = {name: _comparable(body) for name, (status, body) in answers.items() if status == 200}
+            if len(bodies) != 2 or bodies["pylon"] != bodies["reference"]:
+                self.stdout.write(
+                    f"  {caller}, {page}: Pylon's answer differs from the reference's ({_difference(bodies)}): "
+                    "not measured"
+                )
+                del pages[(caller, page)]
+        figures = {key: {"pylon": [], "reference": []} for key in pages}
+        for run in range(options["runs"]):
+            order = ["pylon", "reference"] if run % 2 == 0 else ["reference", "pylon"]
+            for (caller, page), path in pages.items():
+                for name in order:
+                    result = drive(
+                        servers[name].port,
+                        path,
+                        headers[caller],
+                        seconds=options["seconds"],
+                        connections=options["connections"],
+                    )
+                    if result.errors:
+                        raise CommandError(f"{name} answered {result.errors} requests with an error ({caller}, {page})")
+                    figures[(caller, page)][name].append(result.per_second)
+        self._report(figures, callers, options)
+
+    def _deep_page(self, first, scope, rows_down):
+        """A cursor link ``rows_down`` rows down the list, in the format both apps read."""
+        rows = ComputeWorkload.objects.filter(**scope).order_by("-submitted_at", "id")
+        row = rows.values("id", "submitted_at")[rows_down - 1]
+        return f"{first}&cursor={encode_cursor(row, reverse=False, count=rows.count())}"
+
+    def _report(self, figures, callers, options):
+        self.stdout.write(
+            f"\n{options['workloads']:,} workloads; gunicorn {options['workers']} sync workers each; "
+            f"{options['connections']} connections; {options['runs']} alternating runs of {options['seconds']:g} s; "
+            f"page_size={options['page_size']}; medians\n"
+        )
+        self.stdout.write("| caller (rows in scope) | page | Pylon req/s | bare psycopg + orjson req/s | ratio |")
+        self.stdout.write("|---|---|---|---|---|")
+        for (caller, page), runs in figures.items():
+            pylon, reference = statistics.median(runs["pylon"]), statistics.median(runs["reference"])
+            ratio = pylon / reference if reference else 0.0
+            self.stdout.write(
+                f"| {caller} ({callers.in_scope[caller]:,}) | {page} | {pylon:.0f} | {reference:.0f} | {ratio:.2f} |"
+            )
