@@ -23,6 +23,7 @@ from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadEvent, Workl
 from workloads.state_machine import TRANSITIONS
 from zones import selectors as zone_selectors
 from zones.models import GridZone
+from zones.providers.bands import zone_band
 from zones.providers.base import HALF_HOUR, floor_half_hour
 
 RECENT_WORKLOADS = 4
@@ -110,8 +111,8 @@ def carbon_level(workload: ComputeWorkload) -> str | None:
     energy = workload.energy_kwh
     if workload.carbon_emitted_kg is None or not energy or workload.chosen_grid_zone is None:
         return None
-    return zone_selectors.intensity_band(
-        zone=workload.chosen_grid_zone,
+    return zone_band(
+        neso_region_id=workload.chosen_grid_zone.neso_region_id,
         intensity=float(workload.carbon_emitted_kg * 1000 / energy),
         at=workload.actual_end or workload.submitted_at,
     )

@@ -24,7 +24,7 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
-from zones.providers.bands import index_band
+from zones.providers.bands import zone_band
 from zones.providers.base import HALF_HOUR, floor_half_hour
 
 #: The longest range one series request may ask for.
@@ -91,21 +91,10 @@ def provider_freshness(*, now: datetime | None = None) -> list[ProviderFreshness
     ]
 
 
-def intensity_band(*, zone: GridZone, intensity: float | None, at: datetime) -> str | None:
-    """The NESO band of an intensity the zone had (or is forecast to have) at ``at``: the one place a band
-    is decided for the API. None outside GB (the bands are a GB calibration) or when the figure is
-    unknown; the year's boundaries follow ``index_band``'s rule (the year of the half hour described).
-    A band a provider stored with its reading is not reused: it may be of another calibration."""
-    if zone.neso_region_id is None or intensity is None:
-        return None
-    return str(index_band(float(intensity), at))
-
-
 def zone_current_index(*, zone: GridZone) -> str | None:
     """The band of the zone's current intensity, which describes the half hour it was set in."""
-    return intensity_band(
-        zone=zone, intensity=float(zone.carbon_intensity), at=zone.figures_updated_at or timezone.now()
-    )
+    at = zone.figures_updated_at or timezone.now()
+    return zone_band(neso_region_id=zone.neso_region_id, intensity=float(zone.carbon_intensity), at=at)
 
 
 # -- resolving several sources ---------------------------------------------------------------------
@@ -210,7 +199,7 @@ def zone_intensity_series(*, zone: GridZone, start: datetime, end: datetime) -> 
     for key in sorted(best):
         price = prices.get(key)
         reading = best[key]
-        band = intensity_band(zone=zone, intensity=reading.intensity, at=reading.period_start)
+        band = zone_band(neso_region_id=zone.neso_region_id, intensity=reading.intensity, at=reading.period_start)
         points.append(SeriesPoint(reading, zone.energy_price if price is None else price, price is None, band))
     return points
 
@@ -244,7 +233,7 @@ def intensity_snapshot(*, zones: Sequence[GridZone], at: datetime) -> list[ZoneS
                 reading=reading,
                 energy_price=zone.energy_price if price is None else price,
                 price_is_flat=price is None,
-                index=intensity_band(zone=zone, intensity=reading and reading.intensity, at=start),
+                index=zone_band(neso_region_id=zone.neso_region_id, intensity=reading and reading.intensity, at=start),
             )
         )
     return snapshots

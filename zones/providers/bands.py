@@ -49,3 +49,12 @@ def index_band(intensity: float, at: datetime) -> IndexBand:
         raise ValueError(f"intensity must be a non-negative number, got {intensity!r}")
     bounds = _LOWER_BOUNDS[min(max(at.year, _FIRST_YEAR), _LAST_YEAR)]
     return INDEX_BANDS[bisect_right(bounds, intensity)]
+
+
+def zone_band(*, neso_region_id: int | None, intensity: float | None, at: datetime) -> IndexBand | None:
+    """The band the API shows for a zone's figure: ``index_band``'s rule, for GB zones only (the
+    bands are NESO's calibration of the GB grid), None when the figure is unknown. A band a provider
+    stored with its reading is not reused: it may be of another year's calibration."""
+    if neso_region_id is None or intensity is None:
+        return None
+    return index_band(float(intensity), at)
