@@ -186,6 +186,7 @@ REST_FRAMEWORK = {
         "pylon.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "pylon.api.pagination.PageNumberPagination",
+    "DEFAULT_METADATA_CLASS": "pylon.api.metadata.PylonMetadata",
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "pylon.api.schema.PylonAutoSchema",
     "EXCEPTION_HANDLER": "pylon.api.exceptions.exception_handler",

@@ -229,6 +229,15 @@ def test_an_empty_filter_is_a_400_like_a_malformed_one(make_client, user, parame
     assert client.get(f"{WORKLOADS}?search=").status_code == 200  # a text search may be empty
 
 
+@pytest.mark.parametrize("query", ["/api/v1/zones/intensity/?at=", "/api/v1/zones/{id}/intensity/?to="])
+def test_an_empty_time_parameter_is_a_400(make_client, user, query):
+    zone = GridZoneFactory()
+    response = make_client(user).get(query.format(id=zone.pk))
+    assert response.status_code == 400
+    [problem] = next(iter(response.json()["fields"].values()))
+    assert problem["code"] == "blank"
+
+
 def test_neso_region_id_filter_has_bounds_in_the_schema_and_the_server(make_client, user, schema):
     [spec] = [
         p["schema"] for p in schema["paths"]["/api/v1/zones/"]["get"]["parameters"] if p["name"] == "neso_region_id"

@@ -125,7 +125,15 @@ class UtcDateTimeField(serializers.DateTimeField):
     def __init__(self, **kwargs):
         super().__init__(default_timezone=UTC, **kwargs)
 
+    def get_value(self, dictionary):
+        # DRF reads an empty query parameter as an absent one; ``?at=`` is a 400 like ``?at=soon``.
+        if self.field_name in dictionary and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
     def to_internal_value(self, value):
+        if value == "":
+            raise serializers.ValidationError("Give a time, or leave the parameter out.", code="blank")
         if isinstance(value, str):
             value = _OFFSET_DECODED_AS_SPACE.sub(r"+\1", value.strip())
         result = super().to_internal_value(value).astimezone(UTC)
