@@ -1,5 +1,6 @@
 """Idempotency keys on every POST that creates or acts (Stripe's semantics)."""
 
+import json
 import uuid
 from datetime import timedelta
 from unittest import mock
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from pylon.idempotency import policy
 from pylon.idempotency.models import IdempotencyKey
+from pylon.idempotency.services import request_fingerprint
 from pylon.idempotency.tasks import purge_idempotency_keys
 from tests.accounts.factories import UserFactory
 from tests.reliability.faults import at_once
@@ -73,10 +75,6 @@ def test_keys_belong_to_the_caller(make_client, user, zone):
 
 def test_a_key_still_in_flight_is_a_409(make_client, user, zone):
     body, key = submission(zone), str(uuid.uuid4())
-    import json
-
-    from pylon.idempotency.services import request_fingerprint
-
     IdempotencyKey.objects.create(
         user=user,
         key=key,
