@@ -14,9 +14,10 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Avg, Case, Count, IntegerField, Min, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from scheduling import engine
 from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadEvent, WorkloadStatus
@@ -118,20 +119,26 @@ def carbon_level(workload: ComputeWorkload) -> str | None:
     )
 
 
-def workload_stats(*, fetched_by: User) -> dict[str, Any]:
-    """Dashboard figures over the workloads the caller sees (three queries, whatever the count).
+def workload_stats(*, fetched_by: User, now: datetime | None = None) -> dict[str, Any]:
+    """Dashboard figures over the workloads the caller sees (three queries, whatever the count; an
+    operator's two more: the members and their figures).
 
     Savings are over COMPLETED workloads: ``baseline − actual``, where the baseline is the same
-    energy run at once, on submission, in the host zone.
+    energy run at once, on submission, in the host zone. An operator also gets the organisation's
+    figures per member and the queue (PENDING workloads: how many, and how long the oldest has waited).
     """
+    now = now or timezone.now()
     workloads = workload_list(fetched_by=fetched_by)
     by_status = {status: 0 for status in WorkloadStatus.values}
-    for row in workloads.order_by().values("status").annotate(n=Count("id")):
+    oldest_pending = None
+    for row in workloads.order_by().values("status").annotate(n=Count("id"), oldest=Min("submitted_at")):
         by_status[row["status"]] = row["n"]
+        if row["status"] == WorkloadStatus.PENDING:
+            oldest_pending = row["oldest"]
     completed = workloads.filter(status=WorkloadStatus.COMPLETED)
     sums = _savings(completed.order_by().aggregate(**_savings_sums()))
     recent = list(workloads.order_by("-submitted_at")[:RECENT_WORKLOADS])
-    return {
+    stats = {
         "counts_by_status": by_status,
         "total": sum(by_status.values()),
         "active": by_status[WorkloadStatus.RUNNING],
@@ -142,7 +149,50 @@ def workload_stats(*, fetched_by: User) -> dict[str, Any]:
         "cost_gbp": sums["cost_gbp"],
         "cost_saved_gbp": sums["cost_saved_gbp"],
         "recent": [{"workload": w, "carbon_level": carbon_level(w)} for w in recent],
+        "members": None,
+        "queue": None,
     }
+    if fetched_by.is_operator and fetched_by.organization_id:
+        stats["members"] = _member_figures(fetched_by=fetched_by, workloads=workloads)
+        stats["queue"] = {
+            "length": by_status[WorkloadStatus.PENDING],
+            "oldest_submitted_at": oldest_pending,
+            "oldest_wait_minutes": None
+            if oldest_pending is None
+            else max(0, int((now - oldest_pending).total_seconds() // 60)),
+        }
+    return stats
+
+
+def _member_figures(*, fetched_by: User, workloads: QuerySet[ComputeWorkload]) -> list[dict[str, Any]]:
+    """Per member of the operator's organisation (those without workloads too): workloads, and over
+    the COMPLETED ones emissions and carbon saved. Two queries."""
+    done = Q(status=WorkloadStatus.COMPLETED)
+    figures = {
+        row["user_id"]: row
+        for row in workloads.order_by()
+        .values("user_id")
+        .annotate(
+            n=Count("id"),
+            emitted=Sum("carbon_emitted_kg", filter=done),
+            baseline=Sum("baseline_carbon_kg", filter=done),
+        )
+    }
+    members = account_selectors.user_list(fetched_by=fetched_by).filter(organization_id=fetched_by.organization_id)
+    zero = Decimal(0)
+    rows = []
+    for member in members.order_by("user_name", "email"):
+        row = figures.get(member.pk, {})
+        emitted = row.get("emitted") or zero
+        rows.append(
+            {
+                "user": member,
+                "workloads": row.get("n", 0),
+                "carbon_emitted_kg": emitted,
+                "carbon_saved_kg": (row.get("baseline") or zero) - emitted,
+            }
+        )
+    return rows
 
 
 _SUMMED = ("carbon_emitted_kg", "baseline_carbon_kg", "cost_gbp", "baseline_cost_gbp")

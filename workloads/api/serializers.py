@@ -296,6 +296,27 @@ StatusCountsSerializer = type(
 )
 
 
+class MemberFiguresSerializer(serializers.Serializer):
+    user = WorkloadOwnerSerializer()
+    workloads = serializers.IntegerField(help_text="Workloads the member submitted, in any status.")
+    carbon_emitted_kg = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="Σ emissions of the member's COMPLETED workloads, kg."
+    )
+    carbon_saved_kg = serializers.DecimalField(
+        max_digits=20, decimal_places=4, help_text="Σ (baseline − actual) emissions of their COMPLETED workloads, kg."
+    )
+
+
+class QueueFiguresSerializer(serializers.Serializer):
+    length = serializers.IntegerField(help_text="PENDING workloads of the organisation.")
+    oldest_submitted_at = serializers.DateTimeField(
+        allow_null=True, help_text="Submission time of the longest-waiting PENDING workload; null when none waits."
+    )
+    oldest_wait_minutes = serializers.IntegerField(
+        allow_null=True, help_text="How long it has waited, whole minutes; null when none waits."
+    )
+
+
 class WorkloadStatsSerializer(serializers.Serializer):
     counts_by_status = StatusCountsSerializer()
     total = serializers.IntegerField()
@@ -320,3 +341,9 @@ class WorkloadStatsSerializer(serializers.Serializer):
         help_text="Σ over COMPLETED workloads of (baseline − actual) cost: energy × price, chosen vs host zone.",
     )
     recent = RecentWorkloadSerializer(many=True, help_text="The 4 most recently submitted workloads.")
+    members = MemberFiguresSerializer(
+        many=True,
+        allow_null=True,
+        help_text="Operators only (else null): every member of the organisation with their figures.",
+    )
+    queue = QueueFiguresSerializer(allow_null=True, help_text="Operators only (else null): the PENDING queue.")

@@ -182,7 +182,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     @extend_schema(
         operation_id="workloads_stats",
         summary="Dashboard figures",
-        description="Over the caller's workloads (a user's own, an operator's organisation).",
+        description="Over the caller's workloads (a user's own, an operator's organisation). An operator also "
+        "gets `members` (each member of the organisation: workloads, emissions, carbon saved) and `queue` "
+        "(PENDING workloads: length and the oldest one's wait); for others both are null.",
         responses={200: WorkloadStatsSerializer},
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
