@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "workloads.apps.WorkloadsConfig",
     "scheduling.apps.SchedulingConfig",
     "notifications.apps.NotificationsConfig",
+    "analytics.apps.AnalyticsConfig",
 ]
 
 MIDDLEWARE = [
@@ -293,6 +294,8 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "notifications.models.NotificationKind",
         "CarbonSourceEnum": "zones.models.CarbonSource",
         "IntensityIndexEnum": "zones.models.IntensityIndex",
+        "AnalyticsBucketEnum": "analytics.periods.Bucket",
+        "AnalyticsGroupByEnum": "analytics.selectors.GroupBy",
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
@@ -300,6 +303,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "zones", "description": "UK grid zones (data-centre regions) and their figures."},
         {"name": "workloads", "description": "Compute workloads: submission, lifecycle and dashboard figures."},
         {"name": "scheduling", "description": "Recommendations, the operators' queue, the policy and previews."},
+        {"name": "analytics", "description": "Figures over time for the SPA's charts, and zones' weekly profiles."},
         {"name": "notifications", "description": "The signed-in user's own notifications."},
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],

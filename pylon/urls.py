@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("workloads.api.urls")),
     path("", include("scheduling.api.urls")),
     path("", include("notifications.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [

@@ -12,6 +12,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Bytes gathered before a chunk is handed to the server: few writes, bounded memory.
 CHUNK_BYTES = 64 * 1024
@@ -43,3 +49,26 @@ def csv_stream(header: Iterable[str], rows: Iterable[Iterable]) -> Iterator[byte
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode()
+
+
+def csv_response(*, filename: str, header: Iterable[str], rows: Iterable[Iterable]) -> StreamingHttpResponse:
+    """A CSV download (an attachment) of ``rows`` under ``header``, streamed."""
+    response = StreamingHttpResponse(csv_stream(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class CSVDownloadNegotiation(BaseContentNegotiation):
+    """For a view that only downloads CSV, which it writes itself: anything else it answers (its
+    errors) is JSON in the one error format, whatever ``Accept`` or ``?format=`` say."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return JSONRenderer(), JSONRenderer.media_type
+
+    def select_parser(self, request, parsers):
+        return None
+
+
+def csv_schema_response(description: str) -> dict:
+    """The ``responses`` entry of a CSV download for ``extend_schema``."""
+    return {(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description=description)}

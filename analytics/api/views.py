@@ -1,0 +1,124 @@
+"""The analytics endpoints: thin views over ``analytics.selectors``."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import selectors
+from analytics.api.serializers import (
+    AnalyticsExportQuerySerializer,
+    AnalyticsFiguresSerializer,
+    PeriodQuerySerializer,
+    WorkloadAnalyticsQuerySerializer,
+    WorkloadAnalyticsSerializer,
+    ZoneProfileQuerySerializer,
+    ZoneProfileSerializer,
+    ZoneUtilisationSerializer,
+)
+from pylon.api.csv import csv_response
+from pylon.api.permissions import IsOperatorOrServiceRole
+from zones import selectors as zone_selectors
+
+_RANGE = "Bad ranges are 400s naming the parameter: `to` not after `from`, or too long for the bucket."
+ZONE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The grid zone's id.")
+
+
+def _query(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+@extend_schema(tags=["analytics"])
+class WorkloadAnalyticsView(APIView):
+    @extend_schema(
+        operation_id="analytics_workloads",
+        summary="Workload figures per time bucket",
+        description="Over the caller's workloads (a user's own, an operator's organisation), by the bucket they "
+        "were submitted in, cut in `tz`. " + _RANGE,
+        parameters=[WorkloadAnalyticsQuerySerializer],
+        responses={200: WorkloadAnalyticsSerializer},
+    )
+    def get(self, request):
+        query = _query(WorkloadAnalyticsQuerySerializer, request)
+        result = selectors.workload_analytics(
+            fetched_by=request.user, period=query["period"], group_by=query.get("group_by")
+        )
+        return Response(WorkloadAnalyticsSerializer(result).data)
+
+
+class _JSONErrorsNegotiation(BaseContentNegotiation):
+    """The export answers CSV itself; anything else (its errors) is JSON, whatever `format` says."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return JSONRenderer(), JSONRenderer.media_type
+
+    def select_parser(self, request, parsers):
+        return None
+
+
+@extend_schema(tags=["analytics"])
+class WorkloadAnalyticsExportView(APIView):
+    content_negotiation_class = _JSONErrorsNegotiation
+
+    @extend_schema(
+        operation_id="analytics_workloads_export",
+        summary="The workload figures as CSV",
+        description="The rows of `analytics_workloads` for the same parameters, one line each, then a `TOTAL` line. "
+        "Text cells that a spreadsheet would read as a formula are prefixed with `'`.",
+        parameters=[AnalyticsExportQuerySerializer],
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="UTF-8 CSV with a header.")},
+    )
+    def get(self, request):
+        query = _query(AnalyticsExportQuerySerializer, request)
+        result = selectors.workload_analytics(
+            fetched_by=request.user, period=query["period"], group_by=query.get("group_by")
+        )
+        figures = list(AnalyticsFiguresSerializer().fields)
+        header = ["bucket_start", "bucket_end", "group_key", "group_label", *figures]
+        rows = [[row[name] for name in header] for row in result.rows]
+        rows.append(["TOTAL", "", "", "", *(result.totals[name] for name in figures)])
+        period = result.period
+        filename = f"pylon-analytics-{period.start:%Y%m%d}-{period.end:%Y%m%d}-{period.bucket}.csv"
+        return csv_response(filename=filename, header=header, rows=rows)
+
+
+@extend_schema(tags=["analytics"])
+class ZoneUtilisationView(APIView):
+    permission_classes = [IsOperatorOrServiceRole]
+
+    @extend_schema(
+        operation_id="analytics_zones_utilisation",
+        summary="Reserved capacity per zone and bucket (operators)",
+        description="GPU-, core- and memory-hours of the organisation's SCHEDULED, RUNNING and COMPLETED "
+        "workloads, by the bucket they start in, against each zone's capacity over the bucket. " + _RANGE,
+        parameters=[PeriodQuerySerializer],
+        responses={200: ZoneUtilisationSerializer},
+    )
+    def get(self, request):
+        period = _query(PeriodQuerySerializer, request)["period"]
+        results = selectors.zone_utilisation(fetched_by=request.user, period=period)
+        return Response(ZoneUtilisationSerializer({"period": period, "results": results}).data)
+
+
+@extend_schema(tags=["analytics"])
+class ZoneProfileView(APIView):
+    @extend_schema(
+        operation_id="analytics_zones_profile",
+        summary="When a zone is usually green",
+        description="Mean carbon intensity by weekday × local hour over the last `weeks` weeks (a heat map), "
+        "and the zone's cleanest hours of the day.",
+        parameters=[ZONE_ID, ZoneProfileQuerySerializer],
+        responses={200: ZoneProfileSerializer},
+    )
+    def get(self, request, pk):
+        zone = zone_selectors.zone_list(fetched_by=request.user).filter(pk=pk).first()
+        if zone is None:
+            raise NotFound("No such zone.")
+        query = _query(ZoneProfileQuerySerializer, request)
+        profile = selectors.zone_profile(zone=zone, weeks=query["weeks"], tz=query["tz"])
+        return Response(ZoneProfileSerializer(profile).data)
