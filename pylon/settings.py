@@ -288,6 +288,7 @@ SPECTACULAR_SETTINGS = {
         "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
         "WorkloadTypeEnum": "workloads.models.WorkloadType",
         "UrgencyEnum": "workloads.models.Urgency",
+        "BatchModeEnum": "workloads.batch.BatchMode",
         "WorkloadActionEnum": "workloads.state_machine.WorkloadAction",
         "PolicyPresetEnum": "scheduling.models.PolicyPreset",
         "InfeasibleConstraintEnum": "scheduling.models.InfeasibleConstraint",
@@ -360,6 +361,9 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 # Longer URLs are a 414 in the API's error shape (below gunicorn's own request-line limit of 8190).
 MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
+# A batch upload (`POST /api/v1/workloads/batch/`) has its own, larger limits.
+BATCH_UPLOAD_MAX_ROWS = env.int("BATCH_UPLOAD_MAX_ROWS", default=5000)
+BATCH_UPLOAD_MAX_BYTES = env.int("BATCH_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)
 
 # --- Metrics and logs (pylon.observability; README, "Operations") ------------------------------
 # /metrics answers a request with `Authorization: Bearer <METRICS_TOKEN>` (when set) or from these networks.

@@ -16,16 +16,17 @@ from workloads import signals as workload_signals
 from zones import signals as zone_signals
 
 
-def _recommend_after_commit(workload_id) -> None:
-    background.enqueue_on_commit(RECOMMEND_TASK, workload_ids=[str(workload_id)])
+def _recommend_after_commit(workload_ids) -> None:
+    background.enqueue_on_commit(RECOMMEND_TASK, workload_ids=[str(pk) for pk in workload_ids])
 
 
-def on_workload_submitted(sender, workload_id, **kwargs) -> None:
-    _recommend_after_commit(workload_id)
+def on_workload_submitted(sender, workload_ids, **kwargs) -> None:
+    """One task for the whole submission: a batch of 5,000 is one run of the vectorised engine."""
+    _recommend_after_commit(workload_ids)
 
 
 def on_workload_changed(sender, workload_id, **kwargs) -> None:
-    _recommend_after_commit(workload_id)
+    _recommend_after_commit([workload_id])
 
 
 def on_workload_transitioned(sender, workload_id, action, from_status, to_status, actor_id=None, **kwargs) -> None:

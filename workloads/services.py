@@ -101,20 +101,45 @@ def _record(workload: ComputeWorkload, *, action: str, actor: User | None, from_
     )
 
 
-@transaction.atomic
-def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
-    """Submit a workload for ``user``: the owner and organisation are the caller's, never the client's."""
+def workload_prepare(*, user: User, data: dict[str, Any], now: datetime) -> ComputeWorkload:
+    """An unsaved workload of ``user`` submitted at ``now``, checked by every rule of a submission.
+
+    Raises ValidationError (or PermissionDenied). A single submit and each row of a batch go through
+    this one function. It makes no query: the owner and organisation are the caller's, the zone was
+    looked up by the input's serializer, and what the database enforces itself (the unique ids, the
+    status constraints, which cannot fail for a new PENDING row) is left to the insert.
+    """
     if user.organization_id is None:
         raise PermissionDenied("Service accounts without an organisation cannot submit workloads.")
-    now = timezone.now()
     fields = {name: data[name] for name in USER_FIELDS if name in data}
     if fields.get("estimated_duration_mins") is None:
         fields["estimated_duration_mins"] = workload_default_duration_mins(
             required_gpu_mins=fields.get("required_gpu_mins")
         )
     workload = ComputeWorkload(user=user, organization_id=user.organization_id, submitted_at=now, **fields)
+    if workload.host_dc_id is None:
+        raise ValidationError({"host_dc": ["This field is required."]})
     _validate_timing(workload, now=now)
-    workload.full_clean(exclude=["job_id"])
+    workload.full_clean(
+        exclude=["job_id", "user", "organization", "host_dc"], validate_unique=False, validate_constraints=False
+    )
+    return workload
+
+
+def new_job_ids(now: datetime, count: int) -> list[str]:
+    """``count`` distinct job ids of the day of ``now`` (unique in the table too, unless astronomically unlucky:
+    the insert then fails on the unique index and the caller draws again)."""
+    ids: set[str] = set()
+    while len(ids) < count:
+        ids.add(_new_job_id(now))
+    return list(ids)
+
+
+@transaction.atomic
+def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
+    """Submit a workload for ``user``: the owner and organisation are the caller's, never the client's."""
+    now = timezone.now()
+    workload = workload_prepare(user=user, data=data, now=now)
     for _ in range(5):
         workload.job_id = _new_job_id(now)
         try:
@@ -127,7 +152,7 @@ def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
     else:  # pragma: no cover - 32**6 ids a day make five collisions in a row unthinkable
         raise ConcurrentUpdate("Could not allocate a job id; try again.")
     _record(workload, action=WorkloadAction.SUBMIT, actor=user, from_status=None)
-    signals.workload_submitted.send_robust(sender=ComputeWorkload, workload_id=workload.pk)
+    signals.workload_submitted.send_robust(sender=ComputeWorkload, workload_ids=[workload.pk])
     return workload
 
 

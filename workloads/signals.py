@@ -3,7 +3,7 @@ defer it with ``transaction.on_commit``: these are sent inside the writing trans
 
 from django.dispatch import Signal
 
-#: A workload was submitted. Arguments: ``workload_id``.
+#: Workloads were submitted: one, or a whole batch at once. Arguments: ``workload_ids`` (a list).
 workload_submitted = Signal()
 #: A PENDING workload's user-owned fields changed. Arguments: ``workload_id``.
 workload_changed = Signal()

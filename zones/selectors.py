@@ -10,6 +10,7 @@ reading, else the zone's flat ``energy_price``.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,26 @@ _READING_FIELDS += ("source", "fetched_at")
 def zone_list(*, fetched_by=None) -> QuerySet[GridZone]:
     """Every signed-in user sees every zone: zones are shared infrastructure, not tenant data."""
     return GridZone.objects.all()
+
+
+def zones_by_reference(*, references: Iterable[str], fetched_by=None) -> dict[str, GridZone]:
+    """The zones named by ``references`` (each an id or a ``grid_zone_code``), keyed by the reference
+    as given. One query whatever the number of references; unknown ones are absent."""
+    references = {str(ref).strip() for ref in references if isinstance(ref, str | UUID) and str(ref).strip()}
+    ids: dict[UUID, str] = {}
+    for ref in references:
+        with contextlib.suppress(ValueError):
+            ids[UUID(ref)] = ref
+    codes = references - set(ids.values())
+    found: dict[str, GridZone] = {}
+    if not references:
+        return found
+    for zone in zone_list(fetched_by=fetched_by).filter(Q(pk__in=list(ids)) | Q(grid_zone_code__in=codes)):
+        if zone.pk in ids:
+            found[ids[zone.pk]] = zone
+        if zone.grid_zone_code in codes:
+            found[zone.grid_zone_code] = zone
+    return found
 
 
 # -- staleness and the current band ----------------------------------------------------------------

@@ -1,10 +1,8 @@
 """The analytics endpoints: thin views over ``analytics.selectors``."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import NotFound
-from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -19,7 +17,7 @@ from analytics.api.serializers import (
     ZoneProfileSerializer,
     ZoneUtilisationSerializer,
 )
-from pylon.api.csv import csv_response
+from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
 from pylon.api.permissions import IsOperatorOrServiceRole
 from zones import selectors as zone_selectors
 
@@ -51,19 +49,9 @@ class WorkloadAnalyticsView(APIView):
         return Response(WorkloadAnalyticsSerializer(result).data)
 
 
-class _JSONErrorsNegotiation(BaseContentNegotiation):
-    """The export answers CSV itself; anything else (its errors) is JSON, whatever `format` says."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return JSONRenderer(), JSONRenderer.media_type
-
-    def select_parser(self, request, parsers):
-        return None
-
-
 @extend_schema(tags=["analytics"])
 class WorkloadAnalyticsExportView(APIView):
-    content_negotiation_class = _JSONErrorsNegotiation
+    content_negotiation_class = CSVDownloadNegotiation
 
     @extend_schema(
         operation_id="analytics_workloads_export",
@@ -71,7 +59,7 @@ class WorkloadAnalyticsExportView(APIView):
         description="The rows of `analytics_workloads` for the same parameters, one line each, then a `TOTAL` line. "
         "Text cells that a spreadsheet would read as a formula are prefixed with `'`.",
         parameters=[AnalyticsExportQuerySerializer],
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="UTF-8 CSV with a header.")},
+        responses=csv_schema_response("UTF-8 CSV with a header row."),
     )
     def get(self, request):
         query = _query(AnalyticsExportQuerySerializer, request)

@@ -46,13 +46,13 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict[str,
     return {"code": str(code), "message": str(message), "fields": fields or {}}
 
 
-def _field_problems(detail: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
+def field_problems(detail: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
     """Flatten DRF's nested error detail into ``{"a.b.0": [{"code", "message"}]}``."""
     problems: dict[str, list[dict[str, str]]] = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
             path = f"{prefix}.{key}" if prefix else str(key)
-            for sub_path, items in _field_problems(value, path).items():
+            for sub_path, items in field_problems(value, path).items():
                 problems.setdefault(sub_path, []).extend(items)
     elif isinstance(detail, list):
         if all(not isinstance(item, (dict, list)) for item in detail):
@@ -63,7 +63,7 @@ def _field_problems(detail: Any, prefix: str = "") -> dict[str, list[dict[str, s
             for index, item in enumerate(detail):
                 if item:
                     path = f"{prefix}.{index}" if prefix else str(index)
-                    problems.update(_field_problems(item, path))
+                    problems.update(field_problems(item, path))
     else:
         code = str(getattr(detail, "code", "invalid") or "invalid")
         problems[prefix or "non_field_errors"] = [{"code": code, "message": str(detail)}]
@@ -109,7 +109,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, ApplicationError):
         set_rollback()
         return Response(
-            error_body(exc.code, exc.message, _field_problems(exc.fields) if exc.fields else {}),
+            error_body(exc.code, exc.message, field_problems(exc.fields) if exc.fields else {}),
             status=exc.status_code,
         )
     if isinstance(exc, DjangoValidationError):
@@ -140,7 +140,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         headers["Retry-After"] = f"{int(exc.wait)}"
 
     if isinstance(exc, drf_exceptions.ValidationError):
-        fields = _field_problems(exc.detail)
+        fields = field_problems(exc.detail)
         body = error_body(ErrorCode.VALIDATION_ERROR, _validation_message(fields), fields)
     else:
         detail = exc.detail

@@ -1,11 +1,14 @@
 from decimal import Decimal
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import User
 from pylon.api.serializers import StrictInputMixin
 from workloads import models as m
+from workloads.batch import BatchMode
 from workloads.models import ComputeWorkload, WorkloadEvent
 from workloads.services import USER_FIELDS
 from workloads.state_machine import WorkloadAction
@@ -199,6 +202,73 @@ class WorkloadInputSerializer(StrictInputMixin, serializers.Serializer):
         if value is not None and value <= timezone.now():
             raise serializers.ValidationError("The deadline must be in the future.")
         return value
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ZoneReferenceField(serializers.Field):
+    """A zone named by its id or its ``grid_zone_code``, found in ``context["zones"]`` (looked up for
+    the whole batch in one query, so that a row costs none)."""
+
+    default_error_messages = {"does_not_exist": "No grid zone has this id or code."}
+
+    def to_internal_value(self, data):
+        zone = self.context["zones"].get(str(data).strip()) if isinstance(data, str) else None
+        if zone is None:
+            self.fail("does_not_exist")
+        return zone
+
+    def to_representation(self, value):
+        return str(value.pk)
+
+
+class BatchWorkloadRowSerializer(WorkloadInputSerializer):
+    """One row of a batch: the submit form, every rule the same, but the zone by id or code."""
+
+    host_dc = ZoneReferenceField(help_text="Id or `grid_zone_code` of the preferred grid zone.")
+
+
+class BatchUploadQuerySerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        choices=BatchMode.choices,
+        default=BatchMode.ALL_OR_NOTHING,
+        help_text="`all_or_nothing`: nothing is saved if any row fails (400). `partial`: the valid rows are saved.",
+    )
+    dry_run = serializers.BooleanField(default=False, help_text="Check every row, save nothing.")
+
+
+class BatchUploadFileSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A UTF-8 CSV file whose header uses the submit form's field names.")
+
+
+class BatchRowErrorSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row, from 1: the first line after the header, or the first item.")
+    field = serializers.CharField(help_text="The field at fault, or `non_field_errors`.")
+    code = serializers.CharField(help_text="Machine-readable reason, e.g. `required`, `does_not_exist`, `invalid`.")
+    message = serializers.CharField(help_text="What is wrong, for people.")
+
+
+class BatchCreatedWorkloadSerializer(serializers.Serializer):
+    row = serializers.IntegerField(help_text="The row it came from.")
+    id = serializers.UUIDField(source="workload.id")
+    job_id = serializers.CharField(source="workload.job_id")
+
+
+class BatchUploadResultSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(choices=BatchMode.choices)
+    dry_run = serializers.BooleanField()
+    received = serializers.IntegerField(help_text="Rows in the upload.")
+    valid = serializers.IntegerField(help_text="Rows that passed every check.")
+    created = serializers.SerializerMethodField(help_text="Workloads saved (0 in a dry run).")
+    errors = BatchRowErrorSerializer(many=True, help_text="Every problem of every failed row, in row order.")
+    workloads = serializers.SerializerMethodField(help_text="The saved workloads, in row order.")
+
+    def get_created(self, result) -> int:
+        return len(result.created)
+
+    @extend_schema_field(BatchCreatedWorkloadSerializer(many=True))
+    def get_workloads(self, result):
+        rows = [{"row": row, "workload": workload} for row, workload in result.created]
+        return BatchCreatedWorkloadSerializer(rows, many=True).data
 
 
 class WorkloadEventSerializer(serializers.ModelSerializer):

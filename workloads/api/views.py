@@ -1,24 +1,31 @@
+from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from pylon.api.csv import csv_stream
+from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response, csv_stream
 from pylon.api.filters import FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
 from scheduling import services as scheduling_services
-from workloads import selectors, services
-from workloads.api import exports
+from workloads import batch, selectors, services
+from workloads.api import batch_input, exports
 from workloads.api.filtersets import WorkloadFilterSet
 from workloads.api.serializers import (
     WORKLOAD_LIST_COLUMNS,
     AssignSerializer,
+    BatchUploadFileSerializer,
+    BatchUploadQuerySerializer,
+    BatchUploadResultSerializer,
+    BatchWorkloadRowSerializer,
     CompleteSerializer,
     ComputeWorkloadSerializer,
     NoteSerializer,
@@ -240,6 +247,68 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     def _out(self, workload: ComputeWorkload) -> dict:
         """The written workload as the caller's scope shows it (the base class's re-read)."""
         return ComputeWorkloadSerializer(self.written(workload)).data
+
+
+@extend_schema(tags=["workloads"])
+class WorkloadBatchView(APIView):
+    """Many workloads in one request. Thin: reading the upload is ``batch_input``'s, the rules the
+    submit form's and ``workloads.batch``'s."""
+
+    parser_classes = [batch_input.BatchJSONParser, batch_input.CSVParser, MultiPartParser]
+
+    @extend_schema(
+        operation_id="workloads_batch_create",
+        summary="Submit many workloads at once",
+        description=(
+            "A JSON array of submit forms, or a CSV file (a `text/csv` body, or the multipart field `file`) whose "
+            "header uses the submit form's field names; zones by id or `grid_zone_code`. At most "
+            f"{settings.BATCH_UPLOAD_MAX_ROWS} rows and {settings.BATCH_UPLOAD_MAX_BYTES} bytes. Every row gets "
+            "the checks of a single submit and every problem is reported. With `mode=all_or_nothing` (default) "
+            "one bad row saves nothing: a 400 whose `fields` are `rows.<row>.<field>`. With `mode=partial` the "
+            "valid rows are saved and the others listed in `errors`. `dry_run=true` checks and saves nothing. "
+            "A file that cannot be read as a table (encoding, quoting, ragged rows, unknown or duplicate columns, "
+            "no rows, too many) is a 400 naming `file`."
+        ),
+        parameters=[BatchUploadQuerySerializer],
+        request={
+            "application/json": BatchWorkloadRowSerializer(many=True),
+            "text/csv": OpenApiTypes.STR,
+            "multipart/form-data": BatchUploadFileSerializer,
+        },
+        responses={
+            201: OpenApiResponse(BatchUploadResultSerializer, description="Some or all rows were saved."),
+            200: OpenApiResponse(BatchUploadResultSerializer, description="A dry run, or no row was valid."),
+        },
+    )
+    def post(self, request):
+        options = BatchUploadQuerySerializer(data=request.query_params)
+        options.is_valid(raise_exception=True)
+        rows = batch_input.batch_rows(request)
+        valid, errors = batch_input.check_rows(rows, user=request.user)
+        result = batch.workload_batch_create(
+            user=request.user, rows=valid, input_errors=errors, received=len(rows), **options.validated_data
+        )
+        created = [workload.pk for _, workload in result.created]
+        # NetBox's check: what was written must be visible to the writer, else ATOMIC_REQUESTS rolls it back.
+        if created and selectors.workload_list(fetched_by=request.user).filter(pk__in=created).count() != len(created):
+            raise PermissionDenied("The batch would leave workloads outside what you may see.")
+        code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(BatchUploadResultSerializer(result).data, status=code)
+
+
+@extend_schema(tags=["workloads"])
+class WorkloadBatchTemplateView(APIView):
+    content_negotiation_class = CSVDownloadNegotiation
+
+    @extend_schema(
+        operation_id="workloads_batch_template",
+        summary="A CSV template for batch upload",
+        description="The header (the submit form's field names) and one example row.",
+        responses=csv_schema_response("UTF-8 CSV: a header row and an example row."),
+    )
+    def get(self, request):
+        example = batch_input.template_row(user=request.user)
+        return csv_response(filename="pylon-batch-template.csv", header=list(example), rows=[list(example.values())])
 
 
 def request_data(request):
