@@ -1,5 +1,6 @@
 """Batch upload: JSON and CSV, per-row errors, modes, dry runs, hostile files, bulk saving, one task."""
 
+import json
 from datetime import timedelta
 from unittest import mock
 
@@ -122,6 +123,13 @@ class TestJSON:
         assert response.status_code == 400
         assert response.json()["fields"]["non_field_errors"][0]["code"] == "max_rows"
         assert not ComputeWorkload.objects.exists()
+
+    def test_5000_rows_larger_than_other_bodies_may_be_are_read(self, user, zone, settings):
+        body = [row(zone, workload_name=f"Render {n:04d} " + "x" * 100) for n in range(5000)]
+        assert len(json.dumps(body)) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        response = post_json(user, body, dry_run="true")
+        assert response.status_code == 200, response.json()
+        assert response.json()["valid"] == 5000
 
     def test_too_large_is_413(self, user, zone, settings):
         settings.BATCH_UPLOAD_MAX_BYTES = 500
