@@ -102,13 +102,25 @@ class WorkloadAnalyticsRowSerializer(AnalyticsFiguresSerializer):
     group_label = serializers.CharField(allow_null=True, help_text="The group's name for people.")
 
 
-class WorkloadAnalyticsSerializer(serializers.Serializer):
+class PeriodAnswerSerializer(serializers.Serializer):
+    """An answer over a period: the period as understood (defaults filled in), then ``answer_fields``."""
+
     def get_fields(self):
         return {
-            "from": LocalDateTimeField(source="period.start"),
-            "to": LocalDateTimeField(source="period.end"),
+            "from": LocalDateTimeField(source="period.start", help_text="Start (inclusive)."),
+            "to": LocalDateTimeField(source="period.end", help_text="End (exclusive)."),
             "bucket": serializers.ChoiceField(choices=Bucket.choices, source="period.bucket"),
-            "tz": serializers.CharField(source="period.tz.key"),
+            "tz": serializers.CharField(source="period.tz.key", help_text="The zone the buckets are cut in."),
+            **self.answer_fields(),
+        }
+
+    def answer_fields(self) -> dict:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class WorkloadAnalyticsSerializer(PeriodAnswerSerializer):
+    def answer_fields(self):
+        return {
             "group_by": serializers.ChoiceField(choices=GroupBy.choices, allow_null=True),
             "rows": WorkloadAnalyticsRowSerializer(
                 many=True,
@@ -134,13 +146,9 @@ class ZoneUtilisationRowSerializer(serializers.Serializer):
     memory_gb_utilisation_pct = _amount("reserved ÷ capacity × 100.", 2, allow_null=True)
 
 
-class ZoneUtilisationSerializer(serializers.Serializer):
-    def get_fields(self):
+class ZoneUtilisationSerializer(PeriodAnswerSerializer):
+    def answer_fields(self):
         return {
-            "from": LocalDateTimeField(source="period.start"),
-            "to": LocalDateTimeField(source="period.end"),
-            "bucket": serializers.ChoiceField(choices=Bucket.choices, source="period.bucket"),
-            "tz": serializers.CharField(source="period.tz.key"),
             "results": ZoneUtilisationRowSerializer(many=True, help_text="Zone × bucket pairs with reservations."),
         }
 

@@ -31,6 +31,11 @@ def _query(serializer_class, request) -> dict:
     return query.validated_data
 
 
+def _workload_analytics(query_serializer_class, request) -> selectors.WorkloadAnalytics:
+    query = _query(query_serializer_class, request)
+    return selectors.workload_analytics(fetched_by=request.user, period=query["period"], group_by=query.get("group_by"))
+
+
 @extend_schema(tags=["analytics"])
 class WorkloadAnalyticsView(APIView):
     @extend_schema(
@@ -42,10 +47,7 @@ class WorkloadAnalyticsView(APIView):
         responses={200: WorkloadAnalyticsSerializer},
     )
     def get(self, request):
-        query = _query(WorkloadAnalyticsQuerySerializer, request)
-        result = selectors.workload_analytics(
-            fetched_by=request.user, period=query["period"], group_by=query.get("group_by")
-        )
+        result = _workload_analytics(WorkloadAnalyticsQuerySerializer, request)
         return Response(WorkloadAnalyticsSerializer(result).data)
 
 
@@ -62,10 +64,7 @@ class WorkloadAnalyticsExportView(APIView):
         responses=csv_schema_response("UTF-8 CSV with a header row."),
     )
     def get(self, request):
-        query = _query(AnalyticsExportQuerySerializer, request)
-        result = selectors.workload_analytics(
-            fetched_by=request.user, period=query["period"], group_by=query.get("group_by")
-        )
+        result = _workload_analytics(AnalyticsExportQuerySerializer, request)
         figures = list(AnalyticsFiguresSerializer().fields)
         header = ["bucket_start", "bucket_end", "group_key", "group_label", *figures]
         rows = [[row[name] for name in header] for row in result.rows]

@@ -227,6 +227,7 @@ def test_csv_export(operator, history):
     history.zone_name = '=HYPERLINK("http://evil")'
     history.save()
     WorkloadFactory(user=UserFactory(organization=operator.organization), submitted_at=DAY1)
+    WorkloadFactory(user=UserFactory(), submitted_at=DAY1)  # another organisation's: never exported
     response = client_for(operator).get(
         EXPORT, {"from": "2026-06-01T00:00Z", "to": "2026-06-02T00:00Z", "group_by": "zone", "format": "csv"}
     )

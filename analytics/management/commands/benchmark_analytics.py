@@ -20,15 +20,15 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from rest_framework.renderers import JSONRenderer
 
 from accounts.models import Organization, Role, User
 from analytics import selectors
 from analytics.api.serializers import WorkloadAnalyticsSerializer
 from analytics.periods import Bucket, Period, time_zone
+from pylon.benchmarks import benchmark_zone, rolled_back
 from workloads.models import ComputeWorkload, WorkloadStatus
-from zones.models import GridZone
 
 TZ = "Europe/London"
 #: The same aggregates as ``analytics.selectors.WORKLOAD_SUMS``, written by hand.
@@ -54,10 +54,6 @@ SELECT date_trunc('day', w.submitted_at AT TIME ZONE %(tz)s) AS bucket,
 """
 
 
-class _Rollback(Exception):
-    pass
-
-
 class Command(BaseCommand):
     help = "Time the workload analytics against one hand-written SQL query over many workloads (PostgreSQL)."
 
@@ -69,12 +65,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if connection.vendor != "postgresql":
             raise CommandError("The reference query is PostgreSQL's: run with DATABASE_URL=postgres://…")
-        try:
-            with transaction.atomic():
-                self._run(options["workloads"], max(1, options["repeat"]), random.Random(options["seed"]))
-                raise _Rollback
-        except _Rollback:
-            pass
+        with rolled_back():
+            self._run(options["workloads"], max(1, options["repeat"]), random.Random(options["seed"]))
 
     def _run(self, n: int, repeat: int, rng: random.Random) -> None:
         end = datetime(2026, 1, 1, tzinfo=UTC)
@@ -118,20 +110,7 @@ class Command(BaseCommand):
             for i in range(20)
         ]
         tag = uuid.uuid4().hex[:6]
-        zones = [
-            GridZone.objects.create(
-                zone_id=f"b{tag}{i}",
-                zone_name=f"Bench {i}",
-                grid_zone_code=f"BENCH-{tag}-{i}",
-                region="Bench",
-                latitude=Decimal(51),
-                longitude=Decimal(0),
-                carbon_intensity=Decimal(150),
-                energy_price=Decimal("0.25"),
-                neso_region_id=13,
-            )
-            for i in range(5)
-        ]
+        zones = [benchmark_zone(i) for i in range(5)]
         statuses = [WorkloadStatus.COMPLETED] * 6 + [WorkloadStatus.FAILED, WorkloadStatus.CANCELLED]
         statuses += [WorkloadStatus.PENDING, WorkloadStatus.SCHEDULED, WorkloadStatus.RUNNING]
         rows = []

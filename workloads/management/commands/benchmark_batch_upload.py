@@ -15,10 +15,9 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
-from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -26,12 +25,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import add_profile_claims
 from accounts.models import Organization, User
+from pylon.benchmarks import benchmark_zone, rolled_back
 from workloads.models import ComputeWorkload
-from zones.models import GridZone
-
-
-class _Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -44,28 +39,14 @@ class Command(BaseCommand):
         rows = options["rows"]
         if not 1 <= rows <= 5000:
             raise CommandError("--rows must be between 1 and 5000 (the batch limit).")
-        try:
-            with override_settings(ALLOWED_HOSTS=["testserver"]), transaction.atomic():
-                self._run(rows)
-                raise _Rollback
-        except _Rollback:
-            pass
+        with override_settings(ALLOWED_HOSTS=["testserver"]), rolled_back():
+            self._run(rows)
 
     def _run(self, n: int) -> None:
         tag = uuid.uuid4().hex[:8]
         organization = Organization.objects.create(name="Benchmark", slug=f"bench-{tag}")
         user = User.objects.create(email=f"bench-{tag}@bench.example", organization=organization)
-        zone = GridZone.objects.create(
-            zone_id=f"bench-{tag}",
-            zone_name="Bench",
-            grid_zone_code=f"BENCH-{tag}",
-            region="Bench",
-            latitude=Decimal(51),
-            longitude=Decimal(0),
-            carbon_intensity=Decimal(150),
-            energy_price=Decimal("0.25"),
-            neso_region_id=13,
-        )
+        zone = benchmark_zone()
         client = APIClient()
         access = add_profile_claims(RefreshToken.for_user(user), user).access_token
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
