@@ -29,6 +29,10 @@ LISTS = [
 # workloads_recommendations_retrieve, auth_me_update → auth_me_partial_update.
 OPERATION_IDS = {
     "accounts_users_list",
+    "analytics_workloads",
+    "analytics_workloads_export",
+    "analytics_zones_profile",
+    "analytics_zones_utilisation",
     "accounts_users_retrieve",
     "auth_logout",
     "auth_me_partial_update",
@@ -45,6 +49,8 @@ OPERATION_IDS = {
     "scheduling_preview",
     "scheduling_queue_list",
     "workloads_assign",
+    "workloads_batch_create",
+    "workloads_batch_template",
     "workloads_cancel",
     "workloads_complete",
     "workloads_create",

@@ -162,7 +162,7 @@ def _foreign_row(model, other_organization):
 
 
 #: Detail routes of rows every signed-in caller may read (zones are shared by every organisation).
-SHARED = {"/api/v1/zones/{pk}/", "/api/v1/zones/{pk}/intensity/"}
+SHARED = {"/api/v1/zones/{pk}/", "/api/v1/zones/{pk}/intensity/", "/api/v1/analytics/zones/{pk}/profile/"}
 
 
 @pytest.mark.parametrize("method,path,view", DETAIL_ROUTES, ids=[f"{m} {p}" for m, p, _ in DETAIL_ROUTES])

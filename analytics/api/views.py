@@ -2,9 +2,7 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from analytics import selectors
 from analytics.api.serializers import (
@@ -19,7 +17,11 @@ from analytics.api.serializers import (
 )
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
 from pylon.api.permissions import IsOperatorOrServiceRole
+from pylon.api.viewsets import ScopedAPIView
+from workloads import selectors as workload_selectors
+from workloads.models import ComputeWorkload
 from zones import selectors as zone_selectors
+from zones.models import GridZone
 
 _RANGE = "Bad ranges are 400s naming the parameter: `to` not after `from`, or too long for the bucket."
 ZONE_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The grid zone's id.")
@@ -31,13 +33,21 @@ def _query(serializer_class, request) -> dict:
     return query.validated_data
 
 
+class _WorkloadFiguresView(ScopedAPIView):
+    # Figures over the caller's workloads; the selectors scope them through the same selector.
+    model = ComputeWorkload
+
+    def scoped_queryset(self, user):
+        return workload_selectors.workload_list(fetched_by=user)
+
+
 def _workload_analytics(query_serializer_class, request) -> selectors.WorkloadAnalytics:
     query = _query(query_serializer_class, request)
     return selectors.workload_analytics(fetched_by=request.user, period=query["period"], group_by=query.get("group_by"))
 
 
 @extend_schema(tags=["analytics"])
-class WorkloadAnalyticsView(APIView):
+class WorkloadAnalyticsView(_WorkloadFiguresView):
     @extend_schema(
         operation_id="analytics_workloads",
         summary="Workload figures per time bucket",
@@ -52,7 +62,7 @@ class WorkloadAnalyticsView(APIView):
 
 
 @extend_schema(tags=["analytics"])
-class WorkloadAnalyticsExportView(APIView):
+class WorkloadAnalyticsExportView(_WorkloadFiguresView):
     content_negotiation_class = CSVDownloadNegotiation
 
     @extend_schema(
@@ -75,7 +85,7 @@ class WorkloadAnalyticsExportView(APIView):
 
 
 @extend_schema(tags=["analytics"])
-class ZoneUtilisationView(APIView):
+class ZoneUtilisationView(_WorkloadFiguresView):
     permission_classes = [IsOperatorOrServiceRole]
 
     @extend_schema(
@@ -93,7 +103,12 @@ class ZoneUtilisationView(APIView):
 
 
 @extend_schema(tags=["analytics"])
-class ZoneProfileView(APIView):
+class ZoneProfileView(ScopedAPIView):
+    model = GridZone
+
+    def scoped_queryset(self, user):
+        return zone_selectors.zone_list(fetched_by=user)
+
     @extend_schema(
         operation_id="analytics_zones_profile",
         summary="When a zone is usually green",
@@ -103,9 +118,7 @@ class ZoneProfileView(APIView):
         responses={200: ZoneProfileSerializer},
     )
     def get(self, request, pk):
-        zone = zone_selectors.zone_list(fetched_by=request.user).filter(pk=pk).first()
-        if zone is None:
-            raise NotFound("No such zone.")
+        zone = self.get_object()
         query = _query(ZoneProfileQuerySerializer, request)
         profile = selectors.zone_profile(zone=zone, weeks=query["weeks"], tz=query["tz"])
         return Response(ZoneProfileSerializer(profile).data)

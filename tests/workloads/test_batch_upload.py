@@ -151,6 +151,15 @@ class TestCSV:
         assert response.status_code == 201, response.json()
         assert response.json()["created"] == 2
 
+    def test_multipart_without_the_file_or_with_other_fields_is_400(self, user, zone):
+        upload = SimpleUploadedFile("jobs.csv", csv_text(zone).encode(), content_type="text/csv")
+        client = client_for(user)
+        other = client.post(BATCH, {"file": upload, "mode": "partial"}, format="multipart")
+        assert other.status_code == 400 and list(other.json()["fields"]) == ["mode"]
+        missing = client.post(BATCH, {"name": "x"}, format="multipart")
+        assert missing.status_code == 400 and list(missing.json()["fields"]) == ["name"]
+        assert not ComputeWorkload.objects.exists()
+
     def test_exactly_5000_rows_are_accepted(self, user, zone):
         response = post_csv(user, csv_text(zone, lines=5000), dry_run="true")
         assert response.status_code == 200, response.json()

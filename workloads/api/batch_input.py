@@ -25,9 +25,10 @@ from accounts.models import User
 from pylon.api.exceptions import field_problems
 from pylon.api.parsers import JSONParser
 from pylon.core.exceptions import ApplicationError, ErrorCode
-from workloads.api.serializers import BatchWorkloadRowSerializer
+from workloads.api.serializers import BatchUploadFileSerializer, BatchWorkloadRowSerializer
 from workloads.batch import RowError
 from zones import selectors as zone_selectors
+from zones.models import GridZone
 
 CSV_MEDIA_TYPE = "text/csv"
 FILE_FIELD = "file"
@@ -88,9 +89,9 @@ def batch_rows(request) -> list[tuple[int, Any]]:
     if media_type == CSV_MEDIA_TYPE:
         return csv_rows(bytes(request.data) if isinstance(request.data, CSVBody) else b"")
     if media_type == "multipart/form-data":
-        upload = request.FILES.get(FILE_FIELD)
-        if upload is None:
-            raise BatchFileError(f"Send the CSV file in the multipart field `{FILE_FIELD}`.")
+        form = BatchUploadFileSerializer(data=request.data)  # the one field `file`, nothing else
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data[FILE_FIELD]
         if upload.size > settings.BATCH_UPLOAD_MAX_BYTES:
             raise PayloadTooLarge(f"A batch may be at most {settings.BATCH_UPLOAD_MAX_BYTES} bytes.")
         return csv_rows(upload.read())
@@ -194,9 +195,8 @@ def check_rows(
     return valid, errors
 
 
-def template_row(*, user: User) -> dict[str, str]:
-    """The template's columns with an example value each (the first zone's code, when there is one)."""
-    zone = zone_selectors.zone_list(fetched_by=user).order_by("zone_name").first()
+def template_row(*, zone: GridZone | None) -> dict[str, str]:
+    """The template's columns with an example value each (``zone``'s code, when there is one)."""
     example = {
         "workload_name": "Nightly fine-tune",
         "workload_type": "FINE_TUNING",

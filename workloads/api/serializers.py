@@ -236,7 +236,7 @@ class BatchUploadQuerySerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False, help_text="Check every row, save nothing.")
 
 
-class BatchUploadFileSerializer(serializers.Serializer):
+class BatchUploadFileSerializer(StrictInputMixin, serializers.Serializer):
     file = serializers.FileField(help_text="A UTF-8 CSV file whose header uses the submit form's field names.")
 
 

@@ -8,13 +8,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response, csv_stream
 from pylon.api.filters import FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
-from pylon.api.viewsets import ScopedGenericViewSet
+from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
 from scheduling import services as scheduling_services
 from workloads import batch, selectors, services
 from workloads.api import batch_input, exports
@@ -35,6 +34,8 @@ from workloads.api.serializers import (
     workload_list_representation,
 )
 from workloads.models import ComputeWorkload
+from zones import selectors as zone_selectors
+from zones.models import GridZone
 
 CONFLICT = error_response(
     "The workload's status does not allow this (`invalid_transition`, `not_editable`), or another request "
@@ -250,11 +251,15 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
 
 
 @extend_schema(tags=["workloads"])
-class WorkloadBatchView(APIView):
-    """Many workloads in one request. Thin: reading the upload is ``batch_input``'s, the rules the
-    submit form's and ``workloads.batch``'s."""
-
+class WorkloadBatchView(ScopedAPIView):
+    # Many workloads in one request. Thin: reading the upload is batch_input's, the rules the submit
+    # form's and workloads.batch's.
+    model = ComputeWorkload
+    serializer_class = BatchUploadResultSerializer
     parser_classes = [batch_input.BatchJSONParser, batch_input.CSVParser, MultiPartParser]
+
+    def scoped_queryset(self, user):
+        return selectors.workload_list(fetched_by=user)
 
     @extend_schema(
         operation_id="workloads_batch_create",
@@ -289,16 +294,22 @@ class WorkloadBatchView(APIView):
             user=request.user, rows=valid, input_errors=errors, received=len(rows), **options.validated_data
         )
         created = [workload.pk for _, workload in result.created]
-        # NetBox's check: what was written must be visible to the writer, else ATOMIC_REQUESTS rolls it back.
-        if created and selectors.workload_list(fetched_by=request.user).filter(pk__in=created).count() != len(created):
+        # NetBox's check, for many rows at once: what was written must be in the writer's scope, else
+        # ATOMIC_REQUESTS rolls it back.
+        if created and self.get_queryset().filter(pk__in=created).count() != len(created):
             raise PermissionDenied("The batch would leave workloads outside what you may see.")
         code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(BatchUploadResultSerializer(result).data, status=code)
 
 
 @extend_schema(tags=["workloads"])
-class WorkloadBatchTemplateView(APIView):
+class WorkloadBatchTemplateView(ScopedAPIView):
+    # Its example row names a zone the caller sees.
+    model = GridZone
     content_negotiation_class = CSVDownloadNegotiation
+
+    def scoped_queryset(self, user):
+        return zone_selectors.zone_list(fetched_by=user)
 
     @extend_schema(
         operation_id="workloads_batch_template",
@@ -307,7 +318,7 @@ class WorkloadBatchTemplateView(APIView):
         responses=csv_schema_response("UTF-8 CSV: a header row and an example row."),
     )
     def get(self, request):
-        example = batch_input.template_row(user=request.user)
+        example = batch_input.template_row(zone=self.get_queryset().order_by("zone_name").first())
         return csv_response(filename="pylon-batch-template.csv", header=list(example), rows=[list(example.values())])
 
 
