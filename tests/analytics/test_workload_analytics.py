@@ -234,7 +234,7 @@ def test_csv_export(operator, history):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert "attachment" in response["Content-Disposition"]
-    lines = list(csv.reader(io.StringIO(response.content.decode())))
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert lines[0][:5] == ["bucket_start", "bucket_end", "group_key", "group_label", "submitted"]
     labels = {line[3] for line in lines[1:-1]}
     assert labels == {'\'=HYPERLINK("http://evil")', "Not assigned yet"}

@@ -206,7 +206,7 @@ class TestCSV:
     def test_the_template_is_a_valid_upload(self, user, zone):
         response = client_for(user).get(TEMPLATE)
         assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
-        text = response.content.decode()
+        text = b"".join(response.streaming_content).decode()
         assert text.splitlines()[0].startswith("workload_name,workload_type,urgency,host_dc,")
         assert "UK-LONDON-01" in text
         upload = post_csv(user, text)
