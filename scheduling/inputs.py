@@ -13,9 +13,10 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Q
 
 from scheduling import engine
+from scheduling.models import Recommendation
+from workloads import capacity
 from workloads.models import ComputeWorkload, WorkloadStatus
 from workloads.services import workload_default_duration_mins
 from zones import selectors as zone_selectors
@@ -101,21 +102,24 @@ def context_load(*, now: datetime, horizon_slots: int = HORIZON_SLOTS) -> Schedu
 
 
 def reservations_load(*, grid: engine.ForecastGrid, now: datetime) -> engine.Reservations:
-    """Capacity held by SCHEDULED workloads (over their planned run) and RUNNING ones (from their
-    start to their expected end, and at least to the end of the current half hour while they still
-    run past their estimate). One query."""
+    """Capacity held in the grid's half hours: the ledger (``workloads.capacity``) summed per zone and
+    half hour, and, for a RUNNING workload that runs past its estimate, the current half hour (its
+    holds ended with the estimate, its machines are still busy). Two queries."""
     reservations = engine.Reservations.empty(grid.zone_codes, grid.n_slots)
-    known = set(grid.zone_codes)
-    rows = (
-        ComputeWorkload.objects.filter(
-            Q(status=WorkloadStatus.RUNNING) | Q(status=WorkloadStatus.SCHEDULED, planned_start__lt=grid.end),
-            chosen_grid_zone__isnull=False,
-        )
+    row = {code: i for i, code in enumerate(grid.zone_codes)}
+    slot = timedelta(minutes=engine.SLOT_MINUTES)
+    for zone_id, slot_start, gpus, cores, memory in capacity.held_in_grid(start=grid.start, end=grid.end):
+        i = row.get(zone_code(zone_id))
+        k = int((slot_start - grid.start) / slot)
+        if i is not None and 0 <= k < grid.n_slots:
+            reservations.gpu[i, k] += gpus or 0.0
+            reservations.cpu[i, k] += cores or 0.0
+            reservations.memory[i, k] += memory or 0.0
+    overrunning = (
+        ComputeWorkload.objects.filter(status=WorkloadStatus.RUNNING, chosen_grid_zone__isnull=False)
         .order_by()
         .values_list(
             "chosen_grid_zone_id",
-            "status",
-            "planned_start",
             "actual_start",
             "estimated_duration_mins",
             "required_gpu_mins",
@@ -123,19 +127,48 @@ def reservations_load(*, grid: engine.ForecastGrid, now: datetime) -> engine.Res
             "required_memory_gb",
         )
     )
-    for zone_id, status, planned, started, duration_mins, gpu_mins, cores, memory in rows:
+    for zone_id, started, duration_mins, gpu_mins, cores, memory in overrunning:
         code = zone_code(zone_id)
-        if code not in known:
-            continue
-        duration = timedelta(minutes=duration_mins)
-        if status == WorkloadStatus.RUNNING:
-            start = started or planned or now
-            end = max(start + duration, now + timedelta(minutes=engine.SLOT_MINUTES))
-        else:
-            # A SCHEDULED run not yet started still needs its whole length, from now at the earliest.
-            start = max(planned or now, now)
-            end = start + duration
-        if end <= grid.start:
+        held_until = (started or now) + timedelta(minutes=duration_mins)
+        current = capacity.floor_half_hour(now)
+        if code not in row or held_until > current:
+            continue  # its holds still cover the current half hour
+        reservations.add_run(
+            code,
+            current,
+            current + slot,
+            grid.start,
+            gpus=float(gpu_mins) / duration_mins,
+            cpu_cores=float(cores),
+            memory_gb=float(memory),
+        )
+    return reservations
+
+
+def tentative_add(*, reservations: engine.Reservations, grid: engine.ForecastGrid, excluding: set) -> None:
+    """Add to ``reservations`` the best option (rank 1) stored for every other PENDING workload: what
+    other chunks of a recompute have promised, so that recommendations never add up past a zone's
+    capacity either. One query."""
+    known = set(grid.zone_codes)
+    rows = (
+        Recommendation.objects.filter(
+            rank=1, workload__status=WorkloadStatus.PENDING, start__lt=grid.end, end__gt=grid.start
+        )
+        .order_by()
+        .values_list(
+            "workload_id",
+            "zone_id",
+            "start",
+            "end",
+            "workload__estimated_duration_mins",
+            "workload__required_gpu_mins",
+            "workload__required_cpu_cores",
+            "workload__required_memory_gb",
+        )
+    )
+    for workload_id, zone_id, start, end, duration_mins, gpu_mins, cores, memory in rows:
+        code = zone_code(zone_id)
+        if workload_id in excluding or code not in known:
             continue
         reservations.add_run(
             code,
@@ -146,7 +179,6 @@ def reservations_load(*, grid: engine.ForecastGrid, now: datetime) -> engine.Res
             cpu_cores=float(cores),
             memory_gb=float(memory),
         )
-    return reservations
 
 
 def _float(value: Decimal | None) -> float | None:

@@ -75,3 +75,16 @@ def unschedulable_draft(row: dict[str, Any], infeasible: engine.Infeasibility) -
         body=f"“{row['workload_name']}” has no feasible zone and start: {infeasible.message.rstrip('.')}.",
         workload_id=row["id"],
     )
+
+
+def auto_assign_failed_draft(row: dict[str, Any], full: list[str]) -> NotificationDraft:
+    """The notification of a workload the policy could not assign: every option's zone had filled up."""
+    return NotificationDraft(
+        recipient_id=row["user_id"],
+        kind=NotificationKind.UNSCHEDULABLE,
+        title=f"{row['job_id']} could not be assigned automatically",
+        body=f"“{row['workload_name']}” stays pending: its recommended zones filled up before it could be "
+        f"assigned ({', '.join(full)}). Pylon recomputes its options at the next refresh; an operator may "
+        "assign it meanwhile.",
+        workload_id=row["id"],
+    )

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +19,10 @@ from django.utils import timezone
 
 from notifications import services as notification_services
 from scheduling import engine, inputs, owner_notifications, selectors, services
+from scheduling.engine import reconcile
 from scheduling.models import Recommendation, SchedulingOutcome
 from scheduling.rows import OUTCOME_UPDATE_FIELDS, new_outcome, new_recommendation, recommendation_rows
+from workloads import capacity as workload_capacity
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload, WorkloadStatus
 
@@ -73,13 +75,21 @@ def recommendations_compute(*, workload_ids: Iterable, now: datetime | None = No
         return report
 
     context = inputs.context_load(now=now)
+    # What other chunks have promised counts too: fewer of this chunk's options fail reconciliation.
+    inputs.tentative_add(reservations=context.reservations, grid=context.grid, excluding={row["id"] for row in rows})
     policies = selectors.policies_for(organization_ids=[row["organization_id"] for row in rows])
     # Pure computation from here to the writes, which allocates a few hundred thousand small objects:
     # without the pause the cyclic collector would rescan the growing heap several times over. The
     # reads before and the writes after run with it as usual.
     with gc_paused():
         built = _compute(rows, context, policies, now, report.run_id)
-    auto_assign = _persist(rows, built, policies, report)
+    auto_assign = _persist(
+        rows,
+        built,
+        policies,
+        report,
+        reconciled=lambda keep: _reconcile(rows, keep, built, context, policies, now, report.run_id),
+    )
     if auto_assign:
         report.auto_assigned = services.workloads_auto_assign(
             candidates=auto_assign, policies=policies, zones=context.zones
@@ -169,7 +179,8 @@ def _persist(
     built: list[tuple[list[Recommendation], SchedulingOutcome, engine.Infeasibility | None]],
     policies: dict,
     report: ComputeReport,
-) -> list[tuple[dict[str, Any], Recommendation]]:
+    reconciled: Callable[[list[int]], None],
+) -> list[tuple[dict[str, Any], list[Recommendation]]]:
     """Write the rows still as they were read (``built`` by ``_compute``). Returns what to auto-assign."""
     with transaction.atomic():
         # Lock the rows (PostgreSQL; SQLite serialises writers) and keep only the untouched ones.
@@ -183,6 +194,7 @@ def _persist(
             )
         keep = [k for k, row in enumerate(rows) if current.get(row["id"]) == row["updated_at"]]
         report.skipped += len(rows) - len(keep)
+        reconciled(keep)
 
         # What the last computation said of the unschedulable ones: their owners hear of it once.
         previous: dict = {}
@@ -200,7 +212,7 @@ def _persist(
         outcomes: list[SchedulingOutcome] = []
         moved: list = []
         notifications: list[notification_services.NotificationDraft] = []
-        auto_assign: list[tuple[dict[str, Any], Recommendation]] = []
+        auto_assign: list[tuple[dict[str, Any], list[Recommendation]]] = []
         for k in keep:
             row = rows[k]
             ranked, outcome, infeasible = built[k]
@@ -216,7 +228,7 @@ def _persist(
                 if before is None or before[0] or before[1] != row["updated_at"]:
                     notifications.append(owner_notifications.unschedulable_draft(row, infeasible))
             elif policies[row["organization_id"]].auto_assign and ranked:
-                auto_assign.append((row, ranked[0]))
+                auto_assign.append((row, ranked))
 
         Recommendation.objects.bulk_create(recommendations, batch_size=DB_BATCH)
         SchedulingOutcome.objects.bulk_create(
@@ -230,3 +242,48 @@ def _persist(
         report.notified = notification_services.notification_create_many(drafts=notifications)
         report.computed = len(keep)
     return auto_assign
+
+
+def _reconcile(
+    rows: list[dict[str, Any]],
+    keep: list[int],
+    built: list,
+    context: inputs.SchedulingContext,
+    policies: dict,
+    now: datetime,
+    run_id: uuid.UUID,
+) -> None:
+    """The recompute's one serialised step (inside ``_persist``'s transaction): with every zone
+    locked, check the options of ``built[k]`` (``k`` in ``keep``) against what is held now — the
+    ledger and the best options other chunks have stored — in priority order (``engine.reconcile``).
+    Options that no longer fit are dropped; a workload left with none is computed again, against
+    the capacity that is left, and ``built`` updated in place. Short: no engine pass unless
+    something was displaced."""
+    workload_capacity.zones_lock_all()
+    reservations = inputs.reservations_load(grid=context.grid, now=now)
+    inputs.tentative_add(reservations=reservations, grid=context.grid, excluding={rows[k]["id"] for k in keep})
+    workload_inputs = [inputs.workload_input(rows[k]) for k in keep]
+    order = [keep[i] for i in engine.priority_order(workload_inputs, now)]
+    options = [[reconcile.Run(inputs.zone_code(rec.zone_id), rec.start, rec.end) for rec in built[k][0]] for k in order]
+    needs = []
+    for k in order:
+        workload = inputs.workload_input(rows[k])
+        needs.append((workload.gpus, workload.cpu_cores, workload.memory_gb))
+    fitting = reconcile.reconcile(options, needs, context.zone_inputs, reservations, context.grid.start)
+    displaced = []
+    for k, kept in zip(order, fitting, strict=True):
+        ranked, outcome, infeasible = built[k]
+        if len(kept) == len(ranked):
+            continue
+        if not kept:
+            displaced.append(k)
+            continue
+        ranked = [ranked[i] for i in kept]
+        for rank, recommendation in enumerate(ranked, start=1):
+            recommendation.rank = rank
+        built[k] = (ranked, outcome, infeasible)
+    if displaced:
+        context = replace(context, reservations=reservations)
+        recomputed = _compute([rows[k] for k in displaced], context, policies, now, run_id)
+        for k, entry in zip(displaced, recomputed, strict=True):
+            built[k] = entry

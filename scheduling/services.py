@@ -13,10 +13,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from notifications import services as notification_services
 from pylon import background
 from pylon.core.exceptions import ApplicationError
-from scheduling import engine, selectors
+from scheduling import engine, owner_notifications, selectors
 from scheduling.models import PRESET_WEIGHTS, PolicyPreset, Recommendation, SchedulingPolicy
+from workloads import capacity as workload_capacity
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload, WorkloadStatus
 from workloads.state_machine import WorkloadAction, next_status
@@ -33,44 +35,66 @@ RECOMMEND_TASK = "scheduling.tasks.recommend_workloads"
 
 
 def workloads_auto_assign(
-    *, candidates: list[tuple[dict[str, Any], Recommendation]], policies: dict, zones: Iterable
+    *, candidates: list[tuple[dict[str, Any], list[Recommendation]]], policies: dict, zones: Iterable
 ) -> list:
-    """Assign each candidate its best option by policy (``actor=None``), one transaction each.
+    """Assign each candidate its best option that still fits, by policy (``actor=None``), one
+    transaction each.
 
-    A workload that an operator assigned or cancelled meanwhile fails the state machine's check and
-    is left alone; so is one whose option no longer fits (its start has passed the deadline).
+    ``workload_assign`` re-checks the zone's capacity against the ledger under the zone's lock, so a
+    workload whose first option filled up meanwhile (another chunk, an operator) falls back to its
+    next one, at the start the engine checked — never moved to a half hour it did not check. When
+    none fits, it stays PENDING and its owner is told. A workload that an operator assigned or
+    cancelled meanwhile fails the state machine's check and is left alone; so is one whose options
+    no longer fit its deadline.
     """
     by_pk = ComputeWorkload.objects.in_bulk([row["id"] for row, _ in candidates])
     zones = {zone.pk: zone for zone in zones}
     assigned = []
-    for row, best in candidates:
+    for row, ranked in candidates:
         workload = by_pk.get(row["id"])
         if workload is None or workload.status != WorkloadStatus.PENDING:
             continue
         policy = policies[row["organization_id"]]
-        note = (
-            f"Assigned automatically by the organisation's {policy.preset} policy: recommendation #1, "
-            f"{zones[best.zone_id].zone_name} from {engine.fmt_time(best.start)}, expected "
-            f"{best.expected_emissions_kg:.3f} kg CO2"
-            + (
-                "."
-                if best.carbon_saving_kg is None
-                else f" ({best.carbon_saving_kg:.3f} kg less than at once in the host zone)."
-            )
-        )
-        try:
-            workload_services.workload_assign(
-                workload=workload,
-                actor=None,
-                zone=zones[best.zone_id],
-                planned_start=max(best.start, timezone.now()),
-                note=note,
-            )
-        except (ApplicationError, ValidationError, PermissionDenied) as exc:
-            logger.info("auto-assign of %s skipped: %s", workload.pk, exc)
-            continue
-        assigned.append(workload.pk)
+        full = []
+        for rank, option in enumerate(ranked, start=1):
+            zone = zones[option.zone_id]
+            try:
+                workload_services.workload_assign(
+                    workload=workload,
+                    actor=None,
+                    zone=zone,
+                    planned_start=option.start,
+                    note=_auto_assign_note(policy, rank, option, zone),
+                )
+            except workload_capacity.CapacityExceeded:
+                full.append(zone.zone_name)
+                continue
+            except ValidationError as exc:  # this option's start has passed, or it ends after the deadline
+                logger.info("auto-assign of %s: option #%d skipped: %s", workload.pk, rank, exc)
+                continue
+            except (ApplicationError, PermissionDenied) as exc:  # assigned or cancelled meanwhile
+                logger.info("auto-assign of %s skipped: %s", workload.pk, exc)
+                break
+            assigned.append(workload.pk)
+            break
+        else:
+            if full:
+                notification_services.notification_create_many(
+                    drafts=[owner_notifications.auto_assign_failed_draft(row, full)]
+                )
     return assigned
+
+
+def _auto_assign_note(policy: SchedulingPolicy, rank: int, option: Recommendation, zone) -> str:
+    return (
+        f"Assigned automatically by the organisation's {policy.preset} policy: recommendation #{rank}, "
+        f"{zone.zone_name} from {engine.fmt_time(option.start)}, expected {option.expected_emissions_kg:.3f} kg CO2"
+        + (
+            "."
+            if option.carbon_saving_kg is None
+            else f" ({option.carbon_saving_kg:.3f} kg less than at once in the host zone)."
+        )
+    )
 
 
 # -- assignment by an operator --------------------------------------------------------------------
@@ -85,20 +109,40 @@ def assignment_create(
     start: datetime | None = None,
     note: str = "",
     reassign: bool = False,
+    override_capacity: bool = False,
 ) -> ComputeWorkload:
     """An operator assigns ``workload``: the zone and start of its recommendation ``rank`` (1–3), or
     (without a rank) ``zone`` and ``start`` of their own, ``note`` saying why. The one entry point of
     the assign endpoint; the state machine and the event log are ``workloads.services.workload_assign``'s.
     """
     if rank is not None:
-        return assignment_from_recommendation(workload=workload, actor=actor, rank=rank, note=note, reassign=reassign)
+        return assignment_from_recommendation(
+            workload=workload,
+            actor=actor,
+            rank=rank,
+            note=note,
+            reassign=reassign,
+            override_capacity=override_capacity,
+        )
     return workload_services.workload_assign(
-        workload=workload, actor=actor, zone=zone, planned_start=start, note=note, reassign=reassign
+        workload=workload,
+        actor=actor,
+        zone=zone,
+        planned_start=start,
+        note=note,
+        reassign=reassign,
+        override_capacity=override_capacity,
     )
 
 
 def assignment_from_recommendation(
-    *, workload: ComputeWorkload, actor: User, rank: int, note: str = "", reassign: bool = False
+    *,
+    workload: ComputeWorkload,
+    actor: User,
+    rank: int,
+    note: str = "",
+    reassign: bool = False,
+    override_capacity: bool = False,
 ) -> ComputeWorkload:
     """Assign ``workload`` the zone and start of its recommendation ``rank`` (1–3).
 
@@ -126,6 +170,7 @@ def assignment_from_recommendation(
         planned_start=max(recommendation.start, timezone.now()),
         note=f"{taken} {note}".strip(),
         reassign=reassign,
+        override_capacity=override_capacity,
     )
 
 

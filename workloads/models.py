@@ -202,3 +202,35 @@ class WorkloadEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workload.job_id}: {self.from_status or 'submitted'} → {self.to_status}"
+
+
+class CapacityHold(models.Model):
+    """What one SCHEDULED or RUNNING workload holds in one zone for one half hour: the capacity ledger.
+
+    Written in the transaction that assigns, reassigns or starts the workload and deleted in the one that
+    ends it (``workloads.capacity``), under a lock on the zone's row, so the sum of a zone's holds in a
+    half hour is exactly what its scheduled and running work needs there. A run that covers part of a
+    half hour holds it whole: capacity is checked per half hour.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    workload = models.ForeignKey(ComputeWorkload, on_delete=models.CASCADE, related_name="capacity_holds")
+    zone = models.ForeignKey("zones.GridZone", on_delete=models.PROTECT, related_name="capacity_holds")
+    slot_start = models.DateTimeField(help_text="Start of the half hour held (:00 or :30 UTC).")
+    gpus = models.FloatField(default=0.0, help_text="GPUs held: the workload's GPU-minutes over its duration.")
+    cpu_cores = models.FloatField(default=0.0)
+    memory_gb = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["zone", "slot_start", "workload"]
+        indexes = [models.Index(fields=["zone", "slot_start"], name="capacity_hold_zone_slot_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["workload", "slot_start"], name="capacity_hold_one_per_slot"),
+            models.CheckConstraint(
+                condition=models.Q(gpus__gte=0) & models.Q(cpu_cores__gte=0) & models.Q(memory_gb__gte=0),
+                name="capacity_hold_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workload_id} holds {self.zone_id} at {self.slot_start:%Y-%m-%d %H:%M}"

@@ -20,7 +20,7 @@ from accounts.models import User
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.services import model_update
 from scheduling.engine import estimate_energy_kwh
-from workloads import selectors, signals
+from workloads import capacity, selectors, signals
 from workloads.models import (
     DEFAULT_DURATION_MINS,
     ComputeWorkload,
@@ -47,6 +47,9 @@ USER_FIELDS = (
     "deadline",
     "is_deferrable",
 )
+
+#: The statuses that hold capacity in the ledger (``workloads.capacity``).
+HOLDING_STATUSES = (WorkloadStatus.SCHEDULED, WorkloadStatus.RUNNING)
 
 JOB_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -203,6 +206,7 @@ def _transition(
     changes: dict[str, Any] | Callable[[ComputeWorkload], dict[str, Any]] | None = None,
     check: Callable[[ComputeWorkload], None] | None = None,
     allowed_from: frozenset[str] | None = None,
+    hold: Callable[[ComputeWorkload], str] | None = None,
 ) -> ComputeWorkload:
     """Move ``workload`` along the state machine, atomically and exactly once.
 
@@ -213,6 +217,10 @@ def _transition(
     update finds the status already changed. Rules that depend on the row's state (``check``, which
     raises) and values derived from it (``changes`` as a function) see the locked row, never the
     possibly stale one the caller read.
+
+    The capacity ledger follows the status in the same transaction: ``hold`` (run on the updated
+    row) writes what the workload holds now and returns a line for the event log; a status that
+    holds nothing (COMPLETED, FAILED, CANCELLED) releases what it held.
     """
     with transaction.atomic():
         current = ComputeWorkload.objects.select_for_update().get(pk=workload.pk)
@@ -226,6 +234,10 @@ def _transition(
         if updated != 1:
             raise ConcurrentUpdate("Someone else changed this workload at the same moment; reload and retry.")
         current.refresh_from_db()
+        if hold is not None:
+            note = " ".join(part for part in (hold(current), note) if part)
+        elif target not in HOLDING_STATUSES:
+            capacity.release(workload_ids=[current.pk])
         _record(current, action=action, actor=actor, from_status=from_status, note=note)
     signals.workload_transitioned.send_robust(
         sender=ComputeWorkload,
@@ -270,14 +282,22 @@ def workload_assign(
     planned_start: datetime | None = None,
     note: str = "",
     reassign: bool = False,
+    override_capacity: bool = False,
 ) -> ComputeWorkload:
     """Choose the zone (and start) of a PENDING workload, or of a SCHEDULED one with ``reassign``.
 
     ``actor`` is None when Pylon assigns by policy. A plain assign of an already SCHEDULED workload
     is a 409, so of two operators assigning at once exactly one wins.
+
+    The zone must hold the workload for its whole run besides what is held there already (a
+    reassignment's own holds aside): otherwise 409 ``capacity_exceeded`` naming the half hours and
+    the resources short. An operator may force it with ``override_capacity`` (and a reason, the
+    ``note``); the event log records by how much. Pylon's policy never overrides.
     """
     if actor is not None and not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may assign workloads.")
+    if override_capacity and (actor is None or not note.strip()):
+        raise ValidationError({"override_capacity": ["An operator overrides capacity, and says why (`reason`)."]})
     now = timezone.now()
     start = planned_start or now
     if start < now - timedelta(minutes=5):
@@ -290,6 +310,17 @@ def workload_assign(
                 {"planned_start": ["Starting then, the run would end after the workload's deadline."]}
             )
 
+    def hold_the_run(current: ComputeWorkload) -> str:
+        end = start + timedelta(minutes=current.estimated_duration_mins)
+        locked = capacity.zone_lock(zone.pk)
+        short = capacity.shortfalls(
+            zone=locked, start=start, end=end, needs=capacity.Needs.of(current), excluding=current.pk
+        )
+        if short and not override_capacity:
+            raise capacity.capacity_exceeded(locked, short)
+        capacity.hold(workload=current, zone_id=zone.pk, start=start, end=end)
+        return capacity.override_note(locked, short) if short else ""
+
     action = WorkloadAction.REASSIGN if reassign else WorkloadAction.ASSIGN
     return _transition(
         workload,
@@ -298,14 +329,28 @@ def workload_assign(
         note=note,
         changes={"chosen_grid_zone": zone, "planned_start": start},
         check=run_ends_by_the_deadline,
+        hold=hold_the_run,
     )
 
 
 def workload_start(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
     if not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may start workloads.")
+
+    def hold_the_real_run(current: ComputeWorkload) -> str:
+        # The run has begun: what it holds follows the real start (not refused: the machine runs).
+        capacity.zone_lock(current.chosen_grid_zone_id)
+        end = current.actual_start + timedelta(minutes=current.estimated_duration_mins)
+        capacity.hold(workload=current, zone_id=current.chosen_grid_zone_id, start=current.actual_start, end=end)
+        return ""
+
     return _transition(
-        workload, action=WorkloadAction.START, actor=actor, note=note, changes={"actual_start": timezone.now()}
+        workload,
+        action=WorkloadAction.START,
+        actor=actor,
+        note=note,
+        changes={"actual_start": timezone.now()},
+        hold=hold_the_real_run,
     )
 
 

@@ -78,7 +78,12 @@ def zone_create(**data) -> GridZone:
     return zone
 
 
+@transaction.atomic
 def zone_update(*, zone: GridZone, data: dict) -> GridZone:
+    """Change a zone. Capacity cannot drop below what scheduled and running work holds there (400)."""
+    from workloads import capacity  # the ledger of holds lives with the workloads that hold
+
+    capacity.capacity_change_check(zone=zone, data=data, now=timezone.now())
     figures_change = any(name in data and getattr(zone, name) != data[name] for name in FIGURE_FIELDS)
     provider_change = any(name in data and getattr(zone, name) != data[name] for name in PROVIDER_FIELDS)
     if figures_change:

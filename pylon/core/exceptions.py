@@ -27,6 +27,7 @@ class ErrorCode(models.TextChoices):
     INVALID_TRANSITION = "invalid_transition", "The workload cannot move to that status now."
     CONCURRENT_UPDATE = "concurrent_update", "Someone else changed this at the same time."
     NOT_EDITABLE = "not_editable", "The workload can no longer be changed."
+    CAPACITY_EXCEEDED = "capacity_exceeded", "The zone cannot hold the workload for its whole run."
     PAYLOAD_TOO_LARGE = "payload_too_large", "The request body is too large."
     URI_TOO_LONG = "uri_too_long", "The URL is too long."
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", "The Idempotency-Key was used with a different request."

@@ -310,6 +310,11 @@ class AssignSerializer(StrictInputMixin, serializers.Serializer):
     reassign = serializers.BooleanField(
         default=False, help_text="Set to move a SCHEDULED workload; without it only PENDING ones are assigned."
     )
+    override_capacity = serializers.BooleanField(
+        default=False,
+        help_text="Assign even though the zone cannot hold the workload for its whole run (otherwise 409 "
+        "`capacity_exceeded`). Needs a `reason`; the event log records what was short.",
+    )
 
     def validate(self, attrs):
         has_rank, has_zone = attrs.get("rank") is not None, attrs.get("zone") is not None
@@ -317,6 +322,8 @@ class AssignSerializer(StrictInputMixin, serializers.Serializer):
             raise serializers.ValidationError("Send either `rank` (a recommendation) or `zone` (an override).")
         if has_rank and attrs.get("start") is not None:
             raise serializers.ValidationError({"start": ["A recommendation brings its own start; omit `start`."]})
+        if attrs["override_capacity"] and not attrs["reason"].strip():
+            raise serializers.ValidationError({"reason": ["Say why you assign beyond the zone's capacity."]})
         if has_zone and not attrs["reason"].strip():
             raise serializers.ValidationError({"reason": ["Say why you override Pylon's recommendation."]})
         return attrs

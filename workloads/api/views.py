@@ -39,7 +39,8 @@ from zones.models import GridZone
 
 CONFLICT = error_response(
     "The workload's status does not allow this (`invalid_transition`, `not_editable`), or another request "
-    "changed it at the same moment (`concurrent_update`)."
+    "changed it at the same moment (`concurrent_update`), or (assign) the zone cannot hold the workload for "
+    "its whole run (`capacity_exceeded`: the message and `fields.zone` name the half hours and resources short)."
 )
 
 
@@ -127,7 +128,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         AssignSerializer,
         "PENDING → SCHEDULED, with a recommendation `rank` or an override `zone` (+ `start`) and `reason`. "
         "With `reassign: true`, moves a SCHEDULED workload. Of two operators assigning at once exactly one "
-        "wins; the other gets 409.",
+        "wins; the other gets 409. A zone that cannot hold the workload for its whole run answers 409 "
+        "`capacity_exceeded` naming the half hours and resources short, unless `override_capacity` is set "
+        "(with a `reason`).",
     )
     @action(detail=True, methods=["post"])
     def assign(self, request, pk=None):
@@ -141,6 +144,7 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
             start=data.get("start"),
             note=data["reason"],
             reassign=data["reassign"],
+            override_capacity=data["override_capacity"],
         )
         return Response(self._out(workload))
 
