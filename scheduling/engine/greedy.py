@@ -15,6 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
+from . import placement
 from .diagnose import diagnose
 from .evaluate import evaluate_options
 from .plans import build_plans
@@ -82,6 +83,7 @@ def run(
     now: datetime,
     top_k: int,
     reserve: bool,
+    optimise: bool = True,
 ) -> BatchResult:
     if top_k < 1:
         raise ValueError("top_k must be >= 1")
@@ -99,6 +101,7 @@ def run(
         return BatchResult(plans, [w.key for w in ordered], prob.reservations())  # type: ignore[arg-type]
 
     slot_times = [prob.slot_time(k) for k in range(prob.n_slots + 1)]
+    step = placement.PlacementStep(prob, prep, CHUNK_SIZE) if optimise and reserve and len(ordered) > 1 else None
     for lo in range(0, len(ordered), CHUNK_SIZE):
         sl = slice(lo, min(lo + CHUNK_SIZE, len(ordered)))
         arrays = evaluate_options(prob, prep, sl)
@@ -117,6 +120,11 @@ def run(
                 z, j = picks[0]
                 prob.reserve(z, int(first[j]), int(end[j]), needs)
             done.append((picks, infeasible))
+        if step is not None:
+            step.add_chunk(arrays, lo, done)
         for w, plan in enumerate(build_plans(prob, prep, arrays, lo, done, slot_times)):
             plans[order[lo + w]] = plan
+    if step is not None:
+        for i, plan in step.improve(top_k, slot_times):
+            plans[order[i]] = plan
     return BatchResult(plans, [w.key for w in ordered], prob.reservations())  # type: ignore[arg-type]

@@ -17,8 +17,12 @@ def schedule_batch(
     weights: PolicyWeights | Mapping[str, PolicyWeights],
     now: datetime,
     top_k: int = 3,
+    *,
+    optimise: bool = True,
 ) -> BatchResult:
-    """Place many workloads, highest priority first, each reserving capacity.
+    """Place many workloads, highest priority first, each reserving capacity; then, where capacity
+    binds, improve the placement (:mod:`.placement`; ``optimise=False`` keeps greedy's, for
+    comparison).
 
     ``weights`` is one policy for all, or a mapping ``workload.key -> weights``
     (workloads of several organisations). The input ``reservations`` are not
@@ -26,7 +30,7 @@ def schedule_batch(
     workload's best option (rows in ``zones`` order). Plans are returned in
     input order; ``priority_order`` lists the keys in the order placed.
     """
-    return run(workloads, zones, grid, reservations, weights, now, top_k, reserve=True)
+    return run(workloads, zones, grid, reservations, weights, now, top_k, reserve=True, optimise=optimise)
 
 
 def rank_options(
