@@ -75,3 +75,21 @@ def test_when_capacity_does_not_bind_the_result_is_exactly_greedys() -> None:
     placed = schedule_batch(workloads, zs, g, res, BALANCED, start)
     assert placed.plans == greedy.plans
     assert np.array_equal(placed.reservations.gpu, greedy.reservations.gpu)
+
+
+def test_the_benchmarks_exact_reference_agrees_on_the_hand_made_case() -> None:
+    pytest.importorskip("scipy")
+    from scheduling.benchmarks import placement as bench
+
+    g = grid({"C": [50] * 4, "N": [51] * 4, "D": [400] * 4})
+    zs = [replace(z, gpu_capacity=cap) for z, cap in zip(zones("C", "N", "D"), (1.0, 1.0, 9.0), strict=True)]
+    workloads = [
+        wl(key="urgent", urgency=Urgency.HIGH, gpu_mins=60.0, host_zone="D"),
+        wl(key="capped", urgency=Urgency.LOW, gpu_mins=60.0, host_zone="D", carbon_cap_g=50.5),
+    ]
+    with bench._captured() as seen:
+        schedule_batch(workloads, zs, g, None, CARBON_FIRST, T0)
+    cand, base = seen["cand"], np.array([400.0, 400.0])
+    choice, status = bench.exact(cand, seen["needs"], seen["free"], base, time_limit=10)
+    assert status == "optimal"
+    assert bench._saved(cand, base, choice) == bench._saved(cand, base, seen["choice"]) == (2, (800 - 101) / 1000)
