@@ -169,7 +169,7 @@ def test_the_migration_fills_the_ledger_from_scheduled_and_running_work(zone, us
     expected = sorted(CapacityHold.objects.values_list("workload", "zone", "slot_start", "gpus"))
     CapacityHold.objects.all().delete()
 
-    import_module("workloads.migrations.0004_fill_capacity_ledger").fill(django_apps, None)
+    import_module("workloads.migrations.0005_fill_capacity_ledger").fill(django_apps, None)
 
     assert sorted(CapacityHold.objects.values_list("workload", "zone", "slot_start", "gpus")) == expected
     assert {w for w, *_ in expected} == {scheduled.pk, running.pk}

@@ -49,6 +49,6 @@ def empty(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("workloads", "0003_capacity_hold")]
+    dependencies = [("workloads", "0004_capacity_hold")]
 
     operations = [migrations.RunPython(fill, empty)]

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workloads', '0002_help_text_and_stable_order'),
+        ('workloads', '0003_list_scope_order_indexes'),
         ('zones', '0002_carbon_intensity_series'),
     ]
 
