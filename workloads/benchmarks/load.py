@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -41,13 +42,17 @@ class Server:
             "60",
             "--no-control-socket",  # several servers at once; none needs gunicorn's control socket
         ]
-        self.process = subprocess.Popen(command, env={**os.environ, **env}, cwd=cwd, pass_fds=(fd,))  # noqa: S603 - our own argv
+        # The servers' own logs (Pylon writes a line per request) go to a file, not into the figures.
+        self.log = tempfile.NamedTemporaryFile(prefix="pylon-bench-", suffix=".log", delete=False)  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603 - our own argv
+            command, env={**os.environ, **env}, cwd=cwd, pass_fds=(fd,), stdout=self.log, stderr=self.log
+        )
 
     def wait_ready(self, path: str, headers: dict[str, str], timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}")
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; its log: {self.log.name}")
             try:
                 status, _ = request(self.port, path, headers)
                 if status == 200:
@@ -66,6 +71,8 @@ class Server:
             self.process.kill()
             self.process.wait()
         self.socket.close()
+        self.log.close()
+        os.unlink(self.log.name)
 
 
 def request(port: int, path: str, headers: dict[str, str]) -> tuple[int, bytes]:
