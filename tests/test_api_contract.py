@@ -206,6 +206,27 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
     assert client.get("/api/v1/zones/?ordering=secret_field").status_code == 400
 
 
+def test_boolean_filters_take_only_booleans(make_client, service_user, schema):
+    """``?is_active=null`` is a 400 naming the parameter on every list, not a filter quietly dropped."""
+    booleans = [
+        (path, parameter["name"])
+        for path, method, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if method == "get" and parameter["in"] == "query" and parameter["schema"].get("type") == "boolean"
+    ]
+    assert ("/api/v1/accounts/users/", "is_active") in booleans
+    client = make_client(service_user)
+    for path, name in booleans:
+        for value in ("null", "maybe", "2", "yes"):
+            response = client.get(f"{path}?{name}={value}")
+            assert response.status_code == 400, f"{path}?{name}={value} answered {response.status_code}"
+            assert list(response.json()["fields"]) == [name]
+        for value in ("true", "false", "True", "1", "0"):
+            assert client.get(f"{path}?{name}={value}").status_code == 200
+    inactive = client.get("/api/v1/accounts/users/?is_active=false&page_size=100").json()["results"]
+    assert all(row["is_active"] is False for row in inactive)
+
+
 @pytest.mark.parametrize("value", ["abc", "-5", "null", "0", "101", ""])
 @pytest.mark.parametrize("path", LISTS)
 def test_a_bad_page_size_is_a_400_naming_it(make_client, operator, path, value):
