@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pylon.api.schema.document_repeated_query_arrays",
+        "pylon.api.schema.reference_named_enums_in_parameters",
     ],
     "COMPONENT_NO_READ_ONLY_REQUIRED": False,
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,

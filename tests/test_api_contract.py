@@ -206,6 +206,33 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
     assert client.get("/api/v1/zones/?ordering=secret_field").status_code == 400
 
 
+def test_enum_filters_refer_to_the_named_enums(schema):
+    """A generated client gets one type per enum (``WorkloadStatusEnum``), not one per parameter."""
+    found = {}
+    for _, _, operation in operations(schema):
+        for parameter in operation.get("parameters", []):
+            spec = parameter["schema"]
+            found[operation["operationId"], parameter["name"]] = spec.get("items", spec)
+    ref = "#/components/schemas/{}".format
+    for operation_id in ("workloads_list", "workloads_export"):
+        assert found[operation_id, "status"] == {"$ref": ref("WorkloadStatusEnum")}
+        assert found[operation_id, "urgency"] == {"$ref": ref("UrgencyEnum")}
+        assert found[operation_id, "workload_type"] == {"$ref": ref("WorkloadTypeEnum")}
+    assert found["accounts_users_list", "role"] == {"$ref": ref("UserRoleEnum")}
+    assert found["analytics_workloads", "bucket"] == {"$ref": ref("AnalyticsBucketEnum")}
+    assert found["analytics_workloads", "group_by"] == {"$ref": ref("AnalyticsGroupByEnum")}
+    # Still a list sent repeated: the array and its explode form are the parameter's, not the enum's.
+    [status] = [p for p in schema["paths"][WORKLOADS]["get"]["parameters"] if p["name"] == "status"]
+    assert (status["schema"]["type"], status["style"], status["explode"]) == ("array", "form", True)
+    named = {name for name, component in schema["components"]["schemas"].items() if "enum" in component}
+    inline = {
+        key: spec["enum"]
+        for key, spec in found.items()
+        if "enum" in spec and any(set(spec["enum"]) == set(schema["components"]["schemas"][n]["enum"]) for n in named)
+    }
+    assert inline == {}
+
+
 def test_boolean_filters_take_only_booleans(make_client, service_user, schema):
     """``?is_active=null`` is a 400 naming the parameter on every list, not a filter quietly dropped."""
     booleans = [
