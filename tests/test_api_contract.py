@@ -292,6 +292,28 @@ def test_an_empty_time_parameter_is_a_400(make_client, user, query):
     assert problem["code"] == "blank"
 
 
+def test_time_parameters_document_their_range(make_client, user, schema):
+    """``?at=1999-12-31`` is a 400, so every time parameter's description gives the window."""
+    times = [
+        (operation["operationId"], parameter)
+        for _, _, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if parameter["schema"].get("format") == "date-time" and parameter["name"] in ("at", "from", "to")
+    ]
+    assert {operation_id for operation_id, _ in times} >= {
+        "zones_intensity_snapshot",
+        "zones_intensity_retrieve",
+        "analytics_workloads",
+    }
+    for operation_id, parameter in times:
+        assert "2000-01-01" in parameter["description"], (operation_id, parameter["name"])
+        assert "2100-01-01" in parameter["description"], (operation_id, parameter["name"])
+    client = make_client(user)
+    early = client.get("/api/v1/zones/intensity/?at=1999-12-31T23:30Z")
+    assert early.status_code == 400 and early.json()["fields"]["at"][0]["code"] == "out_of_range"
+    assert client.get("/api/v1/zones/intensity/?at=2000-01-01T00:00Z").status_code == 200
+
+
 def test_neso_region_id_filter_has_bounds_in_the_schema_and_the_server(make_client, user, schema):
     [spec] = [
         p["schema"] for p in schema["paths"]["/api/v1/zones/"]["get"]["parameters"] if p["name"] == "neso_region_id"
