@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import parsers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from accounts.models import User
@@ -43,14 +44,7 @@ class BatchFileError(ApplicationError):
     """The upload as a whole cannot be read; ``where`` names the part at fault (``file`` or ``rows``)."""
 
     def __init__(self, message: str, *, where: str = FILE_FIELD, code: str = "invalid"):
-        super().__init__(message, fields={where: [_Problem(code, message)]})
-
-
-class _Problem(str):
-    def __new__(cls, code: str, message: str):
-        problem = super().__new__(cls, message)
-        problem.code = code
-        return problem
+        super().__init__(message, fields={where: [ErrorDetail(message, code=code)]})
 
 
 def _read_limited(stream) -> bytes:
