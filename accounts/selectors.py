@@ -26,3 +26,15 @@ def organization_list(*, fetched_by: User) -> QuerySet[Organization]:
     if fetched_by.is_service_role:
         return Organization.objects.all()
     return Organization.objects.filter(pk=fetched_by.organization_id)
+
+
+def user_for_email(*, user_id) -> User | None:
+    """The account an email task writes to: active and not an erased account's placeholder."""
+    return User.objects.filter(pk=user_id, is_active=True, is_placeholder=False).first()
+
+
+def user_for_password_reset(*, email: str) -> User | None:
+    """The account a reset request names, if it may reset its password (Django's rule: active, and
+    with a usable password). None says nothing to the caller: the answer is the same 202."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True, is_placeholder=False).first()
+    return user if user is not None and user.has_usable_password() else None

@@ -23,6 +23,9 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token/"),
     ("POST", "/api/v1/auth/token/refresh/"),
     ("POST", "/api/v1/auth/logout/"),
+    ("POST", "/api/v1/auth/password/reset/"),
+    ("POST", "/api/v1/auth/password/reset/confirm/"),
+    ("POST", "/api/v1/auth/email/confirm/"),
 }
 
 

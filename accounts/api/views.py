@@ -105,15 +105,19 @@ class LogoutView(PublicAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(ScopedAPIView):
+class OwnAccountView(ScopedAPIView):
+    # An endpoint about the caller's own account: its one row is the caller's.
     model = User
-    serializer_class = UserProfileSerializer
 
     def scoped_queryset(self, user):
         return selectors.profile_list(fetched_by=user)
 
     def object_lookup(self):
         return {"pk": self.request.user.pk}
+
+
+class MeView(OwnAccountView):
+    serializer_class = UserProfileSerializer
 
     @extend_schema(operation_id="auth_me_retrieve", tags=["auth"], summary="The signed-in user's profile")
     def get(self, request):
@@ -123,7 +127,11 @@ class MeView(ScopedAPIView):
         operation_id="auth_me_partial_update",
         tags=["auth"],
         summary="Change the signed-in user's name or email",
-        description="Role and organisation are not writable here; sending them is a 400.",
+        description=(
+            "The name changes at once. A new email becomes `pending_email` and a confirmation link is sent "
+            "to it; `email` (the login) changes when the link is followed. Role and organisation are not "
+            "writable here; sending them is a 400."
+        ),
         request=ProfileUpdateSerializer,
         responses={200: UserProfileSerializer},
     )
