@@ -2,13 +2,13 @@
 
 from django.db.models import QuerySet
 
-from accounts.models import Organization, User
+from accounts.models import AuditEntry, Organization, User
 
 
 def user_list(*, fetched_by: User) -> QuerySet[User]:
     """Members visible to the caller: the service role sees everyone, an operator their
     organisation, anyone else nobody (the view also refuses them with a 403)."""
-    users = User.objects.select_related("organization")
+    users = User.objects.select_related("organization").filter(is_placeholder=False)
     if fetched_by.is_service_role:
         return users
     if fetched_by.is_operator and fetched_by.organization_id:
@@ -38,3 +38,14 @@ def user_for_password_reset(*, email: str) -> User | None:
     with a usable password). None says nothing to the caller: the answer is the same 202."""
     user = User.objects.filter(email__iexact=email.strip(), is_active=True, is_placeholder=False).first()
     return user if user is not None and user.has_usable_password() else None
+
+
+def audit_entry_list(*, fetched_by: User) -> QuerySet[AuditEntry]:
+    """Membership changes visible to the caller: the service role sees all, an operator their
+    organisation's, anyone else none."""
+    entries = AuditEntry.objects.select_related("actor", "target")
+    if fetched_by.is_service_role:
+        return entries
+    if fetched_by.is_operator and fetched_by.organization_id:
+        return entries.filter(organization_id=fetched_by.organization_id)
+    return entries.none()

@@ -240,6 +240,7 @@ OPERATORS_GROUP = "Operators"
 OPERATOR_ADMIN_PERMISSIONS = [
     ("accounts", "view_user"),
     ("accounts", "view_organization"),
+    ("accounts", "view_auditentry"),
     ("zones", "view_gridzone"),
     ("workloads", "view_computeworkload"),
     ("workloads", "change_computeworkload"),
@@ -267,4 +268,13 @@ def operator_grant_admin_access(*, user: User) -> User:
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     user.groups.add(operator_group_ensure())
+    return user
+
+
+def operator_revoke_admin_access(*, user: User) -> User:
+    """Undo ``operator_grant_admin_access`` (a demoted operator must not keep staff: a staff member who
+    is not an operator is the service role)."""
+    user.is_staff = False
+    user.save(update_fields=["is_staff"])
+    user.groups.remove(*user.groups.filter(name=OPERATORS_GROUP))
     return user

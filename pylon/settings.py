@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
     },
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role",
+        "AuditActionEnum": "accounts.models.AuditAction",
         "ErrorCodeEnum": "pylon.api.exceptions.ErrorCode",
         "HealthStatusEnum": "pylon.views.HealthStatus",
         "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
@@ -325,7 +326,11 @@ SPECTACULAR_SETTINGS = {
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
-        {"name": "accounts", "description": "Members of the caller's organisation."},
+        {
+            "name": "accounts",
+            "description": "Organisation management for operators: the join code, members, the audit log; "
+            "and the caller's own data (export, deletion).",
+        },
         {"name": "zones", "description": "UK grid zones (data-centre regions) and their figures."},
         {"name": "workloads", "description": "Compute workloads: submission, lifecycle and dashboard figures."},
         {"name": "scheduling", "description": "Recommendations, the operators' queue, the policy and previews."},

@@ -7,7 +7,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts import services
-from accounts.models import Organization, User
+from accounts.models import AuditEntry, Organization, Role, User
 from pylon.api.serializers import StrictInputMixin
 
 
@@ -209,3 +209,34 @@ class AccountDeletionSerializer(StrictInputMixin, serializers.Serializer):
 
 class AcceptedSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What happens next, in words for people.")
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    """An organisation as its operators manage it."""
+
+    class Meta:
+        model = Organization
+        fields = ["id", "name", "slug", "join_code", "created_at"]
+
+
+class MemberRoleSerializer(StrictInputMixin, serializers.Serializer):
+    role = serializers.ChoiceField(choices=Role.choices, help_text="The member's new role.")
+
+
+class AuditPersonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "user_name"]
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    """One change to the organisation's membership."""
+
+    actor = AuditPersonSerializer(read_only=True, allow_null=True, help_text="Who made it; null once deleted.")
+    target = AuditPersonSerializer(
+        read_only=True, allow_null=True, help_text="The member changed; null for the join code or once deleted."
+    )
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "organization", "action", "actor", "target", "from_value", "to_value", "created_at"]

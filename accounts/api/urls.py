@@ -1,10 +1,12 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import recovery, views
+from accounts.api import organization, recovery, views
 
 router = SimpleRouter()
 router.register("accounts/users", views.MemberViewSet, basename="member")
+router.register("accounts/organizations", organization.OrganizationViewSet, basename="organization")
+router.register("accounts/audit", organization.AuditEntryViewSet, basename="audit-entry")
 
 urlpatterns = [
     path("auth/register/", views.RegisterView.as_view(), name="auth-register"),
