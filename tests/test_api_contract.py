@@ -48,6 +48,8 @@ OPERATION_IDS = {
     "auth_email_confirmation_resend",
     "auth_logout",
     "auth_logout_everywhere",
+    "auth_me_delete",
+    "auth_me_export",
     "auth_me_partial_update",
     "auth_me_retrieve",
     "auth_password_change",

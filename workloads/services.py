@@ -473,3 +473,11 @@ def workload_recommended_zones_update(*, workload_ids: Sequence, ranked: QuerySe
         ComputeWorkload.objects.filter(pk__in=ids[lo : lo + UPDATE_BATCH]).update(
             recommended_grid_zone=rank(1), recommended_2_grid_zone=rank(2), recommended_3_grid_zone=rank(3)
         )
+
+
+def workloads_owner_anonymise(*, user: User, placeholder: User | None) -> None:
+    """An erased account's workloads stay for the organisation's accounting, owned by its "deleted
+    user"; the events it caused name that placeholder too (none: no actor)."""
+    if placeholder is not None:  # None: an account with no organisation, which cannot own workloads
+        ComputeWorkload.objects.filter(user=user).update(user=placeholder, updated_at=timezone.now())
+    WorkloadEvent.objects.filter(actor=user).update(actor=placeholder)

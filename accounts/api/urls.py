@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import organization, recovery, views
+from accounts.api import organization, privacy, recovery, views
 
 router = SimpleRouter()
 router.register("accounts/users", views.MemberViewSet, basename="member")
@@ -15,6 +15,8 @@ urlpatterns = [
     path("auth/logout/", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/logout/everywhere/", recovery.LogoutEverywhereView.as_view(), name="auth-logout-everywhere"),
     path("auth/me/", views.MeView.as_view(), name="auth-me"),
+    path("auth/me/export/", privacy.AccountExportView.as_view(), name="auth-me-export"),
+    path("auth/me/delete/", privacy.AccountDeleteView.as_view(), name="auth-me-delete"),
     path("auth/password/change/", recovery.PasswordChangeView.as_view(), name="auth-password-change"),
     path("auth/password/reset/", recovery.PasswordResetView.as_view(), name="auth-password-reset"),
     path(
