@@ -58,30 +58,29 @@ def _require_may_manage(member: User, by: User) -> None:
         raise PermissionDenied("Only the service role may change a service account.")
 
 
+def _member_set_active(*, member: User, by: User, active: bool) -> User:
+    _require_may_manage(member, by)
+    if member.is_active == active:
+        return member  # nothing changes, nothing is recorded
+    member.is_active = active
+    member.save(update_fields=["is_active"])
+    if not active:
+        services.user_sessions_revoke(user=member)
+    action = AuditAction.MEMBER_REACTIVATED if active else AuditAction.MEMBER_DEACTIVATED
+    audit_record(organization_id=member.organization_id, actor=by, action=action, target=member)
+    return member
+
+
 @transaction.atomic
 def member_deactivate(*, member: User, by: User) -> User:
     """The member can no longer sign in, and every session of theirs ends now. Their workloads stay."""
-    _require_may_manage(member, by)
-    if member.is_active:
-        member.is_active = False
-        member.save(update_fields=["is_active"])
-        services.user_sessions_revoke(user=member)
-        audit_record(
-            organization_id=member.organization_id, actor=by, action=AuditAction.MEMBER_DEACTIVATED, target=member
-        )
-    return member
+    return _member_set_active(member=member, by=by, active=False)
 
 
 @transaction.atomic
 def member_reactivate(*, member: User, by: User) -> User:
-    _require_may_manage(member, by)
-    if not member.is_active:
-        member.is_active = True
-        member.save(update_fields=["is_active"])
-        audit_record(
-            organization_id=member.organization_id, actor=by, action=AuditAction.MEMBER_REACTIVATED, target=member
-        )
-    return member
+    """The member may sign in again (with their old password)."""
+    return _member_set_active(member=member, by=by, active=True)
 
 
 @transaction.atomic
