@@ -175,6 +175,23 @@ AUTH_PASSWORD_VALIDATORS = [
 DEFAULT_ORGANIZATION_SLUG = env.str("DEFAULT_ORGANIZATION_SLUG", default="independent")
 DEFAULT_ORGANIZATION_NAME = env.str("DEFAULT_ORGANIZATION_NAME", default="Independent users")
 
+# --- Account emails (accounts.emails, sent by Celery tasks) -----------------------------------
+# EMAIL_URL: `consolemail://` prints every message (the embedded default); production sets
+# `smtp+tls://user:password@host:587` (or `smtp+ssl://…:465`). Tests use Django's in-memory backend.
+vars().update(
+    {key: value for key, value in env.email_url("EMAIL_URL", default="consolemail://").items() if value is not None}
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pylon <no-reply@pylon.localhost>")
+# The SPA's pages that links in emails open, with `?uid=…&token=…` appended.
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="http://localhost:5173/reset-password")
+EMAIL_CONFIRMATION_URL = env.str("EMAIL_CONFIRMATION_URL", default="http://localhost:5173/confirm-email")
+# Django's token generator: a reset link works once, for this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+EMAIL_CONFIRMATION_TIMEOUT = env.int("EMAIL_CONFIRMATION_TIMEOUT_SECONDS", default=3 * 24 * 3600)
+# Whether an account whose address is not confirmed may sign in (it still cannot submit workloads).
+ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN = env.bool("ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN", default=True)
+
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["pylon.api.authentication.JWTAuthentication"],
@@ -199,6 +216,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
         "register": env.str("THROTTLE_REGISTER_RATE", default="5/min"),
+        # Password reset: per client address and, separately, per email address asked about.
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET_RATE", default="5/hour"),
+        "password_reset_address": env.str("THROTTLE_PASSWORD_RESET_ADDRESS_RATE", default="3/hour"),
+        # Following an emailed link (reset, confirmation), per client: bounds guessing at tokens.
+        "auth_link": env.str("THROTTLE_AUTH_LINK_RATE", default="30/hour"),
+        "email_confirmation_resend": env.str("THROTTLE_EMAIL_CONFIRMATION_RESEND_RATE", default="3/hour"),
+        # Changing a password checks the current one: a stolen access token must not guess it.
+        "password_change": env.str("THROTTLE_PASSWORD_CHANGE_RATE", default="10/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
@@ -284,6 +309,7 @@ SPECTACULAR_SETTINGS = {
     },
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role",
+        "AuditActionEnum": "accounts.models.AuditAction",
         "ErrorCodeEnum": "pylon.api.exceptions.ErrorCode",
         "HealthStatusEnum": "pylon.views.HealthStatus",
         "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
@@ -301,7 +327,11 @@ SPECTACULAR_SETTINGS = {
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
-        {"name": "accounts", "description": "Members of the caller's organisation."},
+        {
+            "name": "accounts",
+            "description": "Organisation management for operators: the join code, members, the audit log; "
+            "and the caller's own data (export, deletion).",
+        },
         {"name": "zones", "description": "UK grid zones (data-centre regions) and their figures."},
         {"name": "workloads", "description": "Compute workloads: submission, lifecycle and dashboard figures."},
         {"name": "scheduling", "description": "Recommendations, the operators' queue, the policy and previews."},

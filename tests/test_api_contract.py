@@ -20,6 +20,8 @@ LISTS = [
     "/api/v1/zones/",
     "/api/v1/zones/intensity/",
     "/api/v1/accounts/users/",
+    "/api/v1/accounts/organizations/",
+    "/api/v1/accounts/audit/",
     "/api/v1/notifications/",
     "/api/v1/scheduling/queue/",
     "/api/v1/workloads/{id}/events/",
@@ -28,15 +30,31 @@ LISTS = [
 # zones_intensity_list → zones_intensity_retrieve, workloads_recommendations_list →
 # workloads_recommendations_retrieve, auth_me_update → auth_me_partial_update.
 OPERATION_IDS = {
+    "accounts_audit_list",
+    "accounts_audit_retrieve",
+    "accounts_organizations_join_code_rotate",
+    "accounts_organizations_list",
+    "accounts_organizations_retrieve",
+    "accounts_users_deactivate",
     "accounts_users_list",
+    "accounts_users_reactivate",
+    "accounts_users_role_update",
     "analytics_workloads",
     "analytics_workloads_export",
     "analytics_zones_profile",
     "analytics_zones_utilisation",
     "accounts_users_retrieve",
+    "auth_email_confirm",
+    "auth_email_confirmation_resend",
     "auth_logout",
+    "auth_logout_everywhere",
+    "auth_me_delete",
+    "auth_me_export",
     "auth_me_partial_update",
     "auth_me_retrieve",
+    "auth_password_change",
+    "auth_password_reset",
+    "auth_password_reset_confirm",
     "auth_register",
     "auth_token_obtain",
     "auth_token_refresh",
@@ -191,7 +209,14 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
         for parameter in operation.get("parameters", [])
         if parameter["name"] == "ordering"
     }
-    assert set(orderings) == {"workloads_list", "workloads_export", "zones_list", "accounts_users_list"}
+    assert set(orderings) == {
+        "workloads_list",
+        "workloads_export",
+        "zones_list",
+        "accounts_users_list",
+        "accounts_organizations_list",
+        "accounts_audit_list",
+    }
     for spec in orderings.values():
         assert spec["type"] == "array" and "-" + spec["items"]["enum"][-1] in spec["items"]["enum"]
     GridZoneFactory(zone_name="B", carbon_intensity=100)

@@ -111,6 +111,13 @@ class TestJSON:
     def test_the_service_role_cannot_submit(self, service_user, zone):
         assert post_json(service_user, [row(zone)]).status_code == 403
 
+    def test_an_unverified_user_cannot_submit_and_is_told_why(self, organization, zone):
+        unverified = UserFactory(organization=organization, email_verified_at=None)
+        response = post_json(unverified, [row(zone)])
+        assert response.status_code == 403
+        assert response.json()["code"] == "email_not_verified"
+        assert not ComputeWorkload.objects.exists()
+
     @pytest.mark.parametrize("body", [[], {"rows": []}, "text"])
     def test_not_an_array_or_empty_is_400(self, user, body):
         response = post_json(user, body)
