@@ -103,7 +103,9 @@ if DATABASES["default"]["NAME"] == str(DEFAULT_SQLITE_PATH):
     # SQLite creates the file but not its folder: without this a fresh clone's first command
     # (makemigrations --check) warns "unable to open database file".
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
-# One transaction per request: a view that fails half way leaves nothing behind.
+# One transaction per write: a view that fails half way leaves nothing behind. The API's bases
+# (pylon.api.viewsets.WritesInTransaction) open it only for unsafe methods; every other view is
+# wrapped whole, as Django does.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (runserver, an eager Celery task, a management command) share the file.
@@ -111,6 +113,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, its health check free of a round trip when the socket is quiet.
+        DATABASES["default"]["ENGINE"] = "pylon.db.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -------------------------------------------------------------------------

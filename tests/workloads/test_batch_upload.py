@@ -8,7 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
-from conftest import REQUEST_OVERHEAD_QUERIES, client_for
+from conftest import WRITE_REQUEST_OVERHEAD_QUERIES, client_for
 from tests.accounts.factories import UserFactory
 from tests.zones.factories import GridZoneFactory
 from workloads.models import ComputeWorkload, WorkloadEvent
@@ -226,7 +226,7 @@ def test_bounded_queries_whatever_the_rows(user, zone, django_assert_num_queries
     other_zone = GridZoneFactory()
     body = [row(zone if n % 2 else other_zone) for n in range(rows)]
     # zones; the service's savepoint, the insert's savepoint, workloads, events; the re-read check
-    with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 8):
+    with django_assert_num_queries(WRITE_REQUEST_OVERHEAD_QUERIES + 8):
         response = client.post(BATCH, body, format="json")
     assert response.status_code == 201 and response.json()["created"] == rows
 
@@ -240,7 +240,7 @@ def test_a_large_batch_makes_a_few_queries_not_one_per_row(user, zone):
         response = client.post(BATCH, [row(zone) for _ in range(1500)], format="json")
     assert response.json()["created"] == 1500
     # Inserts go in chunks (500 rows on PostgreSQL, 32 under SQLite's 999-parameter cap): 2 × 47 at most.
-    assert len(queries) <= REQUEST_OVERHEAD_QUERIES + 8 + 2 * 47
+    assert len(queries) <= WRITE_REQUEST_OVERHEAD_QUERIES + 8 + 2 * 47
 
 
 def test_one_scheduling_task_for_the_whole_batch(user, zone, django_capture_on_commit_callbacks):
