@@ -38,10 +38,22 @@ class Exact:
 
 
 def solve(
-    cand: Candidates, needs: np.ndarray, free: np.ndarray, base: np.ndarray, time_limit: float = TIME_LIMIT
+    cand: Candidates,
+    needs: np.ndarray,
+    free: np.ndarray,
+    base: np.ndarray,
+    *,
+    must: np.ndarray | None = None,
+    placed_already: int = 0,
+    time_limit: float = TIME_LIMIT,
 ) -> Exact:
     """The lexicographic optimum (most placed, then the most saved against ``base``, each workload's
-    cost at once in its host zone), or HiGHS's best within the limit per phase."""
+    cost at once in its host zone), or HiGHS's best within the limit per phase.
+
+    ``must`` (bool per workload) are placed in every solution: the placement step's promise that
+    what greedy placed stays placed, so the reference answers the same question. ``placed_already``
+    is a known placement's count: the first phase starts from it (and is skipped when it places
+    every workload that has an option, which is then proven)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
     from scipy.sparse import coo_matrix
 
@@ -53,6 +65,7 @@ def solve(
     p_count = len(keep)
     # One row per workload (at most one option), one per binding cell.
     rows, cols, vals, upper = [owner], [np.arange(p_count)], [np.ones(p_count)], [np.ones(n)]
+    lower = [np.where(must, 1.0, 0.0) if must is not None else np.zeros(n)]
     cell_row = np.full(binding.shape, -1, dtype=np.intp)
     cell_row[binding] = n + np.arange(int(binding.sum()))
     lengths = end - first
@@ -68,21 +81,25 @@ def solve(
     upper.append(np.maximum(free[binding], 0.0))
     n_rows = n + int(binding.sum())
     matrix = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, p_count))
-    constraint = LinearConstraint(matrix.tocsr(), -np.inf, np.concatenate(upper))
+    lower.append(np.full(n_rows - n, -np.inf))
+    constraint = LinearConstraint(matrix.tocsr(), np.concatenate(lower), np.concatenate(upper))
     integral, bounds = np.ones(p_count), Bounds(0, 1)
 
-    first_phase = milp(
-        -np.ones(p_count),
-        constraints=[constraint],
-        integrality=integral,
-        bounds=bounds,
-        options={"time_limit": time_limit},
-    )
-    if first_phase.x is None:
-        return Exact(np.full(n, -1), "no solution", n, np.inf, p_count, n_rows)
-    count = int(round(-first_phase.fun))
-    bound = getattr(first_phase, "mip_dual_bound", None)
-    count_bound = count if first_phase.status == 0 or bound is None else int(np.floor(-bound + 1e-6))
+    placeable = int((np.diff(cand.ptr) > 0).sum())
+    first_proven, count, count_bound, first_x = True, placeable, placeable, None
+    if placed_already < placeable:
+        first_phase = milp(
+            -np.ones(p_count),
+            constraints=[constraint],
+            integrality=integral,
+            bounds=bounds,
+            options={"time_limit": time_limit},
+        )
+        found = int(round(-first_phase.fun)) if first_phase.x is not None else 0
+        first_proven, first_x = first_phase.status == 0, first_phase.x
+        bound = getattr(first_phase, "mip_dual_bound", None)
+        count_bound = found if first_proven or bound is None else min(placeable, int(np.floor(-bound + 1e-6)))
+        count = max(found, placed_already)
     at_least = LinearConstraint(np.ones((1, p_count)), count - 0.5, np.inf)
     second = milp(
         cost,
@@ -91,13 +108,15 @@ def solve(
         bounds=bounds,
         options={"time_limit": time_limit, "mip_rel_gap": GAP},
     )
-    x = second.x if second.x is not None else first_phase.x
-    proven = first_phase.status == 0 and second.status == 0
+    x = second.x if second.x is not None else first_x
+    proven = first_proven and second.status == 0
     dual = getattr(second, "mip_dual_bound", None)
     if second.status == 0:
         dual = second.fun if dual is None or not np.isfinite(dual) else min(dual, second.fun)
     saving_bound = -float(dual) if dual is not None and np.isfinite(dual) else np.inf
     choice = np.full(n, -1)
+    if x is None:
+        return Exact(choice, "no solution", count_bound, saving_bound, p_count, n_rows)
     for p in np.flatnonzero(x > 0.5):
         choice[owner[p]] = keep[p]
     return Exact(choice, "optimal" if proven else "time limit", count_bound, saving_bound, p_count, n_rows)

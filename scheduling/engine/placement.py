@@ -121,6 +121,15 @@ class _State:
         return int(placed.sum()), float(self.cand.cost[self.choice[placed]].sum())
 
 
+def _cheapest(cand: Candidates, values: FloatArray, starts: IntArray) -> IntArray:
+    """Each workload's option of least value (the first among equals), for the workloads with options
+    (``starts``: where their groups begin): one segmented minimum, no sort."""
+    least = np.minimum.reduceat(values, starts)
+    hit = np.flatnonzero(values <= least[np.searchsorted(starts, np.arange(len(values)), side="right") - 1])
+    first = np.r_[True, cand.owner[hit][1:] != cand.owner[hit][:-1]]
+    return hit[first]
+
+
 def _remap(keep: IntArray, choice: IntArray) -> IntArray:
     """``choice`` (option indices, -1 = none) as indices into ``keep``, which holds every chosen one."""
     return np.where(choice >= 0, np.searchsorted(keep, np.maximum(choice, 0)), -1)
@@ -195,6 +204,7 @@ def improve(
     step = 0.5 * unit
     z_count, t_count = free.shape[1], free.shape[2]
     owner_needs = needs[cand.owner].T  # (3, P)
+    starts = cand.ptr[:-1][np.diff(cand.ptr) > 0]
     for iteration in range(1, MAX_ITERATIONS + 1):
         if time.perf_counter() > deadline:
             break
@@ -202,16 +212,12 @@ def improve(
         np.cumsum(prices, axis=2, out=cum[:, :, 1:])
         held_price = cum[:, cand.zone, cand.end] - cum[:, cand.zone, cand.first]  # (3, P)
         reduced = cand.cost + (owner_needs * held_price).sum(axis=0)
-        ranked = _by_cost(cand, reduced)
-        state = None
         if iteration % REPAIR_EVERY == 0:
-            state = _repair(fixed, ranked, order, must, deadline)
-        if state is not None:
-            value = state.total()
-            if _better(value, best_value):
-                best, best_value = state, value
+            state = _repair(fixed, _by_cost(cand, reduced), order, must, deadline)
+            if state is not None and _better(state.total(), best_value):
+                best, best_value = state, state.total()
         # Subgradient: what the relaxed picks (each workload's least reduced cost) would hold.
-        picks = ranked[cand.ptr[:-1][has]]
+        picks = _cheapest(cand, reduced, starts)
         held = needs[cand.owner[picks]]
         zone, first, end = cand.zone[picks], cand.first[picks], cand.end[picks]
         use = np.stack([occupancy(zone, first, end, held[:, r], z_count, t_count) for r in range(3)])
