@@ -113,3 +113,24 @@ def test_the_reduction_keeps_only_options_that_can_matter() -> None:
     alive, binding = reduce(cand, needs, free)
     assert alive.tolist() == [True, True, False, True, True, False]
     assert np.argwhere(binding).tolist() == [[0, 0, 0], [0, 0, 1]]
+
+
+def test_the_exact_reference_keeps_the_priority_promise_when_asked() -> None:
+    # Two GPUs, one start: the critical workload needs both, two low ones one each. The unconstrained
+    # optimum places the two low ones; with greedy's placed kept (the step's promise) it is the critical.
+    pytest.importorskip("scipy")
+    from scheduling.benchmarks import exact
+    from scheduling.benchmarks import placement as bench
+
+    g = grid({"A": [100] * 4})
+    zs = [replace(zones("A")[0], gpu_capacity=2.0)]
+    critical = wl(key="critical", urgency=Urgency.CRITICAL, gpu_mins=120.0)
+    lows = [wl(key=f"low{k}", urgency=Urgency.LOW, gpu_mins=60.0) for k in range(2)]
+    with bench._captured() as seen:
+        schedule_batch([*lows, critical], zs, g, None, CARBON_FIRST, T0)
+    cand, base = seen["cand"], np.zeros(3)
+    free_for_all = exact.solve(cand, seen["needs"], seen["free"], base, time_limit=10)
+    promised = exact.solve(cand, seen["needs"], seen["free"], base, must=seen["greedy"] >= 0, time_limit=10)
+    assert (free_for_all.choice >= 0).tolist() == [False, True, True]  # priority order: critical first
+    assert (promised.choice >= 0).tolist() == [True, False, False]
+    assert promised.status == free_for_all.status == "optimal"
