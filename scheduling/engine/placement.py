@@ -50,7 +50,8 @@ REPAIR_EVERY = 4
 #: Passes of local search over every workload.
 MAX_PASSES = 2
 
-#: Options per workload and zone the step considers: the cheapest few (greedy's choice always).
+#: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
+#: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
 PER_ZONE = 100
 #: Cheaper options of one workload tried by ejection in local search, and ejections per pass.
 EJECTION_TRIES = 3
