@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
+from .candidates import BoolArray, Candidates, IntArray, occupancy, reduce, touches
 from .evaluate import OptionArrays, evaluate_options
 from .plans import build_plans
 from .prepare import Prepared
@@ -50,61 +50,12 @@ REPAIR_EVERY = 4
 #: Passes of local search over every workload.
 MAX_PASSES = 2
 
-IntArray = np.ndarray
-BoolArray = np.ndarray
-#: Options per workload and zone the step considers: the cheapest few (greedy's choice always).
-PER_ZONE = 6
+#: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
+#: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
+PER_ZONE = 100
 #: Cheaper options of one workload tried by ejection in local search, and ejections per pass.
 EJECTION_TRIES = 3
 EJECTIONS_PER_PASS = 150
-
-
-@dataclass
-class Candidates:
-    """Every feasible option of every workload, flat, grouped by workload (priority order).
-
-    Option ``p`` of workload ``owner[p]`` runs in ``zone[p]`` over half hours ``[first[p], end[p])``
-    at ``cost[p]``; ``col[p]`` is its start column (to map back to the engine's options).
-    Workload ``i``'s options are ``ptr[i]:ptr[i+1]``.
-    """
-
-    owner: IntArray
-    zone: IntArray
-    col: IntArray
-    first: IntArray
-    end: IntArray
-    cost: FloatArray
-    ptr: IntArray
-
-    @classmethod
-    def concat(cls, parts: list[Candidates], n: int) -> Candidates:
-        if not parts:
-            empty = np.zeros(0, dtype=np.intp)
-            return cls(empty, empty, empty, empty, empty, np.zeros(0), np.zeros(n + 1, dtype=np.intp))
-        owner = np.concatenate([p.owner for p in parts])
-        ptr = np.searchsorted(owner, np.arange(n + 1))
-        return cls(
-            owner,
-            np.concatenate([p.zone for p in parts]),
-            np.concatenate([p.col for p in parts]),
-            np.concatenate([p.first for p in parts]),
-            np.concatenate([p.end for p in parts]),
-            np.concatenate([p.cost for p in parts]),
-            ptr,
-        )
-
-    def subset(self, keep: IntArray) -> Candidates:
-        """The options ``keep`` (sorted indices), grouped by workload as before."""
-        owner = self.owner[keep]
-        ptr = np.searchsorted(owner, np.arange(len(self.ptr)))
-        return Candidates(
-            owner, self.zone[keep], self.col[keep], self.first[keep], self.end[keep], self.cost[keep], ptr
-        )
-
-    def index_of(self, i: int, zone: int, col: int) -> int:
-        lo, hi = self.ptr[i], self.ptr[i + 1]
-        hit = np.flatnonzero((self.zone[lo:hi] == zone) & (self.col[lo:hi] == col))
-        return int(lo + hit[0]) if hit.size else -1
 
 
 def _shortlist(cand: Candidates, greedy: IntArray, per_zone: int) -> IntArray:
@@ -131,6 +82,12 @@ class _State:
         self.choice = np.full(len(needs), -1, dtype=np.intp)
         for i in np.flatnonzero(choice >= 0):
             self.put(int(i), int(choice[i]))
+
+    def clone(self) -> _State:
+        other = object.__new__(_State)
+        other.cand, other.needs, other.free0, other.active = self.cand, self.needs, self.free0, self.active
+        other.free, other.choice = self.free.copy(), self.choice.copy()
+        return other
 
     def put(self, i: int, p: int) -> None:
         c = self.cand
@@ -163,6 +120,20 @@ class _State:
     def total(self) -> tuple[int, float]:
         placed = self.choice >= 0
         return int(placed.sum()), float(self.cand.cost[self.choice[placed]].sum())
+
+
+def _cheapest(cand: Candidates, values: FloatArray, starts: IntArray) -> IntArray:
+    """Each workload's option of least value (the first among equals), for the workloads with options
+    (``starts``: where their groups begin): one segmented minimum, no sort."""
+    least = np.minimum.reduceat(values, starts)
+    hit = np.flatnonzero(values <= least[np.searchsorted(starts, np.arange(len(values)), side="right") - 1])
+    first = np.r_[True, cand.owner[hit][1:] != cand.owner[hit][:-1]]
+    return hit[first]
+
+
+def _remap(keep: IntArray, choice: IntArray) -> IntArray:
+    """``choice`` (option indices, -1 = none) as indices into ``keep``, which holds every chosen one."""
+    return np.where(choice >= 0, np.searchsorted(keep, np.maximum(choice, 0)), -1)
 
 
 def _better(a: tuple[int, float], b: tuple[int, float]) -> bool:
@@ -202,13 +173,24 @@ def improve(
     if np.all(~has | ((greedy >= 0) & (got <= best_cost))):
         return greedy  # every workload has its own best option: capacity did not bind
 
-    keep = _shortlist(cand, greedy, PER_ZONE)
-    full, cand = cand, cand.subset(keep)
-    greedy = np.where(greedy >= 0, np.searchsorted(keep, np.maximum(greedy, 0)), -1)
+    # Only options that may be needed (``reduce``: no optimum is lost), at most PER_ZONE per zone.
+    alive, binding = reduce(cand, needs, free)
+    alive[greedy[greedy >= 0]] = True
+    keep = np.flatnonzero(alive)
+    keep = keep[_shortlist(cand.subset(keep), _remap(keep, greedy), PER_ZONE)]
+    cand, greedy = cand.subset(keep), _remap(keep, greedy)
     must = greedy >= 0
-    best = _State(cand, needs, free, greedy)
+    # A workload whose only option left touches no cell that can bind keeps it: it is not contended.
+    count = np.diff(cand.ptr)
+    only = np.minimum(cand.ptr[:-1], len(cand.cost) - 1)
+    contended = (count > 1) | ((count == 1) & touches(cand, binding, needs)[only])
+    order = np.flatnonzero(contended)  # priority order
+    fixed = _State(cand, needs, free, np.where(contended, -1, greedy))
+    best = fixed.clone()
+    for i in order:
+        if greedy[i] >= 0:
+            best.put(int(i), int(greedy[i]))
     best_value = best.total()
-    order = np.flatnonzero(has)  # priority order
 
     # Scale of the prices: what a unit of capacity-share-times-half-hour is worth in cost.
     finite = np.isfinite(free)
@@ -223,6 +205,7 @@ def improve(
     step = 0.5 * unit
     z_count, t_count = free.shape[1], free.shape[2]
     owner_needs = needs[cand.owner].T  # (3, P)
+    starts = cand.ptr[:-1][np.diff(cand.ptr) > 0]
     for iteration in range(1, MAX_ITERATIONS + 1):
         if time.perf_counter() > deadline:
             break
@@ -230,45 +213,30 @@ def improve(
         np.cumsum(prices, axis=2, out=cum[:, :, 1:])
         held_price = cum[:, cand.zone, cand.end] - cum[:, cand.zone, cand.first]  # (3, P)
         reduced = cand.cost + (owner_needs * held_price).sum(axis=0)
-        ranked = _by_cost(cand, reduced)
-        state = None
         if iteration % REPAIR_EVERY == 0:
-            state = _repair(cand, needs, free, ranked, order, must, deadline)
-        if state is not None:
-            value = state.total()
-            if _better(value, best_value):
-                best, best_value = state, value
+            state = _repair(fixed, _by_cost(cand, reduced), order, must, deadline)
+            if state is not None and _better(state.total(), best_value):
+                best, best_value = state, state.total()
         # Subgradient: what the relaxed picks (each workload's least reduced cost) would hold.
-        picks = ranked[cand.ptr[:-1][has]]
-        use = np.zeros_like(free)
-        for r in range(3):
-            delta = np.zeros((z_count, t_count + 1))
-            amount = needs[cand.owner[picks], r]
-            np.add.at(delta, (cand.zone[picks], cand.first[picks]), amount)
-            np.add.at(delta, (cand.zone[picks], cand.end[picks]), -amount)
-            use[r] = np.cumsum(delta, axis=1)[:, :t_count]
+        picks = _cheapest(cand, reduced, starts)
+        held = needs[cand.owner[picks]]
+        zone, first, end = cand.zone[picks], cand.first[picks], cand.end[picks]
+        use = np.stack([occupancy(zone, first, end, held[:, r], z_count, t_count) for r in range(3)])
         gradient = np.where(finite, use - np.where(finite, free, 0.0), -1.0) / capacity_scale[:, None, None]
         if not (gradient > TOLERANCE).any():
             break  # the relaxed picks fit: prices are high enough
         prices = np.maximum(0.0, prices + step * gradient)
         step *= 0.93
     _local_search(best, must, order, deadline)
-    del full
     return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
 
 
-def _repair(
-    cand: Candidates,
-    needs: FloatArray,
-    free: FloatArray,
-    ranked: IntArray,
-    order: IntArray,
-    must: IntArray,
-    deadline: float,
-) -> _State | None:
-    """Priority-order placement, each workload on its first option in ``ranked`` that fits; None
-    when a workload greedy placed finds no room (the placement is not allowed) or time runs out."""
-    state = _State(cand, needs, free, np.full(len(needs), -1, dtype=np.intp))
+def _repair(fixed: _State, ranked: IntArray, order: IntArray, must: IntArray, deadline: float) -> _State | None:
+    """Priority-order placement of the ``order`` workloads on top of ``fixed``, each on its first option
+    in ``ranked`` that fits; None when a workload greedy placed finds no room (the placement is not
+    allowed) or time runs out."""
+    state = fixed.clone()
+    cand = state.cand
     ptr = cand.ptr
     for i in order:
         if time.perf_counter() > deadline:

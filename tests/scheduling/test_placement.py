@@ -79,6 +79,7 @@ def test_when_capacity_does_not_bind_the_result_is_exactly_greedys() -> None:
 
 def test_the_benchmarks_exact_reference_agrees_on_the_hand_made_case() -> None:
     pytest.importorskip("scipy")
+    from scheduling.benchmarks import exact
     from scheduling.benchmarks import placement as bench
 
     g = grid({"C": [50] * 4, "N": [51] * 4, "D": [400] * 4})
@@ -90,6 +91,46 @@ def test_the_benchmarks_exact_reference_agrees_on_the_hand_made_case() -> None:
     with bench._captured() as seen:
         schedule_batch(workloads, zs, g, None, CARBON_FIRST, T0)
     cand, base = seen["cand"], np.array([400.0, 400.0])
-    choice, status = bench.exact(cand, seen["needs"], seen["free"], base, time_limit=10)
-    assert status == "optimal"
-    assert bench._saved(cand, base, choice) == bench._saved(cand, base, seen["choice"]) == (2, (800 - 101) / 1000)
+    found = exact.solve(cand, seen["needs"], seen["free"], base, time_limit=10)
+    assert found.status == "optimal"
+    assert found.saving_bound == pytest.approx(800 - 101)
+    assert bench._saved(cand, base, found.choice) == bench._saved(cand, base, seen["choice"]) == (2, (800 - 101) / 1000)
+
+
+def test_the_reduction_keeps_only_options_that_can_matter() -> None:
+    # One GPU in C (clean), plenty in D (dirty): two workloads want C at the same hour. D never binds,
+    # so each keeps its cheapest D option and nothing dearer; C's cell binds and gets a row.
+    from scheduling.engine.candidates import Candidates, reduce
+
+    owner = np.array([0, 0, 0, 1, 1, 1])
+    zone = np.array([0, 1, 1, 0, 1, 1])
+    first = np.array([0, 0, 1, 0, 0, 1])
+    cost = np.array([1.0, 5.0, 6.0, 1.0, 5.0, 7.0])
+    cand = Candidates(owner, zone, first, first, first + 2, cost, np.array([0, 3, 6]))
+    free = np.full((3, 2, 4), np.inf)
+    free[0] = [[1.0] * 4, [10.0] * 4]
+    needs = np.array([[1.0, 0, 0], [1.0, 0, 0]])
+    alive, binding = reduce(cand, needs, free)
+    assert alive.tolist() == [True, True, False, True, True, False]
+    assert np.argwhere(binding).tolist() == [[0, 0, 0], [0, 0, 1]]
+
+
+def test_the_exact_reference_keeps_the_priority_promise_when_asked() -> None:
+    # Two GPUs, one start: the critical workload needs both, two low ones one each. The unconstrained
+    # optimum places the two low ones; with greedy's placed kept (the step's promise) it is the critical.
+    pytest.importorskip("scipy")
+    from scheduling.benchmarks import exact
+    from scheduling.benchmarks import placement as bench
+
+    g = grid({"A": [100] * 4})
+    zs = [replace(zones("A")[0], gpu_capacity=2.0)]
+    critical = wl(key="critical", urgency=Urgency.CRITICAL, gpu_mins=120.0)
+    lows = [wl(key=f"low{k}", urgency=Urgency.LOW, gpu_mins=60.0) for k in range(2)]
+    with bench._captured() as seen:
+        schedule_batch([*lows, critical], zs, g, None, CARBON_FIRST, T0)
+    cand, base = seen["cand"], np.zeros(3)
+    free_for_all = exact.solve(cand, seen["needs"], seen["free"], base, time_limit=10)
+    promised = exact.solve(cand, seen["needs"], seen["free"], base, must=seen["greedy"] >= 0, time_limit=10)
+    assert (free_for_all.choice >= 0).tolist() == [False, True, True]  # priority order: critical first
+    assert (promised.choice >= 0).tolist() == [True, False, False]
+    assert promised.status == free_for_all.status == "optimal"
