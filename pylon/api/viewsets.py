@@ -45,13 +45,12 @@ def _atomic_request_aliases() -> list[str]:
 
 
 class WritesInTransaction:
-    """Unsafe methods in one transaction per ``ATOMIC_REQUESTS`` database, safe methods in none.
-
-    The view function is marked non-atomic for Django's handler, and ``dispatch`` opens the
-    transaction itself for an unsafe method: authentication, the handler, the re-read after the
-    write and the exception handler (whose ``set_rollback`` undoes a failed write) all run inside it,
-    exactly as under ``ATOMIC_REQUESTS``. The idempotency middleware stays outside, as before.
-    """
+    # Unsafe methods in one transaction per ``ATOMIC_REQUESTS`` database, safe methods in none. The
+    # view function is marked non-atomic for Django's handler, and ``dispatch`` opens the transaction
+    # itself for an unsafe method: authentication, the handler, the re-read after the write and the
+    # exception handler (whose ``set_rollback`` undoes a failed write) all run inside it, exactly as
+    # under ``ATOMIC_REQUESTS``. The idempotency middleware stays outside, as before. (Comments, not a
+    # docstring: drf-spectacular would publish a base's docstring on every endpoint.)
 
     @classmethod
     def as_view(cls, *args, **kwargs):
