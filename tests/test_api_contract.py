@@ -244,6 +244,21 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
     assert client.get("/api/v1/zones/?ordering=secret_field").status_code == 400
 
 
+def test_no_operation_is_described_by_a_shared_view_base(schema):
+    """A view without a docstring gets no description, not the base's (the transaction machinery)."""
+    from pylon.api import viewsets
+
+    bases = [viewsets.WritesInTransaction, viewsets.ScopedViewSetMixin, viewsets.ScopedAPIView, viewsets.PublicAPIView]
+    first_lines = {base.__doc__.strip().splitlines()[0] for base in bases if base.__doc__}
+    assert first_lines
+    leaked = [
+        operation["operationId"]
+        for _, _, operation in operations(schema)
+        if any(line in operation.get("description", "") for line in first_lines)
+    ]
+    assert leaked == []
+
+
 def test_enum_filters_refer_to_the_named_enums(schema):
     """A generated client gets one type per enum (``WorkloadStatusEnum``), not one per parameter."""
     found = {}

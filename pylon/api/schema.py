@@ -164,3 +164,14 @@ def reference_named_enums_in_parameters(result, generator, request, public):
         if "enum" in values and len(names) == 1 and set(values) <= _ENUM_KEYS:
             holder[key] = {"$ref": f"#/components/schemas/{names[0]}"}
     return result
+
+
+def lib_doc_excludes():
+    """drf-spectacular's barrier classes plus the project's view bases: an operation is described by
+    its own view's docstring (or its action's), never by a base's, which describes the machinery."""
+    from drf_spectacular.plumbing import get_lib_doc_excludes
+
+    from pylon.api import viewsets
+
+    bases = [viewsets.WritesInTransaction, viewsets.ScopedViewSetMixin, viewsets.ScopedAPIView, viewsets.PublicAPIView]
+    return [*get_lib_doc_excludes(), *bases, viewsets.ScopedReadOnlyViewSet, viewsets.ScopedGenericViewSet]
