@@ -1,0 +1,30 @@
+"""How scheduling reacts to outbox events (registered in ``SchedulingConfig.ready``).
+
+Each handler runs after the change committed, in a worker (in-process when Celery is eager), and
+is idempotent: recomputing a workload writes the same rows however often it runs. A recompute of
+many workloads is fanned out in chunks by ``scheduling.tasks.recompute_pending`` (found by name).
+"""
+
+from outbox import registry
+from outbox.models import EventType, OutboxEvent
+from pylon import background
+from scheduling import recompute
+
+RECOMPUTE_PENDING_TASK = "scheduling.tasks.recompute_pending"
+
+
+@registry.handler(EventType.WORKLOAD_SUBMITTED, EventType.WORKLOAD_UPDATED)
+def recommend_the_workload(event: OutboxEvent) -> None:
+    recompute.recommendations_compute(workload_ids=[event.subject_id])
+
+
+@registry.handler(EventType.ZONE_FORECASTS_UPDATED)
+def recompute_every_pending_workload(event: OutboxEvent) -> None:
+    """New forecasts: every PENDING workload (all zones compete, so not only the zones that changed:
+    a cleaner forecast anywhere can change every workload's ranking)."""
+    background.task_named(RECOMPUTE_PENDING_TASK).delay()
+
+
+@registry.handler(EventType.POLICY_CHANGED)
+def recompute_the_organisations_workloads(event: OutboxEvent) -> None:
+    background.task_named(RECOMPUTE_PENDING_TASK).delay(organization_id=str(event.organization_id))
