@@ -112,7 +112,7 @@ ACTION_EVENTS = {
     WorkloadAction.FAIL: EventType.WORKLOAD_FAILED,
     WorkloadAction.CANCEL: EventType.WORKLOAD_CANCELLED,
 }
-#: What an event's payload says of its workload, as of the event.
+#: What an event's payload says of its workload, as of the event (relations as their ids).
 SNAPSHOT_FIELDS = (
     "id",
     "job_id",
@@ -120,9 +120,9 @@ SNAPSHOT_FIELDS = (
     "status",
     "urgency",
     "workload_type",
-    "user_id",
-    "host_dc_id",
-    "chosen_grid_zone_id",
+    "user",
+    "host_dc",
+    "chosen_grid_zone",
     "planned_start",
     "actual_start",
     "actual_end",
@@ -134,7 +134,8 @@ SNAPSHOT_FIELDS = (
 
 def _announce(workload: ComputeWorkload, *, event_type: str, actor: User | None, **details: Any) -> None:
     """Record ``event_type`` in the outbox, in the caller's transaction (its last write)."""
-    snapshot = {name.removesuffix("_id") if name != "id" else name: getattr(workload, name) for name in SNAPSHOT_FIELDS}
+    fields = {field.name: field.attname for field in ComputeWorkload._meta.concrete_fields}
+    snapshot = {name: getattr(workload, fields[name]) for name in SNAPSHOT_FIELDS}
     outbox.event_record(
         type=event_type,
         organization_id=workload.organization_id,
