@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "pylon.middleware.StaticFilesMiddleware",
     "pylon.middleware.UriTooLongMiddleware",
     "pylon.middleware.RejectNulBytesMiddleware",
+    "pylon.middleware.DatabaseUnavailableMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

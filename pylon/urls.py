@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/redoc/", docs.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
     path("healthz", views.healthz, name="healthz"),
+    path("livez", views.livez, name="livez"),
     path("metrics", metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),

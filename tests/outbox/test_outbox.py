@@ -31,7 +31,9 @@ def handled(monkeypatch):
     """Replace every registered handler with one that notes the events it sees."""
     seen: list[OutboxEvent] = []
     monkeypatch.setattr(
-        registry, "_handlers", {t: {"note": seen.append} for t in (EventType.WORKLOAD_SUBMITTED, EventType.POLICY_CHANGED)}
+        registry,
+        "_handlers",
+        {t: {"note": seen.append} for t in (EventType.WORKLOAD_SUBMITTED, EventType.POLICY_CHANGED)},
     )
     return seen
 
@@ -63,10 +65,13 @@ def test_a_submission_records_its_event_in_its_transaction(user, zone, handled, 
 def test_a_rolled_back_change_leaves_no_event_and_publishes_nothing(
     user, zone, handled, django_capture_on_commit_callbacks
 ):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            _submit(user, zone)
-            raise RuntimeError("the request failed after the insert")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        _submit(user, zone)
+        raise RuntimeError("the request failed after the insert")
     assert callbacks == [] and handled == []
     assert not OutboxEvent.objects.exists()
 
