@@ -158,6 +158,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A frozen broker (accepting, never answering) fails a command after this instead of hanging.
     "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
     "retry_on_timeout": False,
+    # How often a worker looks for messages whose worker died (older than the visibility timeout)
+    # and puts them back on the queue; every look scans (no throttling).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
 }
 # Workers and beat reconnect on their own; publishes from them retry briefly, never unboundedly.
 CELERY_BROKER_CONNECTION_RETRY = True
