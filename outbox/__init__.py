@@ -16,8 +16,16 @@ Model: ``outbox.models.OutboxEvent``
     ``subject_id``    the workload (``workload.*``) or zone (``zone.*``) it is about (a UUID, no FK:
                       the log outlives its subjects).
     ``actor``         the user who caused it (null: Pylon itself — a policy, a refresh).
-    ``payload``       JSON: for ``workload.*`` a snapshot ``{"workload": {...}}`` as of the event,
-                      with ``from_status``/``action``/``note`` for transitions.
+    ``payload``       JSON, as of the event. Every ``workload.*`` event has ``{"workload": {"id",
+                      "job_id", "workload_name", "user", ...}}`` (``user``: the owner's id, for
+                      scoping a person's stream); those the workloads app records carry the full
+                      snapshot (``workloads.services.SNAPSHOT_FIELDS``) and, for transitions,
+                      ``action``, ``from_status``, ``note``; ``workload.updated`` ``changed`` (field
+                      names); ``workload.recommended`` ``recommendations`` (rank, zone, start,
+                      expected emissions and cost); ``workload.unschedulable`` ``constraint``,
+                      ``reason``. ``zone.forecasts_updated``: ``zone_ids``; ``zone.source_changed``:
+                      ``zone``, ``carbon_provider``; ``scheduling.policy_changed``: ``preset``,
+                      ``auto_assign``.
     ``created_at``    when it was recorded.
     ``published_at``, ``publish_attempts``, ``last_error``: the relay's state (internal handlers).
     ``handled_at``    when the registered handlers finished; a redelivered event is then skipped.

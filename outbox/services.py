@@ -68,7 +68,7 @@ def events_record(*, events: list[NewEvent]) -> list[OutboxEvent]:
     ]
     with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
         _hold_order_lock()
-        OutboxEvent.objects.bulk_create(rows)
+        OutboxEvent.objects.bulk_create(rows, batch_size=1000)
     relay.publish_after_commit([row.pk for row in rows if row.handled_at is None])
     return rows
 

@@ -336,7 +336,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role",
         "ErrorCodeEnum": "pylon.api.exceptions.ErrorCode",
-        "HealthStatusEnum": "pylon.views.HealthStatus",
+        "HealthStatusEnum": "pylon.health.HealthStatus",
         "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
         "WorkloadTypeEnum": "workloads.models.WorkloadType",
         "UrgencyEnum": "workloads.models.Urgency",

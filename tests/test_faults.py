@@ -13,7 +13,7 @@ from django.test import Client
 
 from outbox import relay
 from outbox.models import EventType, OutboxEvent
-from pylon import views
+from pylon import health, views
 from pylon.celery import app
 from scheduling.models import Recommendation, SchedulingOutcome
 from tests.accounts.factories import UserFactory
@@ -139,7 +139,7 @@ def test_a_check_that_hangs_is_reported_as_a_timeout_without_holding_the_answer(
     def hangs():
         time.sleep(10)
 
-    results, took = _timed(lambda: views.run_checks({"hangs": hangs, "fine": lambda: "ok"}, timeout=0.3))
+    results, took = _timed(lambda: health.run_checks({"hangs": hangs, "fine": lambda: "ok"}, timeout=0.3))
     assert results == {"hangs": "timeout", "fine": "ok"}
     assert took < 1.0
 
@@ -150,10 +150,10 @@ def test_the_outbox_check_fails_when_an_event_waits_too_long(settings, organizat
     # In /healthz the check runs in its own thread and connection; here it shares the test's
     # transaction, which it must not close.
     monkeypatch.setattr(connection, "close", lambda: None)
-    assert views._check_outbox() == "ok"
+    assert health._check_outbox() == "ok"
     settings.OUTBOX_BACKLOG_ALERT_SECONDS = 0
     with pytest.raises(RuntimeError, match="1 event"):
-        views._check_outbox()
+        health._check_outbox()
 
 
 def test_livez_checks_nothing_external():
