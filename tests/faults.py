@@ -44,3 +44,16 @@ def closed_port() -> int:
     """A loopback port nothing listens on (bound, then released): connecting is refused at once."""
     with socket.create_server(("127.0.0.1", 0)) as probe:
         return probe.getsockname()[1]
+
+
+@contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Celery publishes to ``url``, not eagerly, for the duration (the suite runs tasks eagerly)."""
+    from pylon.celery import app
+
+    before = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager, app.conf.broker_url = False, url
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = before

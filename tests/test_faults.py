@@ -17,23 +17,12 @@ from pylon import health, views
 from pylon.celery import app
 from scheduling.models import Recommendation, SchedulingOutcome
 from tests.accounts.factories import UserFactory
-from tests.faults import closed_port, frozen_server
+from tests.faults import broker_at, closed_port, frozen_server
 from tests.scheduling.factories import GridZoneFactory, set_forecast
 
 #: What "promptly" means here: the issue's bound for every endpoint under a broker fault. Unbounded,
 #: a frozen broker held a submission until it resumed (51 s).
 PROMPT_SECONDS = 3.0
-
-
-@contextmanager
-def broker_at(url: str):
-    """Celery publishes to ``url`` (not eagerly) for the duration."""
-    before = app.conf.task_always_eager, app.conf.broker_url
-    app.conf.task_always_eager, app.conf.broker_url = False, url
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager, app.conf.broker_url = before
 
 
 @contextmanager
