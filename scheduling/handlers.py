@@ -1,21 +1,22 @@
 """How scheduling reacts to outbox events (registered in ``SchedulingConfig.ready``).
 
 Each handler runs after the change committed, in a worker (in-process when Celery is eager), and
-is idempotent: recomputing a workload writes the same rows however often it runs. A recompute of
-many workloads is fanned out in chunks by ``scheduling.tasks.recompute_pending`` (found by name).
+is idempotent: recomputing a workload writes the same rows however often it runs. The work itself
+is the scheduling tasks' (found by name): one workload's computation, or the fan-out in chunks.
 """
 
 from outbox import registry
 from outbox.models import EventType, OutboxEvent
 from pylon import background
-from scheduling import recompute
 
+#: Found by name (``scheduling.tasks`` holds the chunk lock and the run metrics of every computation).
+RECOMMEND_TASK = "scheduling.tasks.recommend_workloads"
 RECOMPUTE_PENDING_TASK = "scheduling.tasks.recompute_pending"
 
 
 @registry.handler(EventType.WORKLOAD_SUBMITTED, EventType.WORKLOAD_UPDATED)
 def recommend_the_workload(event: OutboxEvent) -> None:
-    recompute.recommendations_compute(workload_ids=[event.subject_id])
+    background.task_named(RECOMMEND_TASK).delay(workload_ids=[str(event.subject_id)])
 
 
 @registry.handler(EventType.ZONE_FORECASTS_UPDATED)

@@ -135,7 +135,7 @@ def test_a_task_whose_worker_is_killed_runs_again_without_duplicating_rows(tmp_p
 
         second = _start_worker(tmp_path / "second.log")
         _wait_for(
-            lambda: OutboxEvent.objects.filter(pk=event.pk, handled_at__isnull=False).exists(),
+            lambda: WorkloadEvent.objects.filter(workload=workload, action="assign").exists(),
             seconds=90,
             what="the second worker to run the redelivered task",
             logs=[tmp_path / "first.log", tmp_path / "second.log"],
@@ -155,4 +155,5 @@ def test_a_task_whose_worker_is_killed_runs_again_without_duplicating_rows(tmp_p
         "assign",
     ]
     assert OutboxEvent.objects.filter(subject_id=workload.pk, type=EventType.WORKLOAD_ASSIGNED).count() == 1
+    assert OutboxEvent.objects.filter(pk=event.pk, handled_at__isnull=False).exists()
     assert broker.hlen("unacked") == 0
