@@ -28,6 +28,8 @@ Model: ``outbox.models.OutboxEvent``
                       ``reason``. ``zone.forecasts_updated``: ``zone_ids``; ``zone.source_changed``:
                       ``zone``, ``carbon_provider``; ``scheduling.policy_changed``: ``preset``,
                       ``auto_assign``.
+    ``request_id``    the X-Request-ID of the request whose change recorded it ("" outside a
+                      request); its message carries it, so the handlers' tasks log it too.
     ``created_at``    when it was recorded.
     ``published_at``, ``publish_attempts``, ``last_error``: the relay's state (internal handlers).
     ``handled_at``    when the registered handlers finished; a redelivered event is then skipped.

@@ -51,6 +51,11 @@ class OutboxEvent(models.Model):
         help_text="Who caused it; empty for Pylon itself (a policy, a refresh).",
     )
     payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    request_id = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="The request (X-Request-ID) whose change recorded it; the tasks it triggers log it too.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # The relay's state: when a broker accepted the event, how often that was tried, the last failure.
     published_at = models.DateTimeField(null=True, blank=True)

@@ -6,7 +6,8 @@ and no publish retry. When that fails (the broker is down or frozen) the events 
 this process stops trying for ``OUTBOX_PUBLISH_BACKOFF_SECONDS``, so later requests pay nothing;
 ``publish_pending`` (the ``outbox_relay`` beat task and management command) publishes them later.
 A message names only the event id; the task skips an event already handled, so a row published twice
-does no double work.
+does no double work. A message carries the request id of the change that recorded its event (the
+``pylon_request_id`` header), so the handlers' and their tasks' log lines name that request.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from outbox import selectors
 from outbox.models import OutboxEvent
 from pylon import background
 from pylon.celery import app
+from pylon.observability.celery import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -53,26 +55,33 @@ def reset() -> None:
         _paused_until = 0.0
 
 
-def publish_after_commit(event_ids: Sequence[int]) -> None:
+def publish_after_commit(event_ids: Sequence[int], *, request_id: str = "") -> None:
     if event_ids:
         ids = list(event_ids)
-        transaction.on_commit(lambda: publish(event_ids=ids), robust=True)
+        request_ids = dict.fromkeys(ids, request_id) if request_id else None
+        transaction.on_commit(lambda: publish(event_ids=ids, request_ids=request_ids), robust=True)
 
 
-def _send(event_ids: Sequence[int]) -> None:
+def _headers(request_id: str | None) -> dict[str, str] | None:
+    return {REQUEST_ID_HEADER: request_id} if request_id else None
+
+
+def _send(event_ids: Sequence[int], request_ids: Mapping[int, str]) -> None:
     """Hand the events to Celery: in-process when eager, else over one bounded broker connection."""
     outbox_dispatch = background.task_named(DISPATCH_TASK)
 
     if app.conf.task_always_eager:
         for event_id in event_ids:
             try:
-                outbox_dispatch.apply_async(args=[event_id])
+                outbox_dispatch.apply_async(args=[event_id], headers=_headers(request_ids.get(event_id)))
             except Exception:  # eager: a failing handler leaves its event unhandled for the drain
                 logger.exception("outbox: handling event %s failed; it stays pending", event_id)
         return
     with bounded_broker_connection(timeout=float(settings.OUTBOX_PUBLISH_TIMEOUT_SECONDS)) as conn:
         for event_id in event_ids:
-            outbox_dispatch.apply_async(args=[event_id], connection=conn, retry=False)
+            outbox_dispatch.apply_async(
+                args=[event_id], connection=conn, retry=False, headers=_headers(request_ids.get(event_id))
+            )
 
 
 def bounded_broker_connection(*, timeout: float):
@@ -90,15 +99,18 @@ def bounded_broker_connection(*, timeout: float):
     return app.connection_for_write(connect_timeout=timeout, transport_options=options)
 
 
-def publish(*, event_ids: Sequence[int], respect_pause: bool = True) -> bool:
-    """One bounded attempt to publish ``event_ids``; True when the broker took them all."""
+def publish(
+    *, event_ids: Sequence[int], request_ids: Mapping[int, str] | None = None, respect_pause: bool = True
+) -> bool:
+    """One bounded attempt to publish ``event_ids``; True when the broker took them all.
+    ``request_ids``: the request id each event was recorded under (by event id), carried in its message."""
     if not event_ids:
         return True
     if respect_pause and _paused():
         return False
     events = OutboxEvent.objects.filter(pk__in=event_ids)
     try:
-        _send(event_ids)
+        _send(event_ids, request_ids or {})
     except Exception as exc:  # any broker failure: the rows stay, the drain publishes them later
         _pause()
         logger.warning("outbox: publishing %d event(s) failed (%s); the relay will retry", len(event_ids), exc)
@@ -124,8 +136,9 @@ def publish_pending(*, batch_size: int = 500) -> int:
                 created_before=now - timedelta(seconds=float(settings.OUTBOX_RELAY_GRACE_SECONDS)),
                 published_before=now - timedelta(seconds=float(settings.OUTBOX_REDELIVER_AFTER_SECONDS)),
             )
-            ids = list(pending.select_for_update(skip_locked=True).values_list("id", flat=True)[:batch_size])
-            if not ids or not publish(event_ids=ids, respect_pause=False):
+            request_ids = dict(pending.select_for_update(skip_locked=True).values_list("id", "request_id")[:batch_size])
+            ids = list(request_ids)
+            if not ids or not publish(event_ids=ids, request_ids=request_ids, respect_pause=False):
                 return published
         published += len(ids)
         if len(ids) < batch_size:

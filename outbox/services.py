@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from outbox import registry, relay
 from outbox.models import EventType, OutboxEvent
+from pylon.observability import context
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ def events_record(*, events: list[NewEvent]) -> list[OutboxEvent]:
     if unknown:
         raise ValueError(f"unknown event type(s): {', '.join(sorted(unknown))}")
     now = timezone.now()
+    request_id = context.request_id.get() or ""
     rows = [
         OutboxEvent(
             type=event.type,
@@ -60,6 +62,7 @@ def events_record(*, events: list[NewEvent]) -> list[OutboxEvent]:
             subject_id=event.subject_id,
             actor_id=event.actor_id,
             payload=event.payload,
+            request_id=request_id,
             created_at=now,
             handled_at=None if registry.has_handlers(event.type) else now,
             published_at=None if registry.has_handlers(event.type) else now,
@@ -69,7 +72,7 @@ def events_record(*, events: list[NewEvent]) -> list[OutboxEvent]:
     with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
         _hold_order_lock()
         OutboxEvent.objects.bulk_create(rows, batch_size=1000)
-    relay.publish_after_commit([row.pk for row in rows if row.handled_at is None])
+    relay.publish_after_commit([row.pk for row in rows if row.handled_at is None], request_id=request_id)
     return rows
 
 

@@ -12,6 +12,7 @@ from django.utils import timezone
 from outbox import registry, relay, selectors
 from outbox import services as outbox
 from outbox.models import EventType, OutboxEvent
+from pylon.background import task_named as background_task
 from tests.scheduling.factories import GridZoneFactory, set_forecast
 from workloads import services as workload_services
 from workloads.models import WorkloadStatus
@@ -147,6 +148,29 @@ def test_a_failing_handler_leaves_the_event_for_the_relay(organization, monkeypa
     event.refresh_from_db()
     assert event.handled_at is not None and calls == [event.pk, event.pk]
     assert relay.publish_pending() == 0
+
+
+def test_an_event_carries_the_request_id_of_its_change_to_its_message(organization, handled, settings, monkeypatch):
+    """Published later by the drain (no request around any more), the message still names the request."""
+    from pylon.observability import context
+    from pylon.observability.celery import REQUEST_ID_HEADER
+
+    token = context.request_id.set("req-outbox-1")
+    try:
+        event = outbox.event_record(type=EventType.POLICY_CHANGED, organization_id=organization.pk)
+    finally:
+        context.request_id.reset(token)
+    assert event.request_id == "req-outbox-1"
+    dispatch = background_task(relay.DISPATCH_TASK)
+    sent = []
+    monkeypatch.setattr(dispatch, "apply_async", lambda args, headers=None, **kw: sent.append((args, headers)))
+    settings.OUTBOX_RELAY_GRACE_SECONDS = 0
+    assert relay.publish_pending() == 1
+    assert sent == [([event.pk], {REQUEST_ID_HEADER: "req-outbox-1"})]
+
+
+def test_an_event_recorded_outside_a_request_has_no_request_id(organization, handled):
+    assert outbox.event_record(type=EventType.POLICY_CHANGED, organization_id=organization.pk).request_id == ""
 
 
 def test_a_batchs_subjects_are_read_from_its_first_event(organization):
