@@ -4,7 +4,8 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts import selectors
 from accounts.forms import UserAdminChangeForm, UserAdminCreationForm
-from accounts.models import Organization, User
+from accounts.models import AuditEntry, Organization, User
+from pylon.console.options import ReadOnlyModelAdmin
 
 
 @admin.register(Organization)
@@ -76,3 +77,17 @@ class UserAdmin(DjangoUserAdmin):
             # Operators cannot grant staff, superuser or move people between organisations.
             readonly += ["organization", "is_staff", "is_superuser", "groups", "user_permissions"]
         return readonly
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyModelAdmin):
+    """The membership audit log: read-only for everyone (the services write it)."""
+
+    list_display = ["created_at", "action", "actor", "target", "from_value", "to_value", "organization"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["actor__email", "target__email"]
+    list_select_related = ["actor", "target", "organization"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return selectors.audit_entry_list(fetched_by=request.user)

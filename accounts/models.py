@@ -88,6 +88,21 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="May sign in to the Django admin.")
     date_joined = models.DateTimeField(default=timezone.now)
+    email_verified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner proved they receive mail at `email`; empty until then."
+    )
+    pending_email = models.EmailField(
+        max_length=254, blank=True, help_text="A new address waiting for its confirmation; `email` changes then."
+    )
+    session_generation = models.PositiveIntegerField(
+        default=0,
+        help_text="Tokens carry the value current when they were minted; raising it (sign out everywhere, "
+        "a password change) refuses every token minted before.",
+    )
+    is_placeholder = models.BooleanField(
+        default=False,
+        help_text="The organisation's 'deleted user': owns the workloads of erased accounts; never signs in.",
+    )
 
     objects = UserManager()
 
@@ -117,6 +132,17 @@ class User(AbstractBaseUser, PermissionsMixin):
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
 
+    #: The JWT claim holding ``session_generation`` (tokens minted before it existed count as 0).
+    SESSION_CLAIM = "sgen"
+
+    def token_revoked(self, payload) -> bool:
+        """Whether a token (its claims) was minted before the last sign-out-everywhere."""
+        return payload.get(self.SESSION_CLAIM, 0) != self.session_generation
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
     @property
     def is_operator(self) -> bool:
         return self.role == Role.OPERATOR
@@ -134,3 +160,46 @@ class User(AbstractBaseUser, PermissionsMixin):
     def operates(self, organization_id) -> bool:
         """May act as an operator in this organisation: its own operators, and the service role."""
         return self.is_service_role or (self.is_operator and self.organization_id == organization_id)
+
+
+class AuditAction(models.TextChoices):
+    JOIN_CODE_ROTATED = "JOIN_CODE_ROTATED", "Join code rotated"
+    MEMBER_DEACTIVATED = "MEMBER_DEACTIVATED", "Member deactivated"
+    MEMBER_REACTIVATED = "MEMBER_REACTIVATED", "Member reactivated"
+    ROLE_CHANGED = "ROLE_CHANGED", "Role changed"
+    ACCOUNT_DELETED = "ACCOUNT_DELETED", "Account deleted"
+
+
+class AuditEntry(models.Model):
+    """One change to an organisation's membership: who did what to whom, and when. Append-only."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_entries")
+    actor = models.ForeignKey(
+        "User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who made the change; empty once their account is deleted.",
+    )
+    target = models.ForeignKey(
+        "User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The member changed; empty for organisation-wide changes and once the account is deleted.",
+    )
+    action = models.CharField(max_length=24, choices=AuditAction.choices)
+    from_value = models.CharField(max_length=64, blank=True, help_text="The value before (a role), if any.")
+    to_value = models.CharField(max_length=64, blank=True, help_text="The value after (a role), if any.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"

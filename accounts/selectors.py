@@ -2,13 +2,13 @@
 
 from django.db.models import QuerySet
 
-from accounts.models import Organization, User
+from accounts.models import AuditEntry, Organization, User
 
 
 def user_list(*, fetched_by: User) -> QuerySet[User]:
     """Members visible to the caller: the service role sees everyone, an operator their
     organisation, anyone else nobody (the view also refuses them with a 403)."""
-    users = User.objects.select_related("organization")
+    users = User.objects.select_related("organization").filter(is_placeholder=False)
     if fetched_by.is_service_role:
         return users
     if fetched_by.is_operator and fetched_by.organization_id:
@@ -26,3 +26,26 @@ def organization_list(*, fetched_by: User) -> QuerySet[Organization]:
     if fetched_by.is_service_role:
         return Organization.objects.all()
     return Organization.objects.filter(pk=fetched_by.organization_id)
+
+
+def user_for_email(*, user_id) -> User | None:
+    """The account an email task writes to: active and not an erased account's placeholder."""
+    return User.objects.filter(pk=user_id, is_active=True, is_placeholder=False).first()
+
+
+def user_for_password_reset(*, email: str) -> User | None:
+    """The account a reset request names, if it may reset its password (Django's rule: active, and
+    with a usable password). None says nothing to the caller: the answer is the same 202."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True, is_placeholder=False).first()
+    return user if user is not None and user.has_usable_password() else None
+
+
+def audit_entry_list(*, fetched_by: User) -> QuerySet[AuditEntry]:
+    """Membership changes visible to the caller: the service role sees all, an operator their
+    organisation's, anyone else none."""
+    entries = AuditEntry.objects.select_related("actor", "target")
+    if fetched_by.is_service_role:
+        return entries
+    if fetched_by.is_operator and fetched_by.organization_id:
+        return entries.filter(organization_id=fetched_by.organization_id)
+    return entries.none()

@@ -5,16 +5,56 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from rest_framework import status
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import selectors
 from accounts.models import Organization, Role, User
+from accounts.tokens import email_confirmation_tokens, password_reset_tokens, user_from_link
+from pylon.background import enqueue_on_commit
+from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.services import model_update
 
-PROFILE_FIELDS = ["user_name", "email"]
+PROFILE_FIELDS = ["user_name"]
+BAD_LINK = "This link is invalid, has been used already or has expired: ask for a new one."
+
+
+class EmailNotVerified(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = ErrorCode.EMAIL_NOT_VERIFIED
+
+
+class NothingToConfirm(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = ErrorCode.CONFLICT
+
+
+def user_require_verified_email(*, user: User, to: str) -> None:
+    """Refuse ``to`` (what the caller tried, e.g. "submit workloads") until the address is confirmed."""
+    if not user.email_verified:
+        raise EmailNotVerified(
+            f"Confirm your email address {user.email} before you {to}: follow the link we emailed you, or ask "
+            "for a new one at POST /api/v1/auth/email/confirmation/resend/."
+        )
+
+
+def user_require_may_sign_in(*, user: User) -> None:
+    if not settings.ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN:
+        user_require_verified_email(user=user, to="sign in")
+
+
+def _validated_password(password: str, *, user: User, field: str) -> str:
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.error_list}) from None
+    return password
 
 
 def organization_get_default() -> Organization:
@@ -50,26 +90,115 @@ def user_register(*, email: str, password: str, user_name: str = "", join_code: 
     )
     if User.objects.filter(email__iexact=user.email).exists():
         raise ValidationError({"email": ["A user with this email already exists."]}, code="unique")
-    try:
-        password_validation.validate_password(password, user=user)
-    except ValidationError as exc:
-        raise ValidationError({"password": exc.error_list})
-    user.set_password(password)
+    user.set_password(_validated_password(password, user=user, field="password"))
     user.full_clean(exclude=["password"])
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:  # a concurrent registration won the unique email
         raise ValidationError({"email": ["A user with this email already exists."]}, code="unique")
+    enqueue_on_commit("accounts.tasks.send_email_confirmation", user_id=str(user.pk))
     return user
 
 
+def _ensure_email_free(email: str, *, user: User) -> None:
+    if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+        raise ValidationError({"email": ["A user with this email already exists."]}, code="unique")
+
+
+@transaction.atomic
 def user_update_profile(*, user: User, data: dict) -> User:
+    """Change the name at once; a new email address only once it is confirmed (``pending_email``
+    until then, with a confirmation sent to it). Sending the current address cancels a pending one."""
     if "email" in data:
-        data = {**data, "email": User.objects.normalize_email(data["email"]).lower()}
-        if User.objects.filter(email__iexact=data["email"]).exclude(pk=user.pk).exists():
-            raise ValidationError({"email": ["A user with this email already exists."]}, code="unique")
+        email = User.objects.normalize_email(data["email"]).lower()
+        pending = "" if email == user.email else email
+        if pending:
+            _ensure_email_free(pending, user=user)
+        if pending != user.pending_email:
+            user.pending_email = pending
+            user.save(update_fields=["pending_email"])
+            if pending:
+                enqueue_on_commit("accounts.tasks.send_email_confirmation", user_id=str(user.pk))
     user, _ = model_update(instance=user, fields=PROFILE_FIELDS, data=data)
+    return user
+
+
+def email_confirmation_resend(*, user: User) -> None:
+    if user.email_verified and not user.pending_email:
+        raise NothingToConfirm(f"{user.email} is confirmed already.")
+    enqueue_on_commit("accounts.tasks.send_email_confirmation", user_id=str(user.pk))
+
+
+@transaction.atomic
+def email_confirm(*, uid: str, token: str) -> User:
+    """Follow a confirmation link: the pending address becomes the login, or the address is confirmed.
+    Confirming changes what the token hashed, so the link works once."""
+    user = user_from_link(uid=uid, token=token, generator=email_confirmation_tokens)
+    if user is None:
+        raise ValidationError({"token": [ValidationError(BAD_LINK, code="invalid")]})
+    user = User.objects.select_for_update().get(pk=user.pk)
+    fields = ["email_verified_at"]
+    if user.pending_email:
+        _ensure_email_free(user.pending_email, user=user)  # taken since it was asked for
+        user.email, user.pending_email = user.pending_email, ""
+        fields += ["email", "pending_email"]
+    user.email_verified_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save(update_fields=fields)
+    except IntegrityError:
+        raise ValidationError({"email": ["A user with this email already exists."]}, code="unique") from None
+    return user
+
+
+@transaction.atomic
+def user_sessions_revoke(*, user: User) -> None:
+    """Sign out everywhere: blacklist every refresh token of ``user``, and refuse every token minted
+    before (their ``session_generation`` claim is now behind; checked on every request and refresh)."""
+    User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+    user.refresh_from_db(fields=["session_generation"])
+    live = OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(), blacklistedtoken=None)
+    BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token_id=pk) for pk in live.values_list("pk", flat=True)], ignore_conflicts=True
+    )
+
+
+def _password_set(*, user: User, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    user_sessions_revoke(user=user)
+
+
+@transaction.atomic
+def user_password_change(*, user: User, current_password: str, new_password: str) -> User:
+    """Set a new password (the current one proves it is the owner) and revoke every session."""
+    if not user.check_password(current_password):
+        raise ValidationError(
+            {"current_password": [ValidationError("The current password is wrong.", code="wrong_password")]}
+        )
+    _password_set(user=user, password=_validated_password(new_password, user=user, field="new_password"))
+    return user
+
+
+def password_reset_request(*, email: str) -> None:
+    """Email a reset link if ``email`` names an account that may reset; say nothing either way."""
+    user = selectors.user_for_password_reset(email=email)
+    if user is not None:
+        enqueue_on_commit("accounts.tasks.send_password_reset_email", user_id=str(user.pk))
+
+
+@transaction.atomic
+def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
+    """Follow a reset link: set the password and revoke every session. The new password changes what
+    the token hashed, so the link works once. Receiving the link also proves the address."""
+    user = user_from_link(uid=uid, token=token, generator=password_reset_tokens)
+    if user is None:
+        raise ValidationError({"token": [ValidationError(BAD_LINK, code="invalid")]})
+    _password_set(user=user, password=_validated_password(new_password, user=user, field="new_password"))
+    if not user.email_verified:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
     return user
 
 
@@ -111,6 +240,7 @@ OPERATORS_GROUP = "Operators"
 OPERATOR_ADMIN_PERMISSIONS = [
     ("accounts", "view_user"),
     ("accounts", "view_organization"),
+    ("accounts", "view_auditentry"),
     ("zones", "view_gridzone"),
     ("workloads", "view_computeworkload"),
     ("workloads", "change_computeworkload"),
@@ -138,4 +268,13 @@ def operator_grant_admin_access(*, user: User) -> User:
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     user.groups.add(operator_group_ensure())
+    return user
+
+
+def operator_revoke_admin_access(*, user: User) -> User:
+    """Undo ``operator_grant_admin_access`` (a demoted operator must not keep staff: a staff member who
+    is not an operator is the service role)."""
+    user.is_staff = False
+    user.save(update_fields=["is_staff"])
+    user.groups.remove(*user.groups.filter(name=OPERATORS_GROUP))
     return user

@@ -77,26 +77,11 @@ def _send(event_ids: Sequence[int], request_ids: Mapping[int, str]) -> None:
             except Exception:  # eager: a failing handler leaves its event unhandled for the drain
                 logger.exception("outbox: handling event %s failed; it stays pending", event_id)
         return
-    with bounded_broker_connection(timeout=float(settings.OUTBOX_PUBLISH_TIMEOUT_SECONDS)) as conn:
+    with background.bounded_broker_connection(timeout=float(settings.OUTBOX_PUBLISH_TIMEOUT_SECONDS)) as conn:
         for event_id in event_ids:
             outbox_dispatch.apply_async(
                 args=[event_id], connection=conn, retry=False, headers=_headers(request_ids.get(event_id))
             )
-
-
-def bounded_broker_connection(*, timeout: float):
-    """A broker connection of its own whose connect, every command and the reconnect loop all give
-    up after ``timeout`` seconds (a frozen server that accepts and never answers included)."""
-    from pylon.celery import app
-
-    options = {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry_on_timeout": False,
-        "max_retries": 0,
-        "connect_retries_timeout": timeout,
-    }
-    return app.connection_for_write(connect_timeout=timeout, transport_options=options)
 
 
 def publish(

@@ -16,8 +16,8 @@ from rest_framework.decorators import api_view, authentication_classes, permissi
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
-from outbox.relay import bounded_broker_connection
 from outbox.selectors import outbox_backlog
+from pylon.background import bounded_broker_connection
 
 logger = logging.getLogger(__name__)
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "scheduling.apps.SchedulingConfig",
     "notifications.apps.NotificationsConfig",
     "analytics.apps.AnalyticsConfig",
+    "webhooks.apps.WebhooksConfig",
 ]
 
 MIDDLEWARE = [
@@ -65,6 +66,7 @@ MIDDLEWARE = [
     "pylon.middleware.UriTooLongMiddleware",
     "pylon.middleware.RejectNulBytesMiddleware",
     "pylon.middleware.DatabaseUnavailableMiddleware",
+    "pylon.middleware.ChunkedBodyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -79,6 +81,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "pylon.urls"
 WSGI_APPLICATION = "pylon.wsgi.application"
+ASGI_APPLICATION = "pylon.asgi.application"
 
 TEMPLATES = [
     {
@@ -102,7 +105,9 @@ if DATABASES["default"]["NAME"] == str(DEFAULT_SQLITE_PATH):
     # SQLite creates the file but not its folder: without this a fresh clone's first command
     # (makemigrations --check) warns "unable to open database file".
     DEFAULT_SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
-# One transaction per request: a view that fails half way leaves nothing behind.
+# One transaction per write: a view that fails half way leaves nothing behind. The API's bases
+# (pylon.api.viewsets.WritesInTransaction) open it only for unsafe methods; every other view is
+# wrapped whole, as Django does.
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (runserver, an eager Celery task, a management command) share the file.
@@ -114,6 +119,9 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=3)
     )
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, its health check free of a round trip when the socket is quiet.
+        DATABASES["default"]["ENGINE"] = "pylon.db.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache and Celery -------------------------------------------------------------------------
@@ -193,6 +201,11 @@ CELERY_BEAT_SCHEDULE = {
     # Publishes outbox events the after-commit attempt could not (the broker was down).
     "outbox-relay": {"task": "outbox.tasks.outbox_relay", "schedule": 60.0},
     "outbox-prune": {"task": "outbox.tasks.outbox_prune", "schedule": crontab(hour=3, minute=17)},
+    # Webhook retries: a delivery row holds its next attempt's time; this sends the due ones.
+    "send-due-webhooks": {
+        "task": "webhooks.tasks.webhooks_send_due",
+        "schedule": 15.0,
+    },
 }
 
 # --- Outbox (outbox/) -------------------------------------------------------------------------
@@ -228,6 +241,23 @@ AUTH_PASSWORD_VALIDATORS = [
 DEFAULT_ORGANIZATION_SLUG = env.str("DEFAULT_ORGANIZATION_SLUG", default="independent")
 DEFAULT_ORGANIZATION_NAME = env.str("DEFAULT_ORGANIZATION_NAME", default="Independent users")
 
+# --- Account emails (accounts.emails, sent by Celery tasks) -----------------------------------
+# EMAIL_URL: `consolemail://` prints every message (the embedded default); production sets
+# `smtp+tls://user:password@host:587` (or `smtp+ssl://…:465`). Tests use Django's in-memory backend.
+vars().update(
+    {key: value for key, value in env.email_url("EMAIL_URL", default="consolemail://").items() if value is not None}
+)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT_SECONDS", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pylon <no-reply@pylon.localhost>")
+# The SPA's pages that links in emails open, with `?uid=…&token=…` appended.
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="http://localhost:5173/reset-password")
+EMAIL_CONFIRMATION_URL = env.str("EMAIL_CONFIRMATION_URL", default="http://localhost:5173/confirm-email")
+# Django's token generator: a reset link works once, for this long.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
+EMAIL_CONFIRMATION_TIMEOUT = env.int("EMAIL_CONFIRMATION_TIMEOUT_SECONDS", default=3 * 24 * 3600)
+# Whether an account whose address is not confirmed may sign in (it still cannot submit workloads).
+ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN = env.bool("ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN", default=True)
+
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["pylon.api.authentication.JWTAuthentication"],
@@ -252,6 +282,14 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": env.str("THROTTLE_LOGIN_RATE", default="10/min"),
         "register": env.str("THROTTLE_REGISTER_RATE", default="5/min"),
+        # Password reset: per client address and, separately, per email address asked about.
+        "password_reset": env.str("THROTTLE_PASSWORD_RESET_RATE", default="5/hour"),
+        "password_reset_address": env.str("THROTTLE_PASSWORD_RESET_ADDRESS_RATE", default="3/hour"),
+        # Following an emailed link (reset, confirmation), per client: bounds guessing at tokens.
+        "auth_link": env.str("THROTTLE_AUTH_LINK_RATE", default="30/hour"),
+        "email_confirmation_resend": env.str("THROTTLE_EMAIL_CONFIRMATION_RESEND_RATE", default="3/hour"),
+        # Changing a password checks the current one: a stolen access token must not guess it.
+        "password_change": env.str("THROTTLE_PASSWORD_CHANGE_RATE", default="10/hour"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
@@ -316,6 +354,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pylon.api.schema.document_repeated_query_arrays",
+        "pylon.api.schema.reference_named_enums_in_parameters",
     ],
     "COMPONENT_NO_READ_ONLY_REQUIRED": False,
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
@@ -336,6 +375,7 @@ SPECTACULAR_SETTINGS = {
     },
     "ENUM_NAME_OVERRIDES": {
         "UserRoleEnum": "accounts.models.Role",
+        "AuditActionEnum": "accounts.models.AuditAction",
         "ErrorCodeEnum": "pylon.api.exceptions.ErrorCode",
         "HealthStatusEnum": "pylon.health.HealthStatus",
         "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
@@ -350,15 +390,25 @@ SPECTACULAR_SETTINGS = {
         "IntensityIndexEnum": "zones.models.IntensityIndex",
         "AnalyticsBucketEnum": "analytics.periods.Bucket",
         "AnalyticsGroupByEnum": "analytics.selectors.GroupBy",
+        "WebhookEventTypeEnum": "webhooks.models.WebhookEventType",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
-        {"name": "accounts", "description": "Members of the caller's organisation."},
+        {
+            "name": "accounts",
+            "description": "Organisation management for operators: the join code, members, the audit log; "
+            "and the caller's own data (export, deletion).",
+        },
         {"name": "zones", "description": "UK grid zones (data-centre regions) and their figures."},
         {"name": "workloads", "description": "Compute workloads: submission, lifecycle and dashboard figures."},
         {"name": "scheduling", "description": "Recommendations, the operators' queue, the policy and previews."},
         {"name": "analytics", "description": "Figures over time for the SPA's charts, and zones' weekly profiles."},
         {"name": "notifications", "description": "The signed-in user's own notifications."},
+        {
+            "name": "webhooks",
+            "description": "Signed HTTP callbacks to an organisation's endpoints (Standard Webhooks).",
+        },
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],
 }
@@ -414,6 +464,15 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 # Longer URLs are a 414 in the API's error shape (below gunicorn's own request-line limit of 8190).
 MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
+# --- Webhooks ---------------------------------------------------------------------------------
+# Development only: deliver to loopback/private addresses, and to http:// URLs.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_TOTAL_TIMEOUT_SECONDS = env.float("WEBHOOK_TOTAL_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=4096)
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+
 # A batch upload (`POST /api/v1/workloads/batch/`) has its own, larger limits.
 BATCH_UPLOAD_MAX_ROWS = env.int("BATCH_UPLOAD_MAX_ROWS", default=5000)
 BATCH_UPLOAD_MAX_BYTES = env.int("BATCH_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)

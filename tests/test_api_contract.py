@@ -8,6 +8,7 @@ import json
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from tests.webhooks.factories import WebhookEndpointFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
 
@@ -20,23 +21,43 @@ LISTS = [
     "/api/v1/zones/",
     "/api/v1/zones/intensity/",
     "/api/v1/accounts/users/",
+    "/api/v1/accounts/organizations/",
+    "/api/v1/accounts/audit/",
     "/api/v1/notifications/",
     "/api/v1/scheduling/queue/",
     "/api/v1/workloads/{id}/events/",
+    "/api/v1/webhooks/endpoints/",
+    "/api/v1/webhooks/endpoints/{endpoint}/deliveries/",
 ]
 # Every operation id, pinned: they are the SDK's method names. Changed deliberately once (issue 8):
 # zones_intensity_list → zones_intensity_retrieve, workloads_recommendations_list →
 # workloads_recommendations_retrieve, auth_me_update → auth_me_partial_update.
 OPERATION_IDS = {
+    "accounts_audit_list",
+    "accounts_audit_retrieve",
+    "accounts_organizations_join_code_rotate",
+    "accounts_organizations_list",
+    "accounts_organizations_retrieve",
+    "accounts_users_deactivate",
     "accounts_users_list",
+    "accounts_users_reactivate",
+    "accounts_users_role_update",
     "analytics_workloads",
     "analytics_workloads_export",
     "analytics_zones_profile",
     "analytics_zones_utilisation",
     "accounts_users_retrieve",
+    "auth_email_confirm",
+    "auth_email_confirmation_resend",
     "auth_logout",
+    "auth_logout_everywhere",
+    "auth_me_delete",
+    "auth_me_export",
     "auth_me_partial_update",
     "auth_me_retrieve",
+    "auth_password_change",
+    "auth_password_reset",
+    "auth_password_reset_confirm",
     "auth_register",
     "auth_token_obtain",
     "auth_token_refresh",
@@ -49,6 +70,16 @@ OPERATION_IDS = {
     "scheduling_policy_update",
     "scheduling_preview",
     "scheduling_queue_list",
+    "webhooks_deliveries_redeliver",
+    "webhooks_deliveries_retrieve",
+    "webhooks_endpoints_create",
+    "webhooks_endpoints_deliveries_list",
+    "webhooks_endpoints_destroy",
+    "webhooks_endpoints_list",
+    "webhooks_endpoints_partial_update",
+    "webhooks_endpoints_ping",
+    "webhooks_endpoints_retrieve",
+    "webhooks_endpoints_rotate_secret",
     "workloads_assign",
     "workloads_batch_create",
     "workloads_batch_template",
@@ -192,7 +223,14 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
         for parameter in operation.get("parameters", [])
         if parameter["name"] == "ordering"
     }
-    assert set(orderings) == {"workloads_list", "workloads_export", "zones_list", "accounts_users_list"}
+    assert set(orderings) == {
+        "workloads_list",
+        "workloads_export",
+        "zones_list",
+        "accounts_users_list",
+        "accounts_organizations_list",
+        "accounts_audit_list",
+    }
     for spec in orderings.values():
         assert spec["type"] == "array" and "-" + spec["items"]["enum"][-1] in spec["items"]["enum"]
     GridZoneFactory(zone_name="B", carbon_intensity=100)
@@ -207,11 +245,60 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
     assert client.get("/api/v1/zones/?ordering=secret_field").status_code == 400
 
 
+def test_enum_filters_refer_to_the_named_enums(schema):
+    """A generated client gets one type per enum (``WorkloadStatusEnum``), not one per parameter."""
+    found = {}
+    for _, _, operation in operations(schema):
+        for parameter in operation.get("parameters", []):
+            spec = parameter["schema"]
+            found[operation["operationId"], parameter["name"]] = spec.get("items", spec)
+    ref = "#/components/schemas/{}".format
+    for operation_id in ("workloads_list", "workloads_export"):
+        assert found[operation_id, "status"] == {"$ref": ref("WorkloadStatusEnum")}
+        assert found[operation_id, "urgency"] == {"$ref": ref("UrgencyEnum")}
+        assert found[operation_id, "workload_type"] == {"$ref": ref("WorkloadTypeEnum")}
+    assert found["accounts_users_list", "role"] == {"$ref": ref("UserRoleEnum")}
+    assert found["analytics_workloads", "bucket"] == {"$ref": ref("AnalyticsBucketEnum")}
+    assert found["analytics_workloads", "group_by"] == {"$ref": ref("AnalyticsGroupByEnum")}
+    # Still a list sent repeated: the array and its explode form are the parameter's, not the enum's.
+    [status] = [p for p in schema["paths"][WORKLOADS]["get"]["parameters"] if p["name"] == "status"]
+    assert (status["schema"]["type"], status["style"], status["explode"]) == ("array", "form", True)
+    named = {name for name, component in schema["components"]["schemas"].items() if "enum" in component}
+    inline = {
+        key: spec["enum"]
+        for key, spec in found.items()
+        if "enum" in spec and any(set(spec["enum"]) == set(schema["components"]["schemas"][n]["enum"]) for n in named)
+    }
+    assert inline == {}
+
+
+def test_boolean_filters_take_only_booleans(make_client, service_user, schema):
+    """``?is_active=null`` is a 400 naming the parameter on every list, not a filter quietly dropped."""
+    booleans = [
+        (path, parameter["name"])
+        for path, method, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if method == "get" and parameter["in"] == "query" and parameter["schema"].get("type") == "boolean"
+    ]
+    assert ("/api/v1/accounts/users/", "is_active") in booleans
+    client = make_client(service_user)
+    for path, name in booleans:
+        for value in ("null", "maybe", "2", "yes"):
+            response = client.get(f"{path}?{name}={value}")
+            assert response.status_code == 400, f"{path}?{name}={value} answered {response.status_code}"
+            assert list(response.json()["fields"]) == [name]
+        for value in ("true", "false", "True", "1", "0"):
+            assert client.get(f"{path}?{name}={value}").status_code == 200
+    inactive = client.get("/api/v1/accounts/users/?is_active=false&page_size=100").json()["results"]
+    assert all(row["is_active"] is False for row in inactive)
+
+
 @pytest.mark.parametrize("value", ["abc", "-5", "null", "0", "101", ""])
 @pytest.mark.parametrize("path", LISTS)
 def test_a_bad_page_size_is_a_400_naming_it(make_client, operator, path, value):
     workload = WorkloadFactory(user=operator)
-    response = make_client(operator).get(f"{path.format(id=workload.id)}?page_size={value}")
+    endpoint = WebhookEndpointFactory(organization=operator.organization)
+    response = make_client(operator).get(f"{path.format(id=workload.id, endpoint=endpoint.id)}?page_size={value}")
     assert response.status_code == 400, f"{path}?page_size={value} answered {response.status_code}"
     assert list(response.json()["fields"]) == ["page_size"]
 
@@ -243,6 +330,28 @@ def test_an_empty_time_parameter_is_a_400(make_client, user, query):
     assert response.status_code == 400
     [problem] = next(iter(response.json()["fields"].values()))
     assert problem["code"] == "blank"
+
+
+def test_time_parameters_document_their_range(make_client, user, schema):
+    """``?at=1999-12-31`` is a 400, so every time parameter's description gives the window."""
+    times = [
+        (operation["operationId"], parameter)
+        for _, _, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if parameter["schema"].get("format") == "date-time" and parameter["name"] in ("at", "from", "to")
+    ]
+    assert {operation_id for operation_id, _ in times} >= {
+        "zones_intensity_snapshot",
+        "zones_intensity_retrieve",
+        "analytics_workloads",
+    }
+    for operation_id, parameter in times:
+        assert "2000-01-01" in parameter["description"], (operation_id, parameter["name"])
+        assert "2100-01-01" in parameter["description"], (operation_id, parameter["name"])
+    client = make_client(user)
+    early = client.get("/api/v1/zones/intensity/?at=1999-12-31T23:30Z")
+    assert early.status_code == 400 and early.json()["fields"]["at"][0]["code"] == "out_of_range"
+    assert client.get("/api/v1/zones/intensity/?at=2000-01-01T00:00Z").status_code == 200
 
 
 def test_neso_region_id_filter_has_bounds_in_the_schema_and_the_server(make_client, user, schema):

@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 
+from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +51,33 @@ def test_wrong_content_type_is_a_415(make_client, service_user):
 def test_body_that_is_not_an_object_is_a_400(make_client, service_user):
     assert_error(make_client(service_user).post("/api/v1/zones/", [1, 2], format="json"), 400, "validation_error")
     assert_error(make_client(service_user).patch("/api/v1/auth/me/", "text", format="json"), 400, "validation_error")
+
+
+@pytest.mark.parametrize("body", ["null", "[]", "3", '"cancel"'])
+@pytest.mark.parametrize("action", ["cancel", "assign", "start", "complete", "fail"])
+def test_an_action_body_that_is_not_an_object_is_a_400_and_changes_nothing(make_client, operator, action, body):
+    workload = WorkloadFactory(user=operator)
+    response = make_client(operator).post(
+        f"/api/v1/workloads/{workload.id}/{action}/", data=body, content_type="application/json"
+    )
+    problem = assert_error(response, 400, "validation_error")["fields"]["non_field_errors"]
+    assert problem == [{"code": "invalid", "message": "The body must be a JSON object."}]
+    workload.refresh_from_db()
+    assert workload.status == "PENDING"
+
+
+def test_a_null_body_is_a_400_on_every_json_endpoint(make_client, service_user):
+    client = make_client(service_user)
+    for method, path in [("post", "/api/v1/zones/"), ("patch", "/api/v1/auth/me/"), ("post", "/api/v1/auth/token/")]:
+        response = getattr(client, method)(path, data="null", content_type="application/json")
+        assert_error(response, 400, "validation_error")
+
+
+def test_an_action_may_be_posted_with_no_body(make_client, user):
+    workload = WorkloadFactory(user=user)
+    response = make_client(user).post(f"/api/v1/workloads/{workload.id}/cancel/")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "CANCELLED"
 
 
 @pytest.mark.parametrize("bad_id", ["not-a-uuid", "123", "%00", "' OR 1=1 --", "9" * 500])
@@ -137,9 +165,6 @@ def test_oversized_body_is_a_413_in_the_error_format(make_client, user, settings
 
 
 def test_a_service_refusal_keeps_its_reason(make_client, user):
-    from tests.workloads.factories import WorkloadFactory
-    from tests.zones.factories import GridZoneFactory
-
     running = WorkloadFactory(user=user, status="RUNNING", chosen_grid_zone=GridZoneFactory())
     body = assert_error(make_client(user).post(f"/api/v1/workloads/{running.id}/cancel/"), 403, "permission_denied")
     assert body["message"] == "A running workload can only be cancelled by an operator."

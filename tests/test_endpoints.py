@@ -23,6 +23,9 @@ PUBLIC = {
     ("POST", "/api/v1/auth/token/"),
     ("POST", "/api/v1/auth/token/refresh/"),
     ("POST", "/api/v1/auth/logout/"),
+    ("POST", "/api/v1/auth/password/reset/"),
+    ("POST", "/api/v1/auth/password/reset/confirm/"),
+    ("POST", "/api/v1/auth/email/confirm/"),
 }
 
 
@@ -145,17 +148,26 @@ def test_a_scoped_api_view_cannot_drop_authentication():
 
 def _foreign_row(model, other_organization):
     """A row of ``model`` that belongs to ``other_organization`` (or to a member of it)."""
+    from accounts.models import AuditAction, AuditEntry, Organization
     from notifications.models import Notification
     from tests.accounts.factories import UserFactory
     from tests.notifications.factories import NotificationFactory
+    from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
     from tests.workloads.factories import WorkloadFactory
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
     from workloads.models import ComputeWorkload
 
     stranger = UserFactory(organization=other_organization)
     factories = {
+        Organization: lambda: other_organization,
+        AuditEntry: lambda: AuditEntry.objects.create(
+            organization=other_organization, actor=stranger, action=AuditAction.JOIN_CODE_ROTATED
+        ),
         ComputeWorkload: lambda: WorkloadFactory(user=stranger),
         Notification: lambda: NotificationFactory(recipient=stranger),
         type(stranger): lambda: stranger,
+        WebhookEndpoint: lambda: WebhookEndpointFactory(organization=other_organization),
+        WebhookDelivery: lambda: WebhookDeliveryFactory(endpoint__organization=other_organization),
     }
     assert model in factories, f"add a factory of another organisation's {model.__name__} here"
     return factories[model]()

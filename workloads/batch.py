@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
@@ -88,8 +88,7 @@ def workload_batch_create(
 ) -> BatchResult:
     """Check ``rows`` (row number, input already shaped by the submit serializer) and save the valid
     ones per ``mode``. ``input_errors`` are the rows the serializer refused: they count as failed."""
-    if user.organization_id is None:
-        raise PermissionDenied("Service accounts without an organisation cannot submit workloads.")
+    services.workload_submitter_check(user=user)
     now = now or timezone.now()
     errors = list(input_errors)
     prepared: list[tuple[int, ComputeWorkload]] = []

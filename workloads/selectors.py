@@ -283,3 +283,17 @@ def workload_zone_figures(*, fetched_by: User, zone_ids: Iterable[Any]) -> dict[
     }
     empty = {"running_count": 0, "total_count": 0, "total_energy_kwh": Decimal(0), "average_carbon_kg": None}
     return {zone_id: found.get(zone_id, empty) for zone_id in zone_ids}
+
+
+def workload_list_owned(*, owner: User) -> QuerySet[ComputeWorkload]:
+    """The workloads ``owner`` submitted (not those they see as an operator): their personal data."""
+    return workload_list(fetched_by=owner).filter(user=owner).order_by("submitted_at", "id")
+
+
+def workload_events_owned(*, owner: User) -> QuerySet[WorkloadEvent]:
+    """The events of ``owner``'s workloads and the events they caused (as an operator too)."""
+    return (
+        WorkloadEvent.objects.filter(Q(workload__user=owner) | Q(actor=owner))
+        .select_related("actor")
+        .order_by("created_at", "id")
+    )

@@ -17,6 +17,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import user_require_verified_email
 from outbox import services as outbox
 from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError, ErrorCode
@@ -155,6 +156,14 @@ def _announce(workload: ComputeWorkload, *, event_type: str, actor: User | None,
     outbox.events_record(events=[workload_event(workload, event_type=event_type, actor=actor, **details)])
 
 
+def workload_submitter_check(*, user: User) -> None:
+    """May ``user`` submit workloads at all (before any row is read)? Raises PermissionDenied or
+    EmailNotVerified (403 both)."""
+    if user.organization_id is None:
+        raise PermissionDenied("Service accounts without an organisation cannot submit workloads.")
+    user_require_verified_email(user=user, to="submit workloads")
+
+
 def workload_prepare(*, user: User, data: dict[str, Any], now: datetime) -> ComputeWorkload:
     """An unsaved workload of ``user`` submitted at ``now``, checked by every rule of a submission.
 
@@ -163,8 +172,7 @@ def workload_prepare(*, user: User, data: dict[str, Any], now: datetime) -> Comp
     looked up by the input's serializer, and what the database enforces itself (the unique ids, the
     status constraints, which cannot fail for a new PENDING row) is left to the insert.
     """
-    if user.organization_id is None:
-        raise PermissionDenied("Service accounts without an organisation cannot submit workloads.")
+    workload_submitter_check(user=user)
     fields = {name: data[name] for name in USER_FIELDS if name in data}
     if fields.get("estimated_duration_mins") is None:
         fields["estimated_duration_mins"] = workload_default_duration_mins(
@@ -520,3 +528,11 @@ def workload_recommended_zones_update(*, workload_ids: Sequence, ranked: QuerySe
         ComputeWorkload.objects.filter(pk__in=ids[lo : lo + UPDATE_BATCH]).update(
             recommended_grid_zone=rank(1), recommended_2_grid_zone=rank(2), recommended_3_grid_zone=rank(3)
         )
+
+
+def workloads_owner_anonymise(*, user: User, placeholder: User | None) -> None:
+    """An erased account's workloads stay for the organisation's accounting, owned by its "deleted
+    user"; the events it caused name that placeholder too (none: no actor)."""
+    if placeholder is not None:  # None: an account with no organisation, which cannot own workloads
+        ComputeWorkload.objects.filter(user=user).update(user=placeholder, updated_at=timezone.now())
+    WorkloadEvent.objects.filter(actor=user).update(actor=placeholder)

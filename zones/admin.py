@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from pylon.console.options import ReadOnlyModelAdmin
 from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
 
 
@@ -32,7 +33,7 @@ class GridZoneAdmin(admin.ModelAdmin):
         return request.user.is_service_role
 
 
-class _ReadingAdmin(admin.ModelAdmin):
+class _ReadingAdmin(ReadOnlyModelAdmin):
     """Readings come from providers and imports: the admin shows them and lets the service role delete
     bad ones; nobody edits or adds them by hand (a refresh or an import would overwrite the edit)."""
 
@@ -45,12 +46,6 @@ class _ReadingAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return request.user.is_service_role

@@ -2,13 +2,15 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt import views as jwt_views
 
-from accounts import selectors, services
+from accounts import membership, selectors, services
 from accounts.api.filtersets import MemberFilterSet
 from accounts.api.serializers import (
+    MemberRoleSerializer,
     MemberSerializer,
     ProfileUpdateSerializer,
     PylonTokenObtainPairSerializer,
@@ -105,15 +107,19 @@ class LogoutView(PublicAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MeView(ScopedAPIView):
+class OwnAccountView(ScopedAPIView):
+    # An endpoint about the caller's own account: its one row is the caller's.
     model = User
-    serializer_class = UserProfileSerializer
 
     def scoped_queryset(self, user):
         return selectors.profile_list(fetched_by=user)
 
     def object_lookup(self):
         return {"pk": self.request.user.pk}
+
+
+class MeView(OwnAccountView):
+    serializer_class = UserProfileSerializer
 
     @extend_schema(operation_id="auth_me_retrieve", tags=["auth"], summary="The signed-in user's profile")
     def get(self, request):
@@ -123,7 +129,11 @@ class MeView(ScopedAPIView):
         operation_id="auth_me_partial_update",
         tags=["auth"],
         summary="Change the signed-in user's name or email",
-        description="Role and organisation are not writable here; sending them is a 400.",
+        description=(
+            "The name changes at once. A new email becomes `pending_email` and a confirmation link is sent "
+            "to it; `email` (the login) changes when the link is followed. Role and organisation are not "
+            "writable here; sending them is a 400."
+        ),
         request=ProfileUpdateSerializer,
         responses={200: UserProfileSerializer},
     )
@@ -152,8 +162,56 @@ class MemberViewSet(ScopedReadOnlyViewSet):
     permission_classes = [IsOperatorOrServiceRole]
     filterset_class = MemberFilterSet
     search_fields = ["email", "user_name"]
-    ordering_fields = ["email", "user_name", "date_joined"]
+    ordering_fields = ["email", "user_name", "date_joined", "last_login"]
     ordering = ["email"]
 
     def scoped_queryset(self, user):
         return selectors.user_list(fetched_by=user)
+
+    def _answer(self, member):
+        return Response(MemberSerializer(self.written(member)).data)
+
+    @extend_schema(
+        operation_id="accounts_users_deactivate",
+        tags=["accounts"],
+        summary="Deactivate a member (operators)",
+        description=(
+            "The member can no longer sign in and every session of theirs ends; their workloads stay. "
+            "Never yourself (403). Audited. Deactivating an inactive member changes nothing."
+        ),
+        request=None,
+        responses={200: MemberSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def deactivate(self, request, pk=None):
+        return self._answer(membership.member_deactivate(member=self.get_object(), by=request.user))
+
+    @extend_schema(
+        operation_id="accounts_users_reactivate",
+        tags=["accounts"],
+        summary="Reactivate a member (operators)",
+        description="The member may sign in again. Never yourself (403). Audited.",
+        request=None,
+        responses={200: MemberSerializer},
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def reactivate(self, request, pk=None):
+        return self._answer(membership.member_reactivate(member=self.get_object(), by=request.user))
+
+    @extend_schema(
+        operation_id="accounts_users_role_update",
+        tags=["accounts"],
+        summary="Change a member's role (service role)",
+        description=("OPERATOR also grants the operators' admin access; USER removes it. Operators get 403. Audited."),
+        request=MemberRoleSerializer,
+        responses={200: MemberSerializer},
+    )
+    # Operators pass the viewset's permission so that another organisation's member is a 404 for them
+    # like every row; the service then refuses them (403): only the service role changes roles.
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def role(self, request, pk=None):
+        member = self.get_object()  # first: a member the caller may not see is a 404 whatever the body
+        serializer = MemberRoleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        member = membership.member_role_change(member=member, by=request.user, **serializer.validated_data)
+        return self._answer(member)

@@ -32,6 +32,13 @@ class JWTAuthentication(authentication.JWTAuthentication):
             raise AccessTokenExpired()
         raise InvalidToken("Given token not valid for any token type")
 
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)  # also refuses tokens of a changed password
+        token_revoked = getattr(user, "token_revoked", None)
+        if token_revoked is not None and token_revoked(validated_token):
+            raise InvalidToken("This session was signed out everywhere; sign in again.")
+        return user
+
 
 class JWTAuthenticationScheme(SimpleJWTScheme):
     """The schema's ``jwtAuth`` security scheme, for this subclass as for simplejwt's own."""

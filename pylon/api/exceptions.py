@@ -18,11 +18,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from pylon.api.authentication import AccessTokenExpired
+from pylon.api.viewsets import WritesInTransaction
 from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ApplicationError, ErrorCode
 
@@ -112,10 +114,20 @@ def _fallback_code(exc: drf_exceptions.APIException) -> str:
     return ErrorCode.SERVER_ERROR if exc.status_code >= 500 else ErrorCode.VALIDATION_ERROR
 
 
+def _roll_back(context: dict) -> None:
+    """Undo the failed request's writes — when it has a transaction of its own. A read through the
+    scoped bases runs in autocommit: there is nothing to undo, and marking the transaction it may run
+    inside (a test's, a caller's) would break its owner."""
+    request, view = context.get("request"), context.get("view")
+    if isinstance(view, WritesInTransaction) and request is not None and request.method in SAFE_METHODS:
+        return
+    set_rollback()
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error the API returns leaves through here."""
     if isinstance(exc, ApplicationError):
-        set_rollback()
+        _roll_back(context)
         return Response(
             error_body(exc.code, exc.message, field_problems(exc.fields) if exc.fields else {}),
             status=exc.status_code,
@@ -128,7 +140,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         # Keep the service's sentence: it says why ("only an operator may cancel a running workload").
         exc = drf_exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, RequestDataTooBig):
-        set_rollback()
+        _roll_back(context)
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(
             error_body(ErrorCode.PAYLOAD_TOO_LARGE, f"The request body is larger than {limit} bytes."),
@@ -165,5 +177,5 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         message = detail.get("detail", exc.default_detail) if isinstance(detail, dict) else detail
         body = error_body(code or _fallback_code(exc), message)
 
-    set_rollback()
+    _roll_back(context)
     return Response(body, status=exc.status_code, headers=headers)

@@ -5,6 +5,9 @@ from rest_framework import filters
 from rest_framework.exceptions import ValidationError
 
 MAX_SEARCH_LENGTH = 200
+#: What a boolean query parameter may say (django-filter's BooleanWidget reads these, any case). Anything
+#: else, ``null`` included, would otherwise read as "no filter" and return every row.
+BOOLEAN_VALUES = frozenset({"true", "false", "1", "0"})
 
 
 class SafeSearchFilter(filters.SearchFilter):
@@ -66,7 +69,8 @@ class StrictOrderingFilter(filters.OrderingFilter):
 
 class PylonFilterSet(django_filters.FilterSet):
     """The project's filter sets: multi-value filters take repeated and comma-separated values alike,
-    and a filter sent empty (``?submitted_before=``) is a 400 like a malformed one, not ignored."""
+    and a filter sent empty (``?submitted_before=``) or a boolean that is not one (``?is_active=null``)
+    is a 400 naming the parameter like a malformed one, not ignored."""
 
     def __init__(self, data=None, *args, **kwargs):
         if data is not None and hasattr(data, "getlist"):
@@ -84,6 +88,11 @@ class PylonFilterSet(django_filters.FilterSet):
             values = self.data.getlist(name)
             if values and all(value == "" for value in values):
                 self.form.add_error(name, "Give a value, or leave the parameter out.")
+                valid = False
+            elif isinstance(declared, django_filters.BooleanFilter) and any(
+                value.lower() not in BOOLEAN_VALUES for value in values
+            ):
+                self.form.add_error(name, "Use `true` or `false`.")
                 valid = False
         return valid
 

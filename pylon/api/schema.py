@@ -53,6 +53,8 @@ class PylonAutoSchema(AutoSchema):
 
     def _error_statuses(self) -> list[tuple[str, str]]:
         view = self.view
+        if getattr(view, "pylon_callback_receiver", False):  # a callback: the receiver's answers, not ours
+            return []
         # Any request can be malformed (a NUL byte in the URL, a bad query parameter or body).
         errors: list[tuple[str, str]] = [
             ("400", "The request or its parameters are invalid (`validation_error`, `parse_error`).")
@@ -124,13 +126,43 @@ class PylonAutoSchema(AutoSchema):
         return meta
 
 
-def document_repeated_query_arrays(result, generator, request, public):
-    """Multi-value query parameters are sent repeated (``?status=A&status=B``), OpenAPI's default
-    ``explode: true`` that every generator supports; the server also takes ``?status=A,B``."""
+def _query_parameters(result):
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                if parameter.get("in") == "query" and parameter.get("schema", {}).get("type") == "array":
-                    parameter["style"] = "form"
-                    parameter["explode"] = True
+                if parameter.get("in") == "query":
+                    yield parameter
+
+
+def document_repeated_query_arrays(result, generator, request, public):
+    """Multi-value query parameters are sent repeated (``?status=A&status=B``), OpenAPI's default
+    ``explode: true`` that every generator supports; the server also takes ``?status=A,B``."""
+    for parameter in _query_parameters(result):
+        if parameter.get("schema", {}).get("type") == "array":
+            parameter["style"] = "form"
+            parameter["explode"] = True
+    return result
+
+
+#: Keys an enum query parameter's schema may carry besides its values; ``minLength`` (a ChoiceField's)
+#: says nothing an enum does not.
+_ENUM_KEYS = {"type", "enum", "minLength"}
+
+
+def reference_named_enums_in_parameters(result, generator, request, public):
+    """A query parameter whose values are a named enum's (``?status=``: ``WorkloadStatusEnum``) refers
+    to that component, so a generated client has one type for a status, not one per parameter
+    (``WorkloadsListStatusItem``). A list of values stays an array of it. Runs after drf-spectacular's
+    enum hook has named the components; a set of values two components share stays inline."""
+    named: dict[tuple, list[str]] = {}
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if "enum" in component and set(component) <= {"type", "enum", "description"}:
+            named.setdefault((component.get("type"), frozenset(component["enum"])), []).append(name)
+    for parameter in _query_parameters(result):
+        schema = parameter.get("schema", {})
+        holder, key = (schema, "items") if schema.get("type") == "array" else (parameter, "schema")
+        values = holder.get(key, {})
+        names = named.get((values.get("type"), frozenset(values.get("enum", ()))), [])
+        if "enum" in values and len(names) == 1 and set(values) <= _ENUM_KEYS:
+            holder[key] = {"$ref": f"#/components/schemas/{names[0]}"}
     return result

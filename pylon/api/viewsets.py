@@ -9,7 +9,13 @@ Every view that serves a signed-in caller derives from ``ScopedViewSetMixin`` (v
   permission is consulted;
 * re-read what a write touched, inside the request's transaction: after a successful unsafe request
   the row the view looked up (``get_object``) or created (``written``) must still be in the caller's
-  scope, else the request answers 403 and ``ATOMIC_REQUESTS`` rolls the write back (NetBox's check).
+  scope, else the request answers 403 and the write is rolled back (NetBox's check).
+
+Transactions (``WritesInTransaction``, for these bases and ``PublicAPIView``): every unsafe request
+runs in one transaction that an error rolls back (``ATOMIC_REQUESTS``' guarantee, which DRF's
+exception handler relies on); a safe one (GET, HEAD, OPTIONS) runs in autocommit, as reads need no
+transaction, which saves the list its BEGIN and COMMIT round trips. Views outside these bases (the
+admin, simplejwt's token views) keep ``ATOMIC_REQUESTS`` whole.
 
 ``ScopedAPIView`` also always requires authentication; endpoints for anonymous callers (register,
 sign in) derive from ``PublicAPIView`` instead, so that they stand out in review.
@@ -17,8 +23,10 @@ sign in) derive from ``PublicAPIView`` instead, so that they stand out in review
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
+from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 from rest_framework import generics, status, viewsets
 from rest_framework.exceptions import PermissionDenied
@@ -28,11 +36,39 @@ from rest_framework.views import APIView
 
 from pylon.api.renderers import ORJSONRenderer
 
-NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response")
+NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response", "dispatch")
 LEFT_SCOPE = "The change would leave the {name} outside what you may see."
 
 
-class ScopedViewSetMixin:
+def _atomic_request_aliases() -> list[str]:
+    return [alias for alias, settings_dict in connections.settings.items() if settings_dict.get("ATOMIC_REQUESTS")]
+
+
+class WritesInTransaction:
+    """Unsafe methods in one transaction per ``ATOMIC_REQUESTS`` database, safe methods in none.
+
+    The view function is marked non-atomic for Django's handler, and ``dispatch`` opens the
+    transaction itself for an unsafe method: authentication, the handler, the re-read after the
+    write and the exception handler (whose ``set_rollback`` undoes a failed write) all run inside it,
+    exactly as under ``ATOMIC_REQUESTS``. The idempotency middleware stays outside, as before.
+    """
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        view = super().as_view(*args, **kwargs)
+        view._non_atomic_requests = set(_atomic_request_aliases())
+        return view
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.method in SAFE_METHODS:
+            return super().dispatch(request, *args, **kwargs)
+        with ExitStack() as stack:
+            for alias in _atomic_request_aliases():
+                stack.enter_context(transaction.atomic(using=alias))
+            return super().dispatch(request, *args, **kwargs)
+
+
+class ScopedViewSetMixin(WritesInTransaction):
     #: The model, so schema generation (which has no real user) gets an empty queryset of it.
     model: type[Model] | None = None
 
@@ -81,6 +117,7 @@ class ScopedViewSetMixin:
         # A write handler that did not call ``written`` still gets the check for the row it looked up.
         if (
             request.method not in SAFE_METHODS
+            and request.method != "DELETE"  # the row is meant to be gone
             and status.is_success(response.status_code)
             and self._write_target is not None
             and not self._write_rechecked
@@ -137,7 +174,7 @@ class ScopedAPIView(ScopedViewSetMixin, generics.GenericAPIView):
         return obj
 
 
-class PublicAPIView(APIView):
+class PublicAPIView(WritesInTransaction, APIView):
     # An endpoint anyone may call (register, sign in, sign out with a refresh token). It reads no row
     # on the caller's behalf; what it does is decided by the credentials in its body.
 

@@ -14,7 +14,7 @@ from scheduling import selectors as scheduling_selectors
 from workloads import selectors as workload_selectors
 from zones import selectors as zone_selectors
 from zones.models import GridZone
-from zones.providers.bands import index_band
+from zones.providers.bands import zone_band
 
 SAVINGS_WEEKS = 8
 OUTLOOK_SLOTS = 97  # the half hour containing now and the next 48 hours
@@ -65,7 +65,9 @@ def zone_outlook(*, zones: list[GridZone], now: datetime) -> list[ZoneOutlook]:
             when = formatting.when(grid.slot_start(at))
             lowest_text = f"lowest {formatting.g_per_kwh(low)} at {when}"
             marks.append(charts.Mark(at, f"{low:.0f}"))
-        band = index_band(current, grid.start).value if current is not None else "unknown"
+        # The API's band rule: NESO's bands are a calibration of the GB grid, so other zones have none.
+        index = zone_band(neso_region_id=zone.neso_region_id, intensity=current, at=grid.start)
+        band = "unknown" if current is None else (index.value if index is not None else "no band")
         summary = f"{zone.zone_name}: now {formatting.g_per_kwh(current)} ({band}); next 48 hours {lowest_text}"
         outlooks.append(
             ZoneOutlook(

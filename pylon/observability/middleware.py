@@ -3,6 +3,7 @@ middleware), and the request metrics by route."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -26,7 +27,12 @@ def route_of(request) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None or not match.route:
         return "<unmatched>"
-    route = _CONVERTER.sub(r"{\1}", _NAMED_GROUP.sub(r"{\1}", match.route))
+    return _route_label(match.route)
+
+
+@functools.lru_cache(maxsize=1024)  # one entry per URL pattern: a bounded set, computed once each
+def _route_label(route: str) -> str:
+    route = _CONVERTER.sub(r"{\1}", _NAMED_GROUP.sub(r"{\1}", route))
     return "/" + route.replace("^", "").replace("$", "").replace("\\", "")
 
 

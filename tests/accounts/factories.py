@@ -1,4 +1,5 @@
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from accounts.models import Organization, Role, User
@@ -24,6 +25,7 @@ class UserFactory(DjangoModelFactory):
     role = Role.USER
     organization = factory.SubFactory(OrganizationFactory)
     password = factory.django.Password(PASSWORD)
+    email_verified_at = factory.LazyFunction(timezone.now)  # verified: may submit workloads
 
 
 class OperatorFactory(UserFactory):

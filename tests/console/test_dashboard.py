@@ -9,6 +9,7 @@ import time_machine
 from django.test import Client
 
 from pylon.console import charts, formatting
+from pylon.console.dashboard import zone_outlook
 from tests.accounts.factories import UserFactory
 from tests.scheduling.factories import set_forecast
 from tests.workloads.factories import WorkloadFactory
@@ -149,3 +150,14 @@ def test_no_dead_links_and_a_favicon(operator_console, staff_operator, organizat
 def test_the_queue_is_in_the_app_list(operator_console):
     html = operator_console.get("/admin/").content.decode()
     assert 'href="/admin/workloads/computeworkload/queue/"' in html
+
+
+def test_the_zone_outlook_bands_with_the_apis_rule(now):
+    """NESO's bands are a calibration of the GB grid: a non-GB zone gets none, as on `/zones/`."""
+    gb = GridZoneFactory(zone_name="Birmingham", neso_region_id=9)
+    abroad = GridZoneFactory(zone_name="Dublin", neso_region_id=None)
+    silent = GridZoneFactory(zone_name="Silent", neso_region_id=5)
+    set_forecast(gb, 244)
+    set_forecast(abroad, 244)
+    bands = {outlook.zone.zone_name: outlook.band for outlook in zone_outlook(zones=[gb, abroad, silent], now=now)}
+    assert bands == {"Birmingham": "very high", "Dublin": "no band", "Silent": "unknown"}

@@ -76,9 +76,10 @@ def test_filtering_two_statuses_through_the_sdk_returns_both(sdk_client):
     for status in ("SCHEDULED", "SCHEDULED", "RUNNING"):
         WorkloadFactory(user=user, status=status, chosen_grid_zone=zone)
     listing = importlib.import_module("pylon_sdk.api.workloads.workloads_list")
-    status_item = importlib.import_module("pylon_sdk.models").WorkloadsListStatusItem
+    # The filter takes the named enum the responses use: one WorkloadStatus type in the client.
+    status_enum = importlib.import_module("pylon_sdk.models").WorkloadStatusEnum
 
-    page = listing.sync(client=client, status=[status_item.PENDING, status_item.SCHEDULED])
+    page = listing.sync(client=client, status=[status_enum.PENDING, status_enum.SCHEDULED])
 
     assert page.count == 5
     assert sorted(w.status.value for w in page.results) == ["PENDING"] * 3 + ["SCHEDULED"] * 2

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
-from conftest import REQUEST_OVERHEAD_QUERIES, client_for
+from conftest import WRITE_REQUEST_OVERHEAD_QUERIES, client_for
 from outbox.models import EventType, OutboxEvent
 from tests.accounts.factories import UserFactory
 from tests.zones.factories import GridZoneFactory
@@ -112,6 +112,13 @@ class TestJSON:
 
     def test_the_service_role_cannot_submit(self, service_user, zone):
         assert post_json(service_user, [row(zone)]).status_code == 403
+
+    def test_an_unverified_user_cannot_submit_and_is_told_why(self, organization, zone):
+        unverified = UserFactory(organization=organization, email_verified_at=None)
+        response = post_json(unverified, [row(zone)])
+        assert response.status_code == 403
+        assert response.json()["code"] == "email_not_verified"
+        assert not ComputeWorkload.objects.exists()
 
     @pytest.mark.parametrize("body", [[], {"rows": []}, "text"])
     def test_not_an_array_or_empty_is_400(self, user, body):
@@ -222,7 +229,7 @@ def test_bounded_queries_whatever_the_rows(user, zone, django_assert_num_queries
     body = [row(zone if n % 2 else other_zone) for n in range(rows)]
     # zones; the service's savepoint, the insert's savepoint, workloads, events; the outbox's events
     # (after its order lock on PostgreSQL); the re-read check
-    with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 9 + (connection.vendor == "postgresql")):
+    with django_assert_num_queries(WRITE_REQUEST_OVERHEAD_QUERIES + 9 + (connection.vendor == "postgresql")):
         response = client.post(BATCH, body, format="json")
     assert response.status_code == 201 and response.json()["created"] == rows
 
@@ -236,7 +243,7 @@ def test_a_large_batch_makes_a_few_queries_not_one_per_row(user, zone):
     assert response.json()["created"] == 1500
     # Inserts go in chunks (500 rows on PostgreSQL, 32 under SQLite's 999-parameter cap): 2 × 47 at most;
     # the outbox's events in chunks of 1,000 (90 under SQLite's cap): 17 at most, and its order lock.
-    assert len(queries) <= REQUEST_OVERHEAD_QUERIES + 8 + 2 * 47 + 17 + 1
+    assert len(queries) <= WRITE_REQUEST_OVERHEAD_QUERIES + 8 + 2 * 47 + 17 + 1
 
 
 def test_one_scheduling_task_for_the_whole_batch(user, zone, django_capture_on_commit_callbacks):

@@ -16,7 +16,7 @@ from workloads.management.commands.benchmark_read_path import _database_url
 
 
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    connection.vendor != "postgresql",
     reason="the benchmark and its psycopg reference need PostgreSQL",
 )
 @pytest.mark.django_db

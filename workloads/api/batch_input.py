@@ -19,11 +19,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import parsers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
 from accounts.models import User
 from pylon.api.exceptions import field_problems
-from pylon.api.parsers import JSONParser
+from pylon.api.parsers import JSONDocumentParser
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from workloads.api.serializers import BatchUploadFileSerializer, BatchWorkloadRowSerializer
 from workloads.batch import RowError
@@ -43,14 +44,7 @@ class BatchFileError(ApplicationError):
     """The upload as a whole cannot be read; ``where`` names the part at fault (``file`` or ``rows``)."""
 
     def __init__(self, message: str, *, where: str = FILE_FIELD, code: str = "invalid"):
-        super().__init__(message, fields={where: [_Problem(code, message)]})
-
-
-class _Problem(str):
-    def __new__(cls, code: str, message: str):
-        problem = super().__new__(cls, message)
-        problem.code = code
-        return problem
+        super().__init__(message, fields={where: [ErrorDetail(message, code=code)]})
 
 
 def _read_limited(stream) -> bytes:
@@ -62,14 +56,14 @@ def _read_limited(stream) -> bytes:
 
 
 class BatchJSONParser(parsers.BaseParser):
-    """The project's JSON parser behind the batch's own size limit. Not a JSONParser subclass: DRF
-    reads such a parser's body through ``request.body``, capped at ``DATA_UPLOAD_MAX_MEMORY_SIZE``
-    (1 MB), and 5,000 rows are larger."""
+    """The project's JSON parser (of any document: the batch is an array) behind the batch's own size
+    limit. Not a JSONParser subclass: DRF reads such a parser's body through ``request.body``, capped
+    at ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (1 MB), and 5,000 rows are larger."""
 
-    media_type = JSONParser.media_type
+    media_type = JSONDocumentParser.media_type
 
     def parse(self, stream, media_type=None, parser_context=None):
-        return JSONParser().parse(io.BytesIO(_read_limited(stream)), media_type, parser_context)
+        return JSONDocumentParser().parse(io.BytesIO(_read_limited(stream)), media_type, parser_context)
 
 
 class CSVBody(bytes):

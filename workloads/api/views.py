@@ -245,7 +245,7 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
             raise ValidationError({"format": ["Unknown format: this endpoint offers `csv`."]}) from None
 
     def _valid(self, serializer_class) -> dict:
-        serializer = serializer_class(data=request_data(self.request))
+        serializer = serializer_class(data=self.request.data)
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
@@ -324,8 +324,3 @@ class WorkloadBatchTemplateView(ScopedAPIView):
     def get(self, request):
         example = batch_input.template_row(zone=self.get_queryset().order_by("zone_name").first())
         return csv_response(filename="pylon-batch-template.csv", header=list(example), rows=[list(example.values())])
-
-
-def request_data(request):
-    """An action may be POSTed with no body at all."""
-    return request.data if request.data is not None else {}

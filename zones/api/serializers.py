@@ -115,6 +115,8 @@ class GridZoneSummarySerializer(serializers.ModelSerializer):
 #: Query times must fall in this window: anything else is a typo, and far dates overflow arithmetic.
 EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST_TIME = datetime(2100, 1, 1, tzinfo=UTC)
+#: The window in words, for error messages and the schema (OpenAPI has no bounds for a date-time).
+TIME_RANGE_TEXT = f"Between {EARLIEST_TIME:%Y-%m-%d} (inclusive) and {LATEST_TIME:%Y-%m-%d} (exclusive)."
 _OFFSET_DECODED_AS_SPACE = re.compile(r" (\d{2}:?\d{2})$")
 
 
@@ -123,6 +125,7 @@ class UtcDateTimeField(serializers.DateTimeField):
     offset whose ``+`` arrived as a space (an unencoded query string) is accepted too."""
 
     def __init__(self, **kwargs):
+        kwargs["help_text"] = f"{kwargs['help_text']} {TIME_RANGE_TEXT}" if kwargs.get("help_text") else TIME_RANGE_TEXT
         super().__init__(default_timezone=UTC, **kwargs)
 
     def get_value(self, dictionary):
@@ -138,9 +141,7 @@ class UtcDateTimeField(serializers.DateTimeField):
             value = _OFFSET_DECODED_AS_SPACE.sub(r"+\1", value.strip())
         result = super().to_internal_value(value).astimezone(UTC)
         if not EARLIEST_TIME <= result < LATEST_TIME:
-            raise serializers.ValidationError(
-                f"Must be between {EARLIEST_TIME:%Y-%m-%d} and {LATEST_TIME:%Y-%m-%d}.", code="out_of_range"
-            )
+            raise serializers.ValidationError(f"Out of range. {TIME_RANGE_TEXT}", code="out_of_range")
         return result
 
 

@@ -14,6 +14,7 @@ from workloads import selectors as workload_selectors
 from zones import selectors, services
 from zones.api.filtersets import GridZoneFilterSet
 from zones.api.serializers import (
+    TIME_RANGE_TEXT,
     GridZoneSerializer,
     GridZoneWriteSerializer,
     IntensityRangeQuerySerializer,
@@ -30,7 +31,7 @@ NO_READING = SimpleNamespace(intensity=None, forecast=None, actual=None, index=N
 #: The map returns at most this many zones (GeoJSON has no pagination); ``truncated`` says when more exist.
 MAX_MAP_ZONES = 1000
 
-_TIME_FORMAT = "ISO 8601, e.g. `2026-03-15T20:00Z`; without an offset the time is UTC."
+_TIME_FORMAT = f"ISO 8601, e.g. `2026-03-15T20:00Z`; without an offset the time is UTC. {TIME_RANGE_TEXT}"
 FROM_PARAMETER = OpenApiParameter(
     "from",
     OpenApiTypes.DATETIME,

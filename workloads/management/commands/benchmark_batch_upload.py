@@ -45,7 +45,9 @@ class Command(BaseCommand):
     def _run(self, n: int) -> None:
         tag = uuid.uuid4().hex[:8]
         organization = Organization.objects.create(name="Benchmark", slug=f"bench-{tag}")
-        user = User.objects.create(email=f"bench-{tag}@bench.example", organization=organization)
+        user = User.objects.create(
+            email=f"bench-{tag}@bench.example", organization=organization, email_verified_at=timezone.now()
+        )
         zone = benchmark_zone()
         client = APIClient()
 

@@ -1,0 +1,113 @@
+"""Writes of organisation management: the join code, members' activation and roles. Every change is
+an ``AuditEntry`` written in the same transaction as the change (who, what, to whom, when)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from accounts import services
+from accounts.models import AuditAction, AuditEntry, Organization, Role, User, generate_join_code
+
+
+def audit_record(
+    *,
+    organization_id,
+    actor: User | None,
+    action: str,
+    target: User | None = None,
+    from_value: str = "",
+    to_value: str = "",
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        organization_id=organization_id,
+        actor=actor,
+        target=target,
+        action=action,
+        from_value=from_value,
+        to_value=to_value,
+    )
+
+
+def _require_operator_of(by: User, organization_id) -> None:
+    if not by.operates(organization_id):
+        raise PermissionDenied("Only operators of the organisation may do this.")
+
+
+@transaction.atomic
+def organization_join_code_rotate(*, organization: Organization, by: User) -> Organization:
+    """A new join code: the old one stops working at once (people already in stay)."""
+    _require_operator_of(by, organization.pk)
+    for _ in range(5):
+        organization.join_code = generate_join_code()
+        try:
+            with transaction.atomic():
+                organization.save(update_fields=["join_code"])
+            break
+        except IntegrityError:  # 32^10 codes: a clash is all but impossible; try another
+            continue
+    audit_record(organization_id=organization.pk, actor=by, action=AuditAction.JOIN_CODE_ROTATED)
+    return organization
+
+
+def _require_may_manage(member: User, by: User) -> None:
+    _require_operator_of(by, member.organization_id)
+    if member.pk == by.pk:
+        raise PermissionDenied("You cannot change your own membership; ask another operator.")
+    if member.is_service_role and not by.is_service_role:
+        raise PermissionDenied("Only the service role may change a service account.")
+
+
+def _member_set_active(*, member: User, by: User, active: bool) -> User:
+    _require_may_manage(member, by)
+    if member.is_active == active:
+        return member  # nothing changes, nothing is recorded
+    member.is_active = active
+    member.save(update_fields=["is_active"])
+    if not active:
+        services.user_sessions_revoke(user=member)
+    action = AuditAction.MEMBER_REACTIVATED if active else AuditAction.MEMBER_DEACTIVATED
+    audit_record(organization_id=member.organization_id, actor=by, action=action, target=member)
+    return member
+
+
+@transaction.atomic
+def member_deactivate(*, member: User, by: User) -> User:
+    """The member can no longer sign in, and every session of theirs ends now. Their workloads stay."""
+    return _member_set_active(member=member, by=by, active=False)
+
+
+@transaction.atomic
+def member_reactivate(*, member: User, by: User) -> User:
+    """The member may sign in again (with their old password)."""
+    return _member_set_active(member=member, by=by, active=True)
+
+
+@transaction.atomic
+def member_role_change(*, member: User, role: str, by: User) -> User:
+    """The service role makes a member an operator (with the operators' admin access) or a user (who
+    loses it: a staff member who is not an operator would count as the service role)."""
+    if not by.is_service_role:
+        raise PermissionDenied("Only the service role may change roles.")
+    if member.organization_id is None:
+        raise ValidationError({"role": ["A service account has no organisation to have a role in."]})
+    if member.pk == by.pk:
+        raise PermissionDenied("You cannot change your own role.")
+    previous = member.role
+    if role == previous:
+        return member
+    member.role = role
+    member.save(update_fields=["role"])
+    if role == Role.OPERATOR:
+        services.operator_grant_admin_access(user=member)
+    elif not member.is_superuser:
+        services.operator_revoke_admin_access(user=member)
+    audit_record(
+        organization_id=member.organization_id,
+        actor=by,
+        action=AuditAction.ROLE_CHANGED,
+        target=member,
+        from_value=previous,
+        to_value=role,
+    )
+    return member
