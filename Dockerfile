@@ -23,5 +23,7 @@ RUN PYTHON=python ./docker/build-static.sh && mkdir -p var && chown -R pylon:pyl
 
 USER pylon
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["python", "docker/healthcheck.py"]
+# Liveness (/livez): a database or broker outage must not get healthy containers restarted; load
+# balancers probe readiness at /healthz.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 CMD ["python", "docker/healthcheck.py", "/livez"]
 ENTRYPOINT ["./docker/entrypoint.sh"]

@@ -95,3 +95,13 @@ def service_user(db):
 @pytest.fixture
 def make_client():
     return client_for
+
+
+@pytest.fixture(autouse=True)
+def _relay_unpaused():
+    """A test that makes the broker fail must not leave the relay pausing the next test's publishes."""
+    from outbox import relay
+
+    relay.reset()
+    yield
+    relay.reset()

@@ -21,7 +21,8 @@ for _ in $(seq 1 50); do
   python docker/healthcheck.py && break
   sleep 0.2
 done
-python docker/healthcheck.py || { cat "$work/server.log"; echo "smoke: /healthz never answered"; exit 1; }
+python docker/healthcheck.py || { cat "$work/server.log"; echo "smoke: /livez never answered"; exit 1; }
+python docker/healthcheck.py /healthz || { cat "$work/server.log"; echo "smoke: /healthz is not 200"; exit 1; }
 docs=$(curl -fsS "http://127.0.0.1:$port/api/docs/")
 asset=$(grep -o '/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle[^"]*\.js' <<<"$docs" | head -1)
 [ -n "$asset" ] || { echo "smoke: docs page names no sidecar asset"; exit 1; }
@@ -36,4 +37,4 @@ grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.l
   curl -fsS -o /dev/null -H 'X-Request-ID: smoke-req-1' "http://127.0.0.1:$port/healthz"; sleep 0.5
   grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.log"
 } || { tail -5 "$work/server.log"; echo "smoke: no JSON request line with the request id"; exit 1; }
-echo "smoke: image steps OK (static collected, gunicorn up, /healthz 200, docs and $asset served)"
+echo "smoke: image steps OK (static collected, gunicorn up, /livez and /healthz 200, docs and $asset served)"

@@ -1,7 +1,12 @@
-"""The seam between services and Celery tasks. Tasks call services; services never import tasks:
-they name the task to run after their transaction commits, and this module finds it in the Celery
-app's registry. So dependencies point one way (tasks → services → this seam), and every enqueue of
-background work passes one place (where a bounded or outbox-backed publish can go).
+"""The seam between code that starts background work and the Celery tasks that do it.
+
+Work that must not be lost is recorded as an outbox event in the writer's transaction (``outbox``):
+the relay publishes it after the commit, bounded, and again later if the broker was away. Code that
+runs in a worker (outbox handlers, tasks fanning out) finds a task here by name, so nothing imports a
+tasks module it would form a cycle with: dependencies point one way (tasks → services → this seam).
+
+``enqueue_on_commit`` remains for work that has its own catch-up (a sweep, a retry schedule) and
+so needs no event: one bounded publish after the commit, never holding the request for long.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import logging
 from typing import Any
 
 from celery import Task
+from django.conf import settings
 from django.db import transaction
 
 from pylon.celery import app
@@ -25,11 +31,37 @@ def task_named(name: str) -> Task:
     return app.tasks[name]
 
 
-def enqueue_on_commit(name: str, /, **kwargs: Any) -> None:
-    """Queue task ``name`` with ``kwargs`` once the current transaction commits (at once outside one).
+def bounded_broker_connection(*, timeout: float):
+    """A broker connection of its own whose connect, every command and the reconnect loop all give
+    up after ``timeout`` seconds (a frozen server that accepts and never answers included)."""
+    options = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry_on_timeout": False,
+        "max_retries": 0,
+        "connect_retries_timeout": timeout,
+    }
+    return app.connection_for_write(connect_timeout=timeout, transport_options=options)
 
-    A task must never see rows that are not committed, nor run for a transaction that rolled back.
-    ``robust``: if the broker is down the enqueue is logged and dropped, the request still succeeds,
-    and the periodic sweeps catch up.
-    """
-    transaction.on_commit(lambda: task_named(name).delay(**kwargs), robust=True)
+
+def enqueue_now(name: str, /, **kwargs: Any) -> None:
+    """One bounded attempt to queue task ``name``: in-process when eager, else over a connection that
+    gives up after ``OUTBOX_PUBLISH_TIMEOUT_SECONDS``. A broker failure is logged, never raised."""
+    task = task_named(name)
+    if app.conf.task_always_eager:
+        task.delay(**kwargs)
+        return
+    timeout = float(settings.OUTBOX_PUBLISH_TIMEOUT_SECONDS)
+    try:
+        with bounded_broker_connection(timeout=timeout) as conn:
+            task.apply_async(kwargs=kwargs, connection=conn, retry=False)
+    except Exception as exc:  # the broker is down or frozen: the caller's catch-up runs it later
+        logger.warning("could not queue %s (%s); left to its catch-up", name, exc)
+
+
+def enqueue_on_commit(name: str, /, **kwargs: Any) -> None:
+    """Queue task ``name`` with ``kwargs`` once the current transaction commits (at once outside one),
+    bounded (``enqueue_now``). A task must never see rows that are not committed, nor run for a
+    transaction that rolled back. Only for work with its own catch-up: what must not be lost is an
+    outbox event."""
+    transaction.on_commit(lambda: enqueue_now(name, **kwargs), robust=True)

@@ -27,3 +27,20 @@ def check_secrets(app_configs, **kwargs):
     if len(signing_key) < 32:
         errors.append(Error("JWT_SIGNING_KEY is shorter than 32 characters.", id="pylon.E004"))
     return errors
+
+
+@register()
+def check_celery_redelivery(app_configs, **kwargs):
+    """A message must stay invisible for longer than its task may run, or Redis hands a task that is
+    still running to a second worker."""
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    if visibility <= settings.CELERY_TASK_TIME_LIMIT:
+        return [
+            Error(
+                f"CELERY_VISIBILITY_TIMEOUT_SECONDS ({visibility}) must exceed CELERY_TASK_TIME_LIMIT "
+                f"({settings.CELERY_TASK_TIME_LIMIT}).",
+                hint="Raise the visibility timeout or lower the hard time limit.",
+                id="pylon.E005",
+            )
+        ]
+    return []

@@ -1,12 +1,45 @@
+import logging
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
-from pylon.api.exceptions import error_body
+from pylon.api.exceptions import DATABASE_UNAVAILABLE_MESSAGE, database_unavailable_headers, error_body
+from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ErrorCode
+
+logger = logging.getLogger(__name__)
+
+
+def database_unavailable_response(request, exc: BaseException) -> HttpResponse:
+    """503 with Retry-After: the one error body on API paths, plain text elsewhere (the admin)."""
+    logger.error("database unavailable on %s %s: %s", request.method, request.path, exc)
+    if request.path.startswith(("/api/", "/healthz", "/livez")):
+        response = JsonResponse(error_body(ErrorCode.SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE), status=503)
+    else:
+        response = HttpResponse(DATABASE_UNAVAILABLE_MESSAGE, status=503, content_type="text/plain; charset=utf-8")
+    for name, value in database_unavailable_headers().items():
+        response[name] = value
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Answers 503 when the database cannot be reached outside DRF's own handler: opening the
+    request's transaction (``ATOMIC_REQUESTS``) happens before DRF runs, and admin views have no
+    DRF at all. ``pylon.views.server_error`` catches what escapes other middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if database_unavailable(exception):
+            return database_unavailable_response(request, exception)
+        return None
 
 
 class RejectNulBytesMiddleware:

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "pylon.idempotency.apps.IdempotencyConfig",
     "accounts.apps.AccountsConfig",
+    "outbox.apps.OutboxConfig",
     "zones.apps.ZonesConfig",
     "workloads.apps.WorkloadsConfig",
     "scheduling.apps.SchedulingConfig",
@@ -64,6 +65,7 @@ MIDDLEWARE = [
     "pylon.middleware.StaticFilesMiddleware",
     "pylon.middleware.UriTooLongMiddleware",
     "pylon.middleware.RejectNulBytesMiddleware",
+    "pylon.middleware.DatabaseUnavailableMiddleware",
     "pylon.middleware.ChunkedBodyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -113,6 +115,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # An unreachable database fails a request (503) after this, instead of holding it indefinitely.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT_SECONDS", default=3)
+    )
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The same backend, its health check free of a round trip when the socket is quiet.
         DATABASES["default"]["ENGINE"] = "pylon.db.postgresql"
@@ -143,15 +149,38 @@ CELERY_RESULT_BACKEND = None
 # Without a broker the product still runs whole: tasks execute in-process, at once.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# At least once: a message is acknowledged after its task ran, and one whose worker died is
+# delivered again (immediately for a killed pool process, after the visibility timeout for a killed
+# worker). Every task is idempotent.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
+# Redis redelivers a message not acknowledged within this time; it must exceed the longest a task
+# may run (the hard time limit), or a slow task would be delivered twice while still running.
+CELERY_VISIBILITY_TIMEOUT_SECONDS = env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=CELERY_TASK_TIME_LIMIT + 60)
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT_SECONDS,
+    "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    # A frozen broker (accepting, never answering) fails a command after this instead of hanging.
+    "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=5.0),
+    "retry_on_timeout": False,
+    # How often a worker looks for messages whose worker died (older than the visibility timeout)
+    # and puts them back on the queue; every look scans (no throttling).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL_SECONDS", default=10),
+    "unacked_restore_throttle": 1,
+}
+# Workers and beat reconnect on their own; publishes from them retry briefly, never unboundedly.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = env.int("CELERY_BROKER_CONNECTION_MAX_RETRIES", default=100)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The worker logs through LOGGING above (JSON in production, with task names and request ids).
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
@@ -160,7 +189,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "zones.tasks.refresh_carbon_intensity",
         "schedule": crontab(minute="5,35"),
     },
-    # Catches PENDING workloads left without recommendations (e.g. the broker was down at submit).
+    # Catches PENDING workloads left without recommendations (e.g. a handler gave up).
     "sweep-unrecommended-workloads": {
         "task": "scheduling.tasks.sweep_unrecommended",
         "schedule": crontab(minute="*/10"),
@@ -169,12 +198,36 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pylon.idempotency.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
     },
+    # Publishes outbox events the after-commit attempt could not (the broker was down).
+    "outbox-relay": {"task": "outbox.tasks.outbox_relay", "schedule": 60.0},
+    "outbox-prune": {"task": "outbox.tasks.outbox_prune", "schedule": crontab(hour=3, minute=17)},
     # Webhook retries: a delivery row holds its next attempt's time; this sends the due ones.
     "send-due-webhooks": {
         "task": "webhooks.tasks.webhooks_send_due",
         "schedule": 15.0,
     },
 }
+
+# --- Outbox (outbox/) -------------------------------------------------------------------------
+# The after-commit publish: connect and send timeouts, then how long a process that failed to
+# publish leaves it to the relay before trying again itself.
+OUTBOX_PUBLISH_TIMEOUT_SECONDS = env.float("OUTBOX_PUBLISH_TIMEOUT_SECONDS", default=0.5)
+OUTBOX_PUBLISH_BACKOFF_SECONDS = env.float("OUTBOX_PUBLISH_BACKOFF_SECONDS", default=10.0)
+# The relay leaves events this young to their after-commit attempt, and republishes an event
+# published this long ago that no worker has handled (its message was lost with the broker's data).
+OUTBOX_RELAY_GRACE_SECONDS = env.float("OUTBOX_RELAY_GRACE_SECONDS", default=5.0)
+OUTBOX_REDELIVER_AFTER_SECONDS = env.float(
+    "OUTBOX_REDELIVER_AFTER_SECONDS", default=max(900.0, CELERY_VISIBILITY_TIMEOUT_SECONDS * 2.0)
+)
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
+
+# --- Health -----------------------------------------------------------------------------------
+# /healthz answers within this many seconds whatever a dependency does (each check runs with it).
+HEALTH_CHECK_TIMEOUT_SECONDS = env.float("HEALTH_CHECK_TIMEOUT_SECONDS", default=2.0)
+# /healthz reports the outbox failing when an event has waited for its handlers longer than this.
+OUTBOX_BACKLOG_ALERT_SECONDS = env.float("OUTBOX_BACKLOG_ALERT_SECONDS", default=600.0)
+# Retry-After of a 503 answered while the database is unreachable.
+DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 
 # --- Auth -------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -325,7 +378,7 @@ SPECTACULAR_SETTINGS = {
         "UserRoleEnum": "accounts.models.Role",
         "AuditActionEnum": "accounts.models.AuditAction",
         "ErrorCodeEnum": "pylon.api.exceptions.ErrorCode",
-        "HealthStatusEnum": "pylon.views.HealthStatus",
+        "HealthStatusEnum": "pylon.health.HealthStatus",
         "WorkloadStatusEnum": "workloads.models.WorkloadStatus",
         "WorkloadTypeEnum": "workloads.models.WorkloadType",
         "UrgencyEnum": "workloads.models.Urgency",

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from pylon import docs, views
+from pylon import docs, health, views
 from pylon.observability.views import metrics
 
 api_v1 = [
@@ -21,7 +21,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", docs.OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/redoc/redoc.standalone.js", docs.redoc_bundle, name="redoc-bundle"),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("livez", health.livez, name="livez"),
     path("metrics", metrics, name="metrics"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("admin/", admin.site.urls),

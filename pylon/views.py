@@ -1,29 +1,24 @@
-"""Project-level views: health, and JSON answers for errors Django raises outside DRF."""
+"""JSON answers for errors Django raises outside DRF, and the favicon (the health endpoints are in ``pylon.health``)."""
 
 import logging
+import sys
 
-from django.conf import settings
-from django.db import connection, models
 from django.http import HttpResponseRedirect, JsonResponse
 from django.templatetags.static import static
 from django.views.defaults import bad_request as html_bad_request
 from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
-from rest_framework.permissions import AllowAny
-from rest_framework.response import Response
 
 from pylon.api.exceptions import error_body
-from pylon.celery import app
+from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ErrorCode
+from pylon.middleware import database_unavailable_response
 
 logger = logging.getLogger(__name__)
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/api/") or request.path.startswith("/healthz")
+    return request.path.startswith(("/api/", "/healthz", "/livez"))
 
 
 def not_found(request, exception=None):
@@ -40,61 +35,12 @@ def bad_request(request, exception=None):
 
 
 def server_error(request):
+    exc = sys.exc_info()[1]
+    if database_unavailable(exc):  # raised by a middleware, outside the view (see DatabaseUnavailableMiddleware)
+        return database_unavailable_response(request, exc)
     if _is_api(request):
         return JsonResponse(error_body(ErrorCode.SERVER_ERROR, "Internal server error."), status=500)
     return html_server_error(request)
-
-
-def _check_database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
-    return "ok"
-
-
-def _check_broker() -> str:
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        return "eager"  # no broker configured: tasks run in-process
-    with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=2)
-    return "ok"
-
-
-class HealthStatus(models.TextChoices):
-    OK = "ok", "All checks pass"
-    ERROR = "error", "A check failed"
-
-
-class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=HealthStatus.choices)
-    checks = serializers.DictField(
-        child=serializers.CharField(),
-        help_text="`database`: ok/error; `broker`: ok/error, or `eager` when Celery runs in-process.",
-    )
-
-
-@extend_schema(
-    operation_id="healthz",
-    tags=["health"],
-    summary="Database and broker health",
-    auth=[],
-    responses={200: HealthSerializer, 503: HealthSerializer},
-)
-@api_view(["GET"])
-@authentication_classes([])
-@permission_classes([AllowAny])
-def healthz(request):
-    """Liveness and readiness in one: 200 when the database and the broker answer, else 503."""
-    checks: dict[str, str] = {}
-    healthy = True
-    for name, check in (("database", _check_database), ("broker", _check_broker)):
-        try:
-            checks[name] = check()
-        except Exception as exc:  # a health check reports failures; it must not raise them
-            logger.warning("health check %s failed: %s", name, exc)
-            checks[name] = "error"
-            healthy = False
-    return Response({"status": "ok" if healthy else "error", "checks": checks}, status=200 if healthy else 503)
 
 
 def favicon(request):

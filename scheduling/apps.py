@@ -6,6 +6,6 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self):
-        from scheduling import receivers
+        from scheduling import handlers, receivers  # noqa: F401 (handlers register themselves)
 
         receivers.connect()

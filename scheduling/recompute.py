@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import services as notification_services
+from outbox import services as outbox
+from outbox.models import EventType
 from scheduling import engine, inputs, owner_notifications, selectors, services
 from scheduling.engine import reconcile
 from scheduling.models import Recommendation, SchedulingOutcome
@@ -240,6 +242,8 @@ def _persist(
         )
         workload_services.workload_recommended_zones_update(workload_ids=moved, ranked=Recommendation.objects.all())
         report.notified = notification_services.notification_create_many(drafts=notifications)
+        # Last: recording holds the outbox's order lock until the commit.
+        outbox.events_record(events=_outcome_events(rows, keep, built, moved, notifications))
         report.computed = len(keep)
     return auto_assign
 
@@ -287,3 +291,49 @@ def _reconcile(
         recomputed = _compute([rows[k] for k in displaced], context, policies, now, run_id)
         for k, entry in zip(displaced, recomputed, strict=True):
             built[k] = entry
+
+
+def _outcome_events(
+    rows, keep, built, moved: list, notifications: list[notification_services.NotificationDraft]
+) -> list[outbox.NewEvent]:
+    """``workload.recommended`` where the recommended zones changed, ``workload.unschedulable`` where
+    the owner is being told that nothing fits."""
+    moved_ids, unschedulable_ids = set(moved), {n.workload_id for n in notifications}
+    events = []
+    for k in keep:
+        row = rows[k]
+        ranked, _, infeasible = built[k]
+        workload = {
+            "id": row["id"],
+            "job_id": row["job_id"],
+            "workload_name": row["workload_name"],
+            "user": row["user_id"],
+        }
+        if row["id"] in unschedulable_ids and infeasible is not None:
+            event_type = EventType.WORKLOAD_UNSCHEDULABLE
+            details = {"constraint": str(infeasible.constraint), "reason": infeasible.message}
+        elif row["id"] in moved_ids and ranked:
+            event_type = EventType.WORKLOAD_RECOMMENDED
+            details = {
+                "recommendations": [
+                    {
+                        "rank": rec.rank,
+                        "zone": rec.zone_id,
+                        "start": rec.start,
+                        "expected_emissions_kg": rec.expected_emissions_kg,
+                        "expected_cost_gbp": rec.expected_cost_gbp,
+                    }
+                    for rec in ranked
+                ]
+            }
+        else:
+            continue
+        events.append(
+            outbox.NewEvent(
+                type=event_type,
+                organization_id=row["organization_id"],
+                subject_id=row["id"],
+                payload={"workload": workload, **details},
+            )
+        )
+    return events

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from notifications import services as notification_services
-from pylon import background
+from outbox import services as outbox
+from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError
 from scheduling import engine, owner_notifications, selectors
 from scheduling.models import PRESET_WEIGHTS, PolicyPreset, Recommendation, SchedulingPolicy
@@ -25,11 +26,6 @@ from workloads.state_machine import WorkloadAction, next_status
 from zones.models import GridZone
 
 logger = logging.getLogger(__name__)
-
-#: Tasks enqueued by name through ``pylon.background`` (``scheduling.tasks`` imports this module).
-RECOMPUTE_PENDING_TASK = "scheduling.tasks.recompute_pending"
-RECOMMEND_TASK = "scheduling.tasks.recommend_workloads"
-
 
 # -- assignment by a policy ------------------------------------------------------------------------
 
@@ -229,5 +225,11 @@ def policy_update(*, organization_id, actor: User, data: dict[str, Any]) -> Sche
     policy.save()
     after = (policy.preset, *(getattr(policy, name) for name in POLICY_WEIGHT_FIELDS), policy.auto_assign)
     if before != after:
-        background.enqueue_on_commit(RECOMPUTE_PENDING_TASK, organization_id=str(organization_id))
+        # Its pending workloads are recomputed after the commit (``scheduling.handlers``).
+        outbox.event_record(
+            type=EventType.POLICY_CHANGED,
+            organization_id=organization_id,
+            actor=actor,
+            payload={"preset": policy.preset, "auto_assign": policy.auto_assign},
+        )
     return policy

@@ -4,7 +4,9 @@ writes the same rows) and retry transient database errors with a bounded, jitter
 A recompute after a carbon refresh is split into chunks of ``CHUNK_SIZE`` workloads, enqueued as
 one group in priority order (most urgent first), so several workers share it. A short cache lock
 per chunk keeps two workers from computing the same chunk at once; an overlap would be harmless
-anyway, only wasted work.
+anyway, only wasted work. The lock names the task that holds it: when a worker dies mid-chunk, the
+message is delivered again with the same task id, and that redelivery takes the lock over at once
+instead of waiting for the dead holder's lock to expire.
 """
 
 import hashlib
@@ -23,8 +25,9 @@ from scheduling import metrics, recompute, selectors
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE: int = getattr(settings, "SCHEDULING_CHUNK_SIZE", 500)
-#: Longer than a chunk takes (a few seconds); short enough that a dead worker's lock soon expires.
-LOCK_SECONDS = 120
+#: Longer than a chunk takes (a few seconds); short enough that a dead worker's lock soon expires
+#: (its own redelivery does not wait for that: see ``_lock_chunk``).
+LOCK_SECONDS = 60
 LOCK_BUSY_RETRY_SECONDS = 15
 #: The sweep leaves alone workloads changed this recently: their own task is probably in flight.
 SWEEP_GRACE = timedelta(minutes=2)
@@ -44,6 +47,17 @@ def _lock_key(ids: list[str]) -> str:
     return f"scheduling:chunk:{digest}"
 
 
+def _lock_chunk(key: str, *, holder: str) -> bool:
+    """Take the chunk's lock for ``holder`` (a task id). A lock already held by the same task id is
+    a dead run of this very message (redelivered after its worker was killed): take it over."""
+    if cache.add(key, holder, timeout=LOCK_SECONDS):
+        return True
+    if holder != "local" and cache.get(key) == holder:
+        cache.set(key, holder, timeout=LOCK_SECONDS)
+        return True
+    return False
+
+
 @shared_task(bind=True, **RETRY)
 def recommend_workloads(self, workload_ids: list[str]) -> dict:
     """Recompute the recommendations of these workloads (those still PENDING)."""
@@ -51,7 +65,7 @@ def recommend_workloads(self, workload_ids: list[str]) -> dict:
     if not ids:
         return {"computed": 0, "skipped": 0}
     key = _lock_key(ids)
-    if not cache.add(key, self.request.id or "local", timeout=LOCK_SECONDS):
+    if not _lock_chunk(key, holder=self.request.id or "local"):
         # Another worker computes this very chunk now; come back once it is done.
         raise self.retry(countdown=LOCK_BUSY_RETRY_SECONDS, max_retries=20)
     started = time.perf_counter()

@@ -62,6 +62,7 @@ OPERATION_IDS = {
     "auth_token_obtain",
     "auth_token_refresh",
     "healthz",
+    "livez",
     "notifications_list",
     "notifications_read",
     "notifications_read_all",

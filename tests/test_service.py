@@ -23,14 +23,13 @@ def test_healthz_reports_database_and_broker(api_client, settings):
     assert body["checks"]["broker"] == expected_broker
 
 
-def test_healthz_is_503_when_the_broker_is_down(api_client, settings, monkeypatch):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
-    from pylon.celery import app
+def test_healthz_is_503_when_the_broker_is_down(api_client):
+    from tests.reliability.faults import broker_at, closed_port
 
-    monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
-    response = api_client.get("/healthz")
+    with broker_at(f"redis://127.0.0.1:{closed_port()}/0"):
+        response = api_client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "checks": {"database": "ok", "broker": "error"}}
+    assert response.json() == {"status": "error", "checks": {"database": "ok", "broker": "error", "outbox": "ok"}}
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])

@@ -3,8 +3,9 @@
 
 ``all_or_nothing`` (the default) saves nothing when any row fails; ``partial`` saves the valid
 rows and reports the others. Either way every row's every error is reported, as
-``{row, field, code, message}``. The batch is announced with one ``workload_submitted`` signal, so
-scheduling computes it as one run of the engine, not one task per workload.
+``{row, field, code, message}``. Each saved workload records its ``workload.submitted`` event in the
+batch's transaction; the events carry ``batch`` (``id``, ``index``, ``size``), so scheduling computes
+the whole batch as one run of the engine, not one task per workload (``scheduling.handlers``).
 """
 
 from __future__ import annotations
@@ -13,14 +14,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import uuid4
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from outbox import services as outbox
+from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError, ErrorCode
-from workloads import services, signals
+from workloads import services
 from workloads.models import ComputeWorkload, WorkloadEvent, WorkloadStatus
 from workloads.state_machine import ConcurrentUpdate, WorkloadAction
 
@@ -119,7 +123,19 @@ def workload_batch_create(
         ],
         batch_size=INSERT_BATCH,
     )
-    signals.workload_submitted.send_robust(sender=ComputeWorkload, workload_ids=[w.pk for w in workloads])
+    # Last: recording holds the outbox's order lock until the commit.
+    batch_id, size = str(uuid4()), len(workloads)
+    outbox.events_record(
+        events=[
+            services.workload_event(
+                workload,
+                event_type=EventType.WORKLOAD_SUBMITTED,
+                actor=user,
+                batch={"id": batch_id, "index": index, "size": size},
+            )
+            for index, workload in enumerate(workloads)
+        ]
+    )
     result.created = prepared
     return result
 

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import user_require_verified_email
+from outbox import services as outbox
+from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.services import model_update
 from scheduling.engine import estimate_energy_kwh
@@ -105,6 +107,55 @@ def _record(workload: ComputeWorkload, *, action: str, actor: User | None, from_
     )
 
 
+#: The event each lifecycle action records in the outbox.
+ACTION_EVENTS = {
+    WorkloadAction.ASSIGN: EventType.WORKLOAD_ASSIGNED,
+    WorkloadAction.REASSIGN: EventType.WORKLOAD_ASSIGNED,
+    WorkloadAction.START: EventType.WORKLOAD_STARTED,
+    WorkloadAction.COMPLETE: EventType.WORKLOAD_COMPLETED,
+    WorkloadAction.FAIL: EventType.WORKLOAD_FAILED,
+    WorkloadAction.CANCEL: EventType.WORKLOAD_CANCELLED,
+}
+#: What an event's payload says of its workload, as of the event (relations as their ids).
+SNAPSHOT_FIELDS = (
+    "id",
+    "job_id",
+    "workload_name",
+    "status",
+    "urgency",
+    "workload_type",
+    "user",
+    "host_dc",
+    "chosen_grid_zone",
+    "planned_start",
+    "actual_start",
+    "actual_end",
+    "deadline",
+    "carbon_emitted_kg",
+    "cost_gbp",
+)
+
+
+def workload_event(
+    workload: ComputeWorkload, *, event_type: str, actor: User | None, **details: Any
+) -> outbox.NewEvent:
+    """The outbox event ``event_type`` of ``workload``: its snapshot as of now, and ``details``."""
+    fields = {field.name: field.attname for field in ComputeWorkload._meta.concrete_fields}
+    snapshot = {name: getattr(workload, fields[name]) for name in SNAPSHOT_FIELDS}
+    return outbox.NewEvent(
+        type=event_type,
+        organization_id=workload.organization_id,
+        subject_id=workload.pk,
+        actor_id=getattr(actor, "pk", None),
+        payload={"workload": snapshot, **details},
+    )
+
+
+def _announce(workload: ComputeWorkload, *, event_type: str, actor: User | None, **details: Any) -> None:
+    """Record ``event_type`` in the outbox, in the caller's transaction (its last write)."""
+    outbox.events_record(events=[workload_event(workload, event_type=event_type, actor=actor, **details)])
+
+
 def workload_submitter_check(*, user: User) -> None:
     """May ``user`` submit workloads at all (before any row is read)? Raises PermissionDenied or
     EmailNotVerified (403 both)."""
@@ -163,7 +214,7 @@ def workload_create(*, user: User, data: dict[str, Any]) -> ComputeWorkload:
     else:  # pragma: no cover - 32**6 ids a day make five collisions in a row unthinkable
         raise ConcurrentUpdate("Could not allocate a job id; try again.")
     _record(workload, action=WorkloadAction.SUBMIT, actor=user, from_status=None)
-    signals.workload_submitted.send_robust(sender=ComputeWorkload, workload_ids=[workload.pk])
+    _announce(workload, event_type=EventType.WORKLOAD_SUBMITTED, actor=user)
     return workload
 
 
@@ -194,6 +245,7 @@ def workload_update(*, workload: ComputeWorkload, actor: User, data: dict[str, A
         changes["estimated_duration_mins"] = workload_default_duration_mins(
             required_gpu_mins=changes.get("required_gpu_mins", locked.required_gpu_mins)
         )
+    changed_names = sorted(name for name, value in changes.items() if getattr(locked, name) != value)
     locked, changed = model_update(
         instance=locked,
         fields=list(USER_FIELDS),
@@ -201,7 +253,7 @@ def workload_update(*, workload: ComputeWorkload, actor: User, data: dict[str, A
         validate=lambda workload: _validate_timing(workload, now=timezone.now()),
     )
     if changed:
-        signals.workload_changed.send_robust(sender=ComputeWorkload, workload_id=locked.pk)
+        _announce(locked, event_type=EventType.WORKLOAD_UPDATED, actor=actor, changed=changed_names)
     return locked
 
 
@@ -247,6 +299,9 @@ def _transition(
         elif target not in HOLDING_STATUSES:
             capacity.release(workload_ids=[current.pk])
         _record(current, action=action, actor=actor, from_status=from_status, note=note)
+        _announce(
+            current, event_type=ACTION_EVENTS[action], actor=actor, action=action, from_status=from_status, note=note
+        )
     signals.workload_transitioned.send_robust(
         sender=ComputeWorkload,
         workload_id=current.pk,

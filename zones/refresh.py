@@ -112,7 +112,7 @@ def carbon_refresh(
     sleep: Callable[[float], None] = time.sleep,
 ) -> RefreshSummary:
     """Fetch the 48-hour forecast of every zone of ``provider`` (each live provider if None), upsert the
-    readings, update the zones' current figures and, after commit, send ``carbon_data_refreshed``.
+    readings, update the zones' current figures and record ``zone.forecasts_updated`` in the outbox.
 
     Retries: the service itself retries transient errors (network, timeouts, 5xx, empty bodies) a few
     times with a short backoff (``CARBON_REFRESH_ATTEMPTS``, ``CARBON_REFRESH_BACKOFF_SECONDS``): that

@@ -21,7 +21,8 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from pylon import background
+from outbox import services as outbox
+from outbox.models import EventType
 from pylon.services import model_update
 from zones import selectors
 from zones.models import (
@@ -36,7 +37,6 @@ from zones.models import (
 from zones.providers import (
     IntensityReading,
 )
-from zones.signals import carbon_data_refreshed
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,8 @@ ZONE_WRITABLE_FIELDS = [
 FIGURE_FIELDS = ("carbon_intensity", "energy_price")
 #: A change of these fields means the zone's data must be fetched again (from elsewhere).
 PROVIDER_FIELDS = ("carbon_provider", "provider_zone_key", "neso_region_id")
-#: The task that refreshes zones' data (``zones.tasks``; enqueued by name through ``pylon.background``).
+#: The task that refreshes zones' data (``zones.tasks``; enqueued by name through ``pylon.background``,
+#: by ``zones.handlers`` after a ``zone.source_changed`` event).
 REFRESH_TASK = "zones.tasks.refresh_carbon_intensity"
 _BATCH = 1000
 
@@ -74,7 +75,7 @@ def zone_create(**data) -> GridZone:
     zone.figures_updated_at = timezone.now()
     zone.full_clean()
     zone.save()
-    _refresh_after_commit(zone)
+    _record_source_change(zone)
     return zone
 
 
@@ -90,15 +91,20 @@ def zone_update(*, zone: GridZone, data: dict) -> GridZone:
         data = {**data, "figures_updated_at": timezone.now()}
     zone, _ = model_update(instance=zone, fields=[*ZONE_WRITABLE_FIELDS, "figures_updated_at"], data=data)
     if provider_change:
-        _refresh_after_commit(zone)
+        _record_source_change(zone)
     return zone
 
 
-def _refresh_after_commit(zone: GridZone) -> None:
-    """Fetch a new or re-keyed zone's forecast once the zone is committed (the task takes ids); a
-    broker outage must not turn the committed change into a 500: the beat refresh catches up."""
-    if zone.carbon_provider in LIVE_SOURCES:
-        background.enqueue_on_commit(REFRESH_TASK, provider=str(zone.carbon_provider), zone_ids=[str(zone.pk)])
+def _record_source_change(zone: GridZone) -> None:
+    """A new or re-keyed zone of a live source: record it, so its forecast is fetched after the commit
+    (``zones.handlers``), without the request ever waiting on the broker."""
+    if zone.carbon_provider not in LIVE_SOURCES:
+        return
+    outbox.event_record(
+        type=EventType.ZONE_SOURCE_CHANGED,
+        subject_id=zone.pk,
+        payload={"zone": str(zone.pk), "carbon_provider": str(zone.carbon_provider)},
+    )
 
 
 # -- upserting readings ----------------------------------------------------------------------------
@@ -262,7 +268,8 @@ def zone_figures_update(*, zone_ids: Iterable[UUID], now: datetime | None = None
 
 
 def readings_announce(zone_ids: Iterable[UUID]) -> None:
-    """Send ``carbon_data_refreshed`` once the current transaction commits."""
-    ids = sorted(set(zone_ids), key=str)
+    """Record ``zone.forecasts_updated`` for the zones whose series changed, as the last write of the
+    caller's transaction (its readers, such as the scheduling app's recompute, run after the commit)."""
+    ids = sorted({str(pk) for pk in zone_ids})
     if ids:
-        transaction.on_commit(lambda: carbon_data_refreshed.send(sender=GridZone, zone_ids=ids))
+        outbox.event_record(type=EventType.ZONE_FORECASTS_UPDATED, payload={"zone_ids": ids})

@@ -25,6 +25,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from pylon.api.authentication import AccessTokenExpired
 from pylon.api.viewsets import WritesInTransaction
+from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ApplicationError, ErrorCode
 
 # DRF's exception classes → our codes. Subclasses first: InvalidToken is an AuthenticationFailed.
@@ -46,6 +47,13 @@ _DRF_CODES: tuple[tuple[type[Exception], str], ...] = (
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
     return {"code": str(code), "message": str(message), "fields": fields or {}}
+
+
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable at the moment; retry shortly."
+
+
+def database_unavailable_headers() -> dict[str, str]:
+    return {"Retry-After": str(settings.DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS)}
 
 
 def field_problems(detail: Any, prefix: str = "") -> dict[str, list[dict[str, str]]]:
@@ -140,6 +148,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     elif isinstance(exc, TokenError):
         exc = InvalidToken(str(exc))
+    elif database_unavailable(exc):
+        # An outage, not a bug: the client should retry (Django's own handler does the same for
+        # failures outside DRF, e.g. opening the request's transaction: pylon.middleware).
+        set_rollback()
+        return Response(
+            error_body(ErrorCode.SERVICE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers=database_unavailable_headers(),
+        )
 
     if not isinstance(exc, drf_exceptions.APIException):
         return None  # a bug: Django's handler500 answers (see pylon.views.server_error)

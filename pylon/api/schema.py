@@ -82,6 +82,8 @@ class PylonAutoSchema(AutoSchema):
             errors.append(("422", "The `Idempotency-Key` was used with another request (`idempotency_key_reused`)."))
         if view.get_throttles():
             errors.append(("429", "Too many requests; see the `Retry-After` header (`throttled`)."))
+        # Any request can meet a database outage: retry after the `Retry-After` header's seconds.
+        errors.append(("503", "The database is unavailable; retry after `Retry-After` seconds (`service_unavailable`)"))
         return errors
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False):

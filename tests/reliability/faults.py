@@ -48,6 +48,19 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@contextlib.contextmanager
+def broker_at(url: str) -> Iterator[None]:
+    """Celery publishes to ``url``, not eagerly, for the duration (the suite runs tasks eagerly)."""
+    from pylon.celery import app
+
+    before = app.conf.task_always_eager, app.conf.broker_url
+    app.conf.task_always_eager, app.conf.broker_url = False, url
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = before
+
+
 def _redis_cache_at(settings, url: str) -> None:
     from pylon.cache import redis_cache
 

@@ -7,14 +7,15 @@ import pytest
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
+from outbox import relay
+from outbox import services as outbox
+from outbox.models import EventType, OutboxEvent
 from scheduling import recompute, tasks
 from scheduling.models import Recommendation, SchedulingOutcome
 from tests.reliability.faults import cache_down  # noqa: F401  (fixture)
 from tests.scheduling.factories import WorkloadFactory
 from workloads import services as workload_services
 from workloads.models import ComputeWorkload, Urgency
-from zones.models import GridZone
-from zones.signals import carbon_data_refreshed
 
 pytestmark = pytest.mark.django_db
 
@@ -59,16 +60,28 @@ def test_a_change_of_a_pending_workload_recomputes_it(grid_zones, user, django_c
 
 
 def test_a_broker_outage_at_submission_does_not_fail_the_submission(
-    grid_zones, user, monkeypatch, django_capture_on_commit_callbacks
+    grid_zones, user, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
     def broker_down(*args, **kwargs):
         raise ConnectionError("redis is down")
 
-    monkeypatch.setattr(tasks.recommend_workloads, "delay", broker_down)
+    monkeypatch.setattr(relay, "_send", broker_down)
     with django_capture_on_commit_callbacks(execute=True):
         workload = _submit(user, grid_zones["dirty"])
     assert ComputeWorkload.objects.filter(pk=workload.pk).exists()
     assert not Recommendation.objects.exists()
+    event = OutboxEvent.objects.get(subject_id=workload.pk, type=EventType.WORKLOAD_SUBMITTED)
+    assert (event.published_at, event.handled_at, event.publish_attempts) == (None, None, 1)
+    assert "redis is down" in event.last_error
+
+    # The broker is back: the relay publishes what was left, and the workload gets its options.
+    monkeypatch.undo()
+    settings.OUTBOX_RELAY_GRACE_SECONDS = 0
+    assert relay.publish_pending() == 1
+    assert Recommendation.objects.filter(workload=workload).count() == 3
+    event.refresh_from_db()
+    assert event.published_at is not None and event.handled_at is not None
+    assert relay.publish_pending() == 0
 
 
 def test_the_sweep_catches_a_workload_whose_task_was_lost(grid_zones, user, frozen):
@@ -140,7 +153,7 @@ def test_recompute_pending_of_one_organisation(grid_zones, user, other_organizat
 def test_a_carbon_refresh_recomputes_every_pending_workload(grid_zones, user, django_capture_on_commit_callbacks):
     workloads = [WorkloadFactory(user=user, host_dc=grid_zones["dirty"]) for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        carbon_data_refreshed.send(sender=GridZone, zone_ids=[grid_zones["mid"].pk])
+        outbox.event_record(type=EventType.ZONE_FORECASTS_UPDATED, payload={"zone_ids": [str(grid_zones["mid"].pk)]})
         assert not SchedulingOutcome.objects.exists()
     assert len(callbacks) == 1
     assert SchedulingOutcome.objects.filter(workload__in=workloads).count() == 3
@@ -239,3 +252,18 @@ def test_a_run_goes_ahead_unlocked_when_the_cache_is_down(grid_zones, user):
     report = tasks.recommend_workloads.delay([str(workload.pk)]).get()
     assert report["computed"] == 1
     assert Recommendation.objects.filter(workload=workload).count() == 3
+
+
+def test_a_redelivered_task_takes_over_the_lock_its_killed_run_left(grid_zones, user, monkeypatch):
+    """A worker killed mid-chunk leaves its lock; the same message delivered again (same task id)
+    must not wait for it to expire, while a different task still must."""
+    from django.core.cache import cache
+
+    workload = WorkloadFactory(user=user, host_dc=grid_zones["dirty"])
+    ids = [str(workload.pk)]
+    cache.set(tasks._lock_key(ids), "the-dead-run", timeout=tasks.LOCK_SECONDS)
+    assert tasks.recommend_workloads.apply(args=[ids], task_id="the-dead-run").get()["computed"] == 1
+    assert cache.get(tasks._lock_key(ids)) is None
+
+    cache.set(tasks._lock_key(ids), "another-task", timeout=tasks.LOCK_SECONDS)
+    assert not tasks._lock_chunk(tasks._lock_key(ids), holder="a-third-task")

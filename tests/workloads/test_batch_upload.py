@@ -6,9 +6,11 @@ from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.utils import timezone
 
 from conftest import WRITE_REQUEST_OVERHEAD_QUERIES, client_for
+from outbox.models import EventType, OutboxEvent
 from tests.accounts.factories import UserFactory
 from tests.zones.factories import GridZoneFactory
 from workloads.models import ComputeWorkload, WorkloadEvent
@@ -225,22 +227,23 @@ def test_bounded_queries_whatever_the_rows(user, zone, django_assert_num_queries
     client = client_for(user)
     other_zone = GridZoneFactory()
     body = [row(zone if n % 2 else other_zone) for n in range(rows)]
-    # zones; the service's savepoint, the insert's savepoint, workloads, events; the re-read check
-    with django_assert_num_queries(WRITE_REQUEST_OVERHEAD_QUERIES + 8):
+    # zones; the service's savepoint, the insert's savepoint, workloads, events; the outbox's events
+    # (after its order lock on PostgreSQL); the re-read check
+    with django_assert_num_queries(WRITE_REQUEST_OVERHEAD_QUERIES + 9 + (connection.vendor == "postgresql")):
         response = client.post(BATCH, body, format="json")
     assert response.status_code == 201 and response.json()["created"] == rows
 
 
 def test_a_large_batch_makes_a_few_queries_not_one_per_row(user, zone):
-    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     client = client_for(user)
     with CaptureQueriesContext(connection) as queries:
         response = client.post(BATCH, [row(zone) for _ in range(1500)], format="json")
     assert response.json()["created"] == 1500
-    # Inserts go in chunks (500 rows on PostgreSQL, 32 under SQLite's 999-parameter cap): 2 × 47 at most.
-    assert len(queries) <= WRITE_REQUEST_OVERHEAD_QUERIES + 8 + 2 * 47
+    # Inserts go in chunks (500 rows on PostgreSQL, 32 under SQLite's 999-parameter cap): 2 × 47 at most;
+    # the outbox's events in chunks of 1,000 (90 under SQLite's cap): 17 at most, and its order lock.
+    assert len(queries) <= WRITE_REQUEST_OVERHEAD_QUERIES + 8 + 2 * 47 + 17 + 1
 
 
 def test_one_scheduling_task_for_the_whole_batch(user, zone, django_capture_on_commit_callbacks):
@@ -248,8 +251,14 @@ def test_one_scheduling_task_for_the_whole_batch(user, zone, django_capture_on_c
     with patched as delay, django_capture_on_commit_callbacks(execute=True):
         response = post_json(user, [row(zone) for _ in range(7)])
     assert response.status_code == 201
+    # One workload.submitted event per workload, all handled; only the batch's first starts a task.
+    ids = [w["id"] for w in response.json()["workloads"]]
+    events = OutboxEvent.objects.filter(type=EventType.WORKLOAD_SUBMITTED).order_by("id")
+    assert sorted(str(e.subject_id) for e in events) == sorted(ids)
+    assert all(e.handled_at is not None for e in events)
+    assert [e.payload["batch"]["index"] for e in events] == list(range(7))
     assert delay.call_count == 1
-    assert sorted(delay.call_args.kwargs["workload_ids"]) == sorted(w["id"] for w in response.json()["workloads"])
+    assert sorted(delay.call_args.kwargs["workload_ids"]) == sorted(ids)
 
 
 def test_another_users_rows_never_leak(user, zone):

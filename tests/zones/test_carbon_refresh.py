@@ -6,6 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from unittest import mock
+from uuid import UUID
 
 import pytest
 import time_machine
@@ -14,13 +15,14 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from outbox import registry
+from outbox.models import EventType, OutboxEvent
 from tests.zones.carbon_fixtures import load_json
 from tests.zones.factories import GridZoneFactory
 from tests.zones.fake_server import Scripted
 from zones import refresh as refresh_module
 from zones import selectors, services
 from zones.models import CarbonSource, GridZone, ZoneIntensityReading
-from zones.signals import carbon_data_refreshed
 from zones.tasks import refresh_carbon_intensity
 
 pytestmark = pytest.mark.django_db
@@ -59,21 +61,19 @@ def refresh(**kwargs) -> refresh_module.ProviderRefresh:
 
 
 def test_one_call_fetches_every_zone_upserts_and_updates_current_figures(
-    neso_server, zones, clock, django_capture_on_commit_callbacks
+    neso_server, zones, clock, django_capture_on_commit_callbacks, monkeypatch
 ):
     neso_server.enqueue(REGIONAL, regional())
     received = []
 
-    def receiver(sender, zone_ids, **kwargs):
-        received.append(set(zone_ids))
+    def receiver(event):
+        received.append({UUID(pk) for pk in event.payload["zone_ids"]})
 
-    carbon_data_refreshed.connect(receiver, dispatch_uid="test-receiver")
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            result = refresh()
-            assert received == []  # not before the commit
-    finally:
-        carbon_data_refreshed.disconnect(dispatch_uid="test-receiver")
+    monkeypatch.setattr(registry, "_handlers", {EventType.ZONE_FORECASTS_UPDATED: {"test": receiver}})
+    with django_capture_on_commit_callbacks(execute=True):
+        result = refresh()
+        assert received == []  # not before the commit
+        assert OutboxEvent.objects.filter(type=EventType.ZONE_FORECASTS_UPDATED).count() == 1
 
     assert result.status == "ok" and result.errors == {}
     # Asked from the half hour before now, so that the current period is surely in the answer.
@@ -88,7 +88,7 @@ def test_one_call_fetches_every_zone_upserts_and_updates_current_figures(
     north = ZoneIntensityReading.objects.filter(zone__neso_region_id=1).order_by("period_start").first()
     assert (north.forecast, north.actual, north.index, north.source) == (0.0, None, "very low", "NESO")
     assert north.generation_mix["wind"] > 80
-    assert received == [{zone.pk for zone in zones}]  # sent once, after commit
+    assert received == [{zone.pk for zone in zones}]  # recorded once, handled after commit
 
 
 def test_refresh_is_idempotent(neso_server, zones, clock):
