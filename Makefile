@@ -32,7 +32,7 @@ seed: install
 
 serve: install
 	@echo "Pylon: http://$(HOST):$(PORT)/api/docs/  (admin: http://$(HOST):$(PORT)/admin/)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/uvicorn pylon.asgi:application --host $(HOST) --port $(PORT) --reload --reload-dir . --timeout-graceful-shutdown 2
 
 worker: install
 	$(BIN)/celery -A pylon worker --loglevel=INFO

@@ -102,3 +102,29 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if self.use_finders and root == self.static_root and not Path(root).is_dir():
             return
         super().add_files(root, prefix)
+
+
+class ChunkedBodyMiddleware:
+    """Give a body sent chunked (``Transfer-Encoding: chunked``, no ``Content-Length``) its length.
+
+    DRF parses nothing when ``CONTENT_LENGTH`` is missing, so such a body was read as empty. Under
+    ASGI the server has already received the whole body into a seekable spooled file: its size is
+    read from the file, without copying the body into memory (and without Django's in-memory
+    limit, so an endpoint with a limit of its own, the batch upload, keeps it). Elsewhere the body
+    is read (within ``DATA_UPLOAD_MAX_MEMORY_SIZE``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        meta = request.META
+        if not meta.get("CONTENT_LENGTH") and "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower():
+            stream = getattr(request, "_stream", None)  # Django's request body source
+            if stream is not None and getattr(stream, "seekable", lambda: False)():
+                size = stream.seek(0, 2)
+                stream.seek(0)
+            else:
+                size = len(request.body)
+            meta["CONTENT_LENGTH"] = str(size)
+        return self.get_response(request)

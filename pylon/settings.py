@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "pylon.middleware.StaticFilesMiddleware",
     "pylon.middleware.UriTooLongMiddleware",
     "pylon.middleware.RejectNulBytesMiddleware",
+    "pylon.middleware.ChunkedBodyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -77,6 +78,7 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "pylon.urls"
 WSGI_APPLICATION = "pylon.wsgi.application"
+ASGI_APPLICATION = "pylon.asgi.application"
 
 TEMPLATES = [
     {
