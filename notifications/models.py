@@ -16,6 +16,7 @@ class NotificationKind(models.TextChoices):
     FAILED = "FAILED", "Failed"
     UNSCHEDULABLE = "UNSCHEDULABLE", "Cannot be scheduled"
     CANCELLED = "CANCELLED", "Cancelled"
+    WEBHOOK_DISABLED = "WEBHOOK_DISABLED", "A webhook endpoint was disabled"
 
 
 class Notification(models.Model):

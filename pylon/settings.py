@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "scheduling.apps.SchedulingConfig",
     "notifications.apps.NotificationsConfig",
     "analytics.apps.AnalyticsConfig",
+    "webhooks.apps.WebhooksConfig",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,11 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {
         "task": "pylon.idempotency.tasks.purge_idempotency_keys",
         "schedule": crontab(minute=17),
+    },
+    # Webhook retries: a delivery row holds its next attempt's time; this sends the due ones.
+    "send-due-webhooks": {
+        "task": "webhooks.tasks.webhooks_send_due",
+        "schedule": 15.0,
     },
 }
 
@@ -326,6 +332,8 @@ SPECTACULAR_SETTINGS = {
         "IntensityIndexEnum": "zones.models.IntensityIndex",
         "AnalyticsBucketEnum": "analytics.periods.Bucket",
         "AnalyticsGroupByEnum": "analytics.selectors.GroupBy",
+        "WebhookEventTypeEnum": "webhooks.models.WebhookEventType",
+        "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
@@ -339,6 +347,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "scheduling", "description": "Recommendations, the operators' queue, the policy and previews."},
         {"name": "analytics", "description": "Figures over time for the SPA's charts, and zones' weekly profiles."},
         {"name": "notifications", "description": "The signed-in user's own notifications."},
+        {
+            "name": "webhooks",
+            "description": "Signed HTTP callbacks to an organisation's endpoints (Standard Webhooks).",
+        },
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],
 }
@@ -394,6 +406,15 @@ X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 # Longer URLs are a 414 in the API's error shape (below gunicorn's own request-line limit of 8190).
 MAX_URL_LENGTH = env.int("MAX_URL_LENGTH", default=4096)
+# --- Webhooks ---------------------------------------------------------------------------------
+# Development only: deliver to loopback/private addresses, and to http:// URLs.
+WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env.float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", default=5.0)
+WEBHOOK_TOTAL_TIMEOUT_SECONDS = env.float("WEBHOOK_TOTAL_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=4096)
+WEBHOOK_DISABLE_AFTER_DAYS = env.int("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+
 # A batch upload (`POST /api/v1/workloads/batch/`) has its own, larger limits.
 BATCH_UPLOAD_MAX_ROWS = env.int("BATCH_UPLOAD_MAX_ROWS", default=5000)
 BATCH_UPLOAD_MAX_BYTES = env.int("BATCH_UPLOAD_MAX_BYTES", default=5 * 1024 * 1024)

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("scheduling.api.urls")),
     path("", include("notifications.api.urls")),
     path("", include("analytics.api.urls")),
+    path("", include("webhooks.api.urls")),
 ]
 
 urlpatterns = [

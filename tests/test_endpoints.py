@@ -152,7 +152,9 @@ def _foreign_row(model, other_organization):
     from notifications.models import Notification
     from tests.accounts.factories import UserFactory
     from tests.notifications.factories import NotificationFactory
+    from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
     from tests.workloads.factories import WorkloadFactory
+    from webhooks.models import WebhookDelivery, WebhookEndpoint
     from workloads.models import ComputeWorkload
 
     stranger = UserFactory(organization=other_organization)
@@ -164,6 +166,8 @@ def _foreign_row(model, other_organization):
         ComputeWorkload: lambda: WorkloadFactory(user=stranger),
         Notification: lambda: NotificationFactory(recipient=stranger),
         type(stranger): lambda: stranger,
+        WebhookEndpoint: lambda: WebhookEndpointFactory(organization=other_organization),
+        WebhookDelivery: lambda: WebhookDeliveryFactory(endpoint__organization=other_organization),
     }
     assert model in factories, f"add a factory of another organisation's {model.__name__} here"
     return factories[model]()

@@ -81,6 +81,7 @@ class ScopedViewSetMixin:
         # A write handler that did not call ``written`` still gets the check for the row it looked up.
         if (
             request.method not in SAFE_METHODS
+            and request.method != "DELETE"  # the row is meant to be gone
             and status.is_success(response.status_code)
             and self._write_target is not None
             and not self._write_rechecked
