@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.viewsets import ScopedGenericViewSet
 from webhooks import selectors, services
+from webhooks.api.messages import WEBHOOK_MESSAGE_CALLBACK
 from webhooks.api.serializers import (
     WebhookDeliverySerializer,
     WebhookEndpointInputSerializer,
@@ -30,6 +31,7 @@ UUID_PATTERN = "[0-9a-fA-F-]{32,36}"
         ),
         request=WebhookEndpointInputSerializer,
         responses={201: WebhookEndpointSecretSerializer},
+        callbacks=[WEBHOOK_MESSAGE_CALLBACK],
     ),
     partial_update=extend_schema(
         operation_id="webhooks_endpoints_partial_update",
