@@ -8,6 +8,7 @@ import json
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from tests.webhooks.factories import WebhookEndpointFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
 
@@ -25,6 +26,8 @@ LISTS = [
     "/api/v1/notifications/",
     "/api/v1/scheduling/queue/",
     "/api/v1/workloads/{id}/events/",
+    "/api/v1/webhooks/endpoints/",
+    "/api/v1/webhooks/endpoints/{endpoint}/deliveries/",
 ]
 # Every operation id, pinned: they are the SDK's method names. Changed deliberately once (issue 8):
 # zones_intensity_list → zones_intensity_retrieve, workloads_recommendations_list →
@@ -66,6 +69,16 @@ OPERATION_IDS = {
     "scheduling_policy_update",
     "scheduling_preview",
     "scheduling_queue_list",
+    "webhooks_deliveries_redeliver",
+    "webhooks_deliveries_retrieve",
+    "webhooks_endpoints_create",
+    "webhooks_endpoints_deliveries_list",
+    "webhooks_endpoints_destroy",
+    "webhooks_endpoints_list",
+    "webhooks_endpoints_partial_update",
+    "webhooks_endpoints_ping",
+    "webhooks_endpoints_retrieve",
+    "webhooks_endpoints_rotate_secret",
     "workloads_assign",
     "workloads_batch_create",
     "workloads_batch_template",
@@ -283,7 +296,8 @@ def test_boolean_filters_take_only_booleans(make_client, service_user, schema):
 @pytest.mark.parametrize("path", LISTS)
 def test_a_bad_page_size_is_a_400_naming_it(make_client, operator, path, value):
     workload = WorkloadFactory(user=operator)
-    response = make_client(operator).get(f"{path.format(id=workload.id)}?page_size={value}")
+    endpoint = WebhookEndpointFactory(organization=operator.organization)
+    response = make_client(operator).get(f"{path.format(id=workload.id, endpoint=endpoint.id)}?page_size={value}")
     assert response.status_code == 400, f"{path}?page_size={value} answered {response.status_code}"
     assert list(response.json()["fields"]) == ["page_size"]
 

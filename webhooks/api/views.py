@@ -49,6 +49,7 @@ class WebhookEndpointViewSet(
     serializer_class = WebhookEndpointSerializer
     permission_classes = [IsOperatorOrServiceRole]
     lookup_value_regex = UUID_PATTERN
+    filter_backends: list = []
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def scoped_queryset(self, user):
@@ -119,6 +120,7 @@ class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, ScopedGenericViewSet):
     serializer_class = WebhookDeliverySerializer
     permission_classes = [IsOperatorOrServiceRole]
     lookup_value_regex = UUID_PATTERN
+    filter_backends: list = []
 
     def scoped_queryset(self, user):
         return selectors.webhook_delivery_list(fetched_by=user)
