@@ -245,19 +245,19 @@ def test_every_ordering_parameter_lists_its_values(make_client, user, schema):
     assert client.get("/api/v1/zones/?ordering=secret_field").status_code == 400
 
 
-def test_no_operation_is_described_by_a_shared_view_base(schema):
-    """A view without a docstring gets no description, not the base's (the transaction machinery)."""
+@pytest.mark.parametrize("base", ["WritesInTransaction", "ScopedViewSetMixin", "ScopedAPIView", "PublicAPIView"])
+def test_no_operation_is_described_by_a_shared_view_base(monkeypatch, base):
+    """A view without a docstring gets no description, not a base's (which describes the machinery)."""
+    from drf_spectacular.plumbing import get_doc
+
     from pylon.api import viewsets
 
-    bases = [viewsets.WritesInTransaction, viewsets.ScopedViewSetMixin, viewsets.ScopedAPIView, viewsets.PublicAPIView]
-    first_lines = {base.__doc__.strip().splitlines()[0] for base in bases if base.__doc__}
-    assert first_lines
-    leaked = [
-        operation["operationId"]
-        for _, _, operation in operations(schema)
-        if any(line in operation.get("description", "") for line in first_lines)
-    ]
-    assert leaked == []
+    monkeypatch.setattr(getattr(viewsets, base), "__doc__", "The machinery.")
+    view = viewsets.PublicAPIView if base == "PublicAPIView" else viewsets.ScopedAPIView
+    undocumented = type("Undocumented", (view,), {})
+    documented = type("Documented", (view,), {"__doc__": "This endpoint."})
+    assert get_doc(undocumented) == ""
+    assert get_doc(documented) == "This endpoint."
 
 
 def test_enum_filters_refer_to_the_named_enums(schema):
