@@ -40,6 +40,16 @@ def stopped_broker():
 BROKER_FAULTS = {"frozen": frozen_broker, "stopped": stopped_broker}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def warm_process():
+    """The bound is a running server's: import what a first request and a first publish import (the
+    URL modules, every app's tasks) before the clock starts, as a served process already has."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (imports every app's URL and view modules)
+    app.loader.import_default_modules()
+
+
 def _timed(call):
     started = time.monotonic()
     result = call()
@@ -106,6 +116,19 @@ def test_the_relay_publishes_each_pending_event_to_the_real_broker_exactly_once(
         ]
     finally:
         app.control.purge()
+
+
+@pytest.mark.parametrize("fault", sorted(BROKER_FAULTS))
+def test_enqueue_on_commit_gives_up_promptly_on_a_broker_fault(fault, monkeypatch):
+    """Work with its own catch-up (an email, a webhook delivery) is queued by one bounded attempt."""
+    from pylon import background
+
+    warnings = []
+    monkeypatch.setattr(background.logger, "warning", lambda message, *args: warnings.append(message % args))
+    with BROKER_FAULTS[fault]():
+        _, elapsed = _timed(lambda: background.enqueue_now("outbox.tasks.outbox_relay"))
+    assert elapsed < PROMPT_SECONDS
+    assert len(warnings) == 1 and warnings[0].startswith("could not queue outbox.tasks.outbox_relay")
 
 
 # -- /healthz and /livez ---------------------------------------------------------------------------
