@@ -9,6 +9,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from apikeys.models import ApiKeyScope
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response, csv_stream
 from pylon.api.filters import FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
@@ -17,7 +18,7 @@ from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
 from scheduling import services as scheduling_services
 from workloads import batch, selectors, services
 from workloads.api import batch_input, exports
-from workloads.api.filtersets import WorkloadFilterSet
+from workloads.api.filtersets import WorkloadEventFilterSet, WorkloadFilterSet
 from workloads.api.serializers import (
     WORKLOAD_LIST_COLUMNS,
     AssignSerializer,
@@ -87,6 +88,13 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     filterset_class = WorkloadFilterSet
     search_fields = ["workload_name", "job_id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    required_scopes = {
+        **dict.fromkeys(["list", "retrieve", "events", "stats", "export"], ApiKeyScope.WORKLOADS_READ),
+        **dict.fromkeys(["create", "partial_update", "cancel"], ApiKeyScope.WORKLOADS_WRITE),
+        **dict.fromkeys(["assign", "start", "complete", "fail"], ApiKeyScope.WORKLOADS_OPERATE),
+    }
+    # A key cancels what it submitted with `write`; anyone else's workload takes `operate`.
+    foreign_row_scopes = {"cancel": ApiKeyScope.WORKLOADS_OPERATE}
 
     def scoped_queryset(self, user):
         return selectors.workload_list(fetched_by=user)
@@ -186,9 +194,10 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         summary="A workload's timeline",
         responses={200: WorkloadEventSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], filter_backends=[])
+    @action(detail=True, methods=["get"], filter_backends=[FilterBackend], filterset_class=WorkloadEventFilterSet)
     def events(self, request, pk=None):
-        page = self.paginate_queryset(selectors.workload_events(workload=self.get_object()))
+        events = self.filter_queryset(selectors.workload_events(workload=self.get_object()))
+        page = self.paginate_queryset(events)
         return self.get_paginated_response(WorkloadEventSerializer(page, many=True).data)
 
     @extend_schema(
