@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -11,7 +12,7 @@ from rest_framework.response import Response
 
 from apikeys.models import ApiKeyScope
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response, csv_stream
-from pylon.api.filters import FilterBackend, SafeSearchFilter
+from pylon.api.filters import UPDATED_SINCE_HELP, FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
@@ -192,12 +193,20 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     @extend_schema(
         operation_id="workloads_events_list",
         summary="A workload's timeline",
+        parameters=[
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description=UPDATED_SINCE_HELP),
+        ],
         responses={200: WorkloadEventSerializer(many=True)},
     )
-    @action(detail=True, methods=["get"], filter_backends=[FilterBackend], filterset_class=WorkloadEventFilterSet)
+    @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
-        events = self.filter_queryset(selectors.workload_events(workload=self.get_object()))
-        page = self.paginate_queryset(events)
+        # Filtered here, not by a filter backend: that would filter the workload's own lookup too.
+        filterset = WorkloadEventFilterSet(
+            request.query_params, queryset=selectors.workload_events(workload=self.get_object())
+        )
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(WorkloadEventSerializer(page, many=True).data)
 
     @extend_schema(
