@@ -278,6 +278,7 @@ class WorkloadBatchView(ScopedAPIView):
     # form's and workloads.batch's.
     model = ComputeWorkload
     serializer_class = BatchUploadResultSerializer
+    required_scopes = {"post": ApiKeyScope.WORKLOADS_WRITE}
     parser_classes = [batch_input.BatchJSONParser, batch_input.CSVParser, MultiPartParser]
 
     def scoped_queryset(self, user):
@@ -329,6 +330,7 @@ class WorkloadBatchTemplateView(ScopedAPIView):
     # Its example row names a zone the caller sees.
     model = GridZone
     content_negotiation_class = CSVDownloadNegotiation
+    required_scopes = {"get": ApiKeyScope.WORKLOADS_READ}
 
     def scoped_queryset(self, user):
         return zone_selectors.zone_list(fetched_by=user)
