@@ -222,3 +222,13 @@ class TestKeyRate:
         # The key's budget is its own: its operator is counted apart.
         person = client_for(operator).get("/api/v1/zones/")
         assert (person.status_code, person["RateLimit-Limit"], person["RateLimit-Remaining"]) == (200, "100", "99")
+
+
+def test_a_replayed_answer_does_not_repeat_stale_rate_figures(organization):
+    _, secret = api_key_create(organization, scopes=["workloads:write"])
+    client = key_client(secret)
+    body = {"workload_name": "Once", "host_dc": str(GridZoneFactory().pk)}
+    first = client.post(WORKLOADS, body, HTTP_IDEMPOTENCY_KEY="0f7d3a52-6f0e-4c57-a1d4-5b0e2f1c9a77")
+    again = client.post(WORKLOADS, body, HTTP_IDEMPOTENCY_KEY="0f7d3a52-6f0e-4c57-a1d4-5b0e2f1c9a77")
+    assert first.has_header("RateLimit-Remaining")
+    assert again["Idempotent-Replayed"] == "true" and not again.has_header("RateLimit-Remaining")
