@@ -4,9 +4,11 @@ from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from django.middleware import http
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from pylon.api.exceptions import DATABASE_UNAVAILABLE_MESSAGE, database_unavailable_headers, error_body
+from pylon.api.throttling import LIMIT_HEADERS
 from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ErrorCode
 
@@ -161,3 +163,18 @@ class ChunkedBodyMiddleware:
                 size = len(request.body)
             meta["CONTENT_LENGTH"] = str(size)
         return self.get_response(request)
+
+
+class ConditionalGetMiddleware(http.ConditionalGetMiddleware):
+    """Django's: every GET gets an ``ETag`` (a hash of the body) and ``If-None-Match`` with it is a
+    304 with no body, so a dashboard polling every 10 s transfers nothing when nothing changed.
+    Django builds the 304 afresh; the caller's ``RateLimit-*`` figures are carried over to it (a 304
+    counts against the rate like any request)."""
+
+    def process_response(self, request, response):
+        answer = super().process_response(request, response)
+        if answer is not response:
+            for name in LIMIT_HEADERS:
+                if response.has_header(name):
+                    answer[name] = response[name]
+        return answer

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "notifications.apps.NotificationsConfig",
     "analytics.apps.AnalyticsConfig",
     "webhooks.apps.WebhooksConfig",
+    "apikeys.apps.ApiKeysConfig",
 ]
 
 MIDDLEWARE = [
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "pylon.middleware.DatabaseUnavailableMiddleware",
     "pylon.middleware.ChunkedBodyMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Inside CORS (a 304 still carries its headers): ETag on every GET, If-None-Match → 304.
+    "pylon.middleware.ConditionalGetMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -260,7 +263,11 @@ ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN = env.bool("ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN"
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["pylon.api.authentication.JWTAuthentication"],
+    # The API key first: a bearer value that is not a Pylon key (`pyl_…`) is left to the JWT one.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apikeys.authentication.ApiKeyAuthentication",
+        "pylon.api.authentication.JWTAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["pylon.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pylon.api.parsers.JSONParser"],
@@ -274,7 +281,8 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "pylon.api.schema.PylonAutoSchema",
     "EXCEPTION_HANDLER": "pylon.api.exceptions.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": [],
+    # Per user and per API key, each with its own rate (pylon.api.throttling; RateLimit-* headers).
+    "DEFAULT_THROTTLE_CLASSES": ["pylon.api.throttling.PrincipalRateThrottle"],
     # Throttles key on the client address. With 0 trusted proxies it is the connection's REMOTE_ADDR
     # and X-Forwarded-For is ignored (anyone can forge it); behind N proxies that each append to it,
     # the Nth address from the right is the client. DRF's own default (None) trusts the header.
@@ -290,6 +298,8 @@ REST_FRAMEWORK = {
         "email_confirmation_resend": env.str("THROTTLE_EMAIL_CONFIRMATION_RESEND_RATE", default="3/hour"),
         # Changing a password checks the current one: a stolen access token must not guess it.
         "password_change": env.str("THROTTLE_PASSWORD_CHANGE_RATE", default="10/hour"),
+        "user": env.str("THROTTLE_USER_RATE", default="1200/min"),
+        "api_key": env.str("THROTTLE_API_KEY_RATE", default="600/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
@@ -331,8 +341,16 @@ IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S
 # --- CORS (the SPA) ---------------------------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=["http://localhost:5173"])
 CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key", "x-request-id")
-CORS_EXPOSE_HEADERS = ["Idempotent-Replayed", "X-Request-ID", "Retry-After"]
+CORS_ALLOW_HEADERS = (*default_cors_headers, "idempotency-key", "x-request-id", "x-api-key", "if-none-match")
+CORS_EXPOSE_HEADERS = [
+    "Idempotent-Replayed",
+    "X-Request-ID",
+    "Retry-After",
+    "ETag",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+]
 
 # --- OpenAPI ----------------------------------------------------------------------------------
 SPECTACULAR_SETTINGS = {
@@ -356,6 +374,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pylon.api.schema.document_repeated_query_arrays",
         "pylon.api.schema.reference_named_enums_in_parameters",
+        "pylon.api.schema.document_polling_headers",
     ],
     "COMPONENT_NO_READ_ONLY_REQUIRED": False,
     "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
@@ -393,6 +412,7 @@ SPECTACULAR_SETTINGS = {
         "AnalyticsGroupByEnum": "analytics.selectors.GroupBy",
         "WebhookEventTypeEnum": "webhooks.models.WebhookEventType",
         "WebhookDeliveryStatusEnum": "webhooks.models.DeliveryStatus",
+        "ApiKeyScopeEnum": "apikeys.models.ApiKeyScope",
     },
     "TAGS": [
         {"name": "auth", "description": "Registration, tokens and the signed-in profile."},
@@ -410,6 +430,7 @@ SPECTACULAR_SETTINGS = {
             "name": "webhooks",
             "description": "Signed HTTP callbacks to an organisation's endpoints (Standard Webhooks).",
         },
+        {"name": "api-keys", "description": "The organisation's API keys, for machines (operators)."},
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],
 }

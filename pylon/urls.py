@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("notifications.api.urls")),
     path("", include("analytics.api.urls")),
     path("", include("webhooks.api.urls")),
+    path("", include("apikeys.api.urls")),
 ]
 
 urlpatterns = [

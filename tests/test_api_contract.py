@@ -28,6 +28,7 @@ LISTS = [
     "/api/v1/workloads/{id}/events/",
     "/api/v1/webhooks/endpoints/",
     "/api/v1/webhooks/endpoints/{endpoint}/deliveries/",
+    "/api/v1/api-keys/",
 ]
 # Every operation id, pinned: they are the SDK's method names. Changed deliberately once (issue 8):
 # zones_intensity_list → zones_intensity_retrieve, workloads_recommendations_list →
@@ -49,6 +50,10 @@ OPERATION_IDS = {
     "accounts_users_retrieve",
     "auth_email_confirm",
     "auth_email_confirmation_resend",
+    "api_keys_create",
+    "api_keys_list",
+    "api_keys_retrieve",
+    "api_keys_revoke",
     "auth_logout",
     "auth_logout_everywhere",
     "auth_me_delete",

@@ -149,8 +149,10 @@ def test_a_scoped_api_view_cannot_drop_authentication():
 def _foreign_row(model, other_organization):
     """A row of ``model`` that belongs to ``other_organization`` (or to a member of it)."""
     from accounts.models import AuditAction, AuditEntry, Organization
+    from apikeys.models import ApiKey
     from notifications.models import Notification
     from tests.accounts.factories import UserFactory
+    from tests.apikeys.factories import api_key_create
     from tests.notifications.factories import NotificationFactory
     from tests.webhooks.factories import WebhookDeliveryFactory, WebhookEndpointFactory
     from tests.workloads.factories import WorkloadFactory
@@ -168,6 +170,7 @@ def _foreign_row(model, other_organization):
         type(stranger): lambda: stranger,
         WebhookEndpoint: lambda: WebhookEndpointFactory(organization=other_organization),
         WebhookDelivery: lambda: WebhookDeliveryFactory(endpoint__organization=other_organization),
+        ApiKey: lambda: api_key_create(other_organization)[0],
     }
     assert model in factories, f"add a factory of another organisation's {model.__name__} here"
     return factories[model]()
@@ -264,3 +267,44 @@ def test_hostile_input_never_500s(make_client, service_user, method, path, view)
         assert response.status_code < 500, f"{method} {path}?{query} body={body!r}: {response.status_code}"
         if response.status_code >= 400:
             assert set(response.json()) == {"code", "message", "fields"}
+
+
+def _key_routes():
+    """(method, path, view, action) for every route: the action is what ``required_scopes`` names."""
+    seen = set()
+    for route, callback in _walk(get_resolver().url_patterns):
+        if not route.startswith("api/v1/") or "format" in route:
+            continue
+        view = callback.cls
+        actions = getattr(callback, "actions", None) or {
+            m: m for m in view.http_method_names if hasattr(view, m) and m not in ("options", "head")
+        }
+        for method, action in actions.items():
+            if method not in ("options", "head"):
+                seen.add((method.upper(), _concrete(route), view, action))
+    return sorted(seen, key=lambda e: (e[1], e[0]))
+
+
+KEY_ROUTES = _key_routes()
+
+
+@pytest.mark.parametrize("method,path,view,action", KEY_ROUTES, ids=[f"{m} {p}" for m, p, _, _ in KEY_ROUTES])
+def test_every_route_declares_the_scope_a_key_needs_or_refuses_keys(organization, method, path, view, action):
+    """A new endpoint takes no API key until it names the scope it needs (``required_scopes``): a key
+    holding every scope is refused with 403 wherever nothing is declared, and let through where it is."""
+    from apikeys.models import ApiKeyScope
+    from tests.apikeys.factories import api_key_create, key_client
+
+    if (method, path) in PUBLIC:
+        pytest.skip("public endpoint")
+    declared = (getattr(view, "required_scopes", None) or {}).get(action)
+    assert declared is None or declared in ApiKeyScope.values, f"{view.__name__}.{action}: unknown scope {declared}"
+    _, secret = api_key_create(organization)
+    response = key_client(secret).generic(
+        method, path.format(pk=uuid.uuid4()), data="{}", content_type="application/json"
+    )
+    refused = response.status_code == 403 and "API key" in response.json()["message"]
+    if declared is None:
+        assert refused, f"{method} {path} answered {response.status_code} to a key, but declares no scope"
+    else:
+        assert response.status_code != 401 and not refused, f"{method} {path}: {response.status_code}"

@@ -15,6 +15,7 @@ from analytics.api.serializers import (
     ZoneProfileSerializer,
     ZoneUtilisationSerializer,
 )
+from apikeys.models import ApiKeyScope
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.viewsets import ScopedAPIView
@@ -36,6 +37,7 @@ def _query(serializer_class, request) -> dict:
 class _WorkloadFiguresView(ScopedAPIView):
     # Figures over the caller's workloads; the selectors scope them through the same selector.
     model = ComputeWorkload
+    required_scopes = {"get": ApiKeyScope.WORKLOADS_READ}
 
     def scoped_queryset(self, user):
         return workload_selectors.workload_list(fetched_by=user)
@@ -105,6 +107,7 @@ class ZoneUtilisationView(_WorkloadFiguresView):
 @extend_schema(tags=["analytics"])
 class ZoneProfileView(ScopedAPIView):
     model = GridZone
+    required_scopes = {"get": ApiKeyScope.ZONES_READ}
 
     def scoped_queryset(self, user):
         return zone_selectors.zone_list(fetched_by=user)

@@ -1,3 +1,4 @@
+from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 from notifications import selectors, services
 from notifications.api.serializers import NotificationSerializer, NotificationsMarkedSerializer
 from notifications.models import Notification
-from pylon.api.filters import FilterBackend, PylonFilterSet
+from pylon.api.filters import FilterBackend, PylonFilterSet, updated_since_filter
 from pylon.api.viewsets import ScopedGenericViewSet
 
 
@@ -18,12 +19,18 @@ class NotificationFilterSet(PylonFilterSet):
         help_text="`true`: unread only; `false`: read only.",
     )
 
+    # A notification changes once: when it is read.
+    updated_since = updated_since_filter(method="filter_updated_since")
+
     class Meta:
         model = Notification
         fields: list[str] = []
 
     def filter_unread(self, queryset, name, value):
         return queryset.filter(read_at__isnull=value == "true")
+
+    def filter_updated_since(self, queryset, name, value):
+        return queryset.filter(Q(created_at__gte=value) | Q(read_at__gte=value))
 
 
 @extend_schema(tags=["notifications"])

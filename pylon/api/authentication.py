@@ -6,6 +6,7 @@ help. An access token whose signature is good but whose ``exp`` has passed is ``
 """
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken, TokenError
 from rest_framework_simplejwt.settings import api_settings
@@ -16,6 +17,16 @@ from pylon.core.exceptions import ErrorCode
 class AccessTokenExpired(InvalidToken):
     default_detail = "The access token has expired; get a new one at POST /api/v1/auth/token/refresh/."
     default_code = ErrorCode.TOKEN_EXPIRED
+
+
+class ApiKeyNotValid(AuthenticationFailed):
+    default_detail = "The API key is malformed, unknown or revoked."
+    default_code = ErrorCode.API_KEY_NOT_VALID
+
+
+class ApiKeyExpired(AuthenticationFailed):
+    default_detail = "The API key has expired; an operator of the organisation can create a new one."
+    default_code = ErrorCode.API_KEY_EXPIRED
 
 
 class JWTAuthentication(authentication.JWTAuthentication):

@@ -67,6 +67,20 @@ class StrictOrderingFilter(filters.OrderingFilter):
         ]
 
 
+UPDATED_SINCE_HELP = (
+    "Only rows changed at or after this time (ISO 8601; without an offset, UTC): poll with the time of the "
+    "previous answer's newest change, and get only what changed since. Inclusive, so nothing changed at that "
+    "same instant is missed (a row may come twice)."
+)
+
+
+def updated_since_filter(field_name: str = "updated_at", method: str | None = None) -> django_filters.Filter:
+    """The ``updated_since`` filter every pollable list offers, on the field that moves when a row changes."""
+    if method is not None:
+        return django_filters.IsoDateTimeFilter(method=method, help_text=UPDATED_SINCE_HELP)
+    return django_filters.IsoDateTimeFilter(field_name=field_name, lookup_expr="gte", help_text=UPDATED_SINCE_HELP)
+
+
 class PylonFilterSet(django_filters.FilterSet):
     """The project's filter sets: multi-value filters take repeated and comma-separated values alike,
     and a filter sent empty (``?submitted_before=``) or a boolean that is not one (``?is_active=null``)

@@ -10,7 +10,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from pylon.api.permissions import key_scope_for
 from pylon.api.serializers import ErrorSerializer, StrictInputMixin
+from pylon.api.throttling import LIMIT_HEADERS
 from pylon.idempotency import policy as idempotency
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
@@ -31,7 +33,29 @@ def error_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(response=ErrorSerializer, description=description)
 
 
+API_KEY_SCHEME = "apiKeyAuth"
+
+
 class PylonAutoSchema(AutoSchema):
+    def _key_scope(self) -> str | None:
+        return key_scope_for(self.view, self.method)
+
+    def get_auth(self):
+        # An operation that refuses API keys does not offer them to generated clients.
+        auth = super().get_auth()
+        if self._key_scope() is None:
+            auth = [entry for entry in auth if API_KEY_SCHEME not in entry]
+        return auth
+
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        scope = self._key_scope()
+        if operation is not None and scope is not None and operation.get("security"):
+            said = f"API keys need the scope `{scope}`."
+            description = operation.get("description")
+            operation["description"] = f"{description}\n\n{said}" if description else said
+        return operation
+
     def _takes_idempotency_key(self) -> bool:
         return idempotency.applies_to(type(self.view), self.method)
 
@@ -64,11 +88,12 @@ class PylonAutoSchema(AutoSchema):
             errors.append(
                 (
                     "401",
-                    "No valid access token: `not_authenticated` (none sent), `token_expired` (refresh it at "
-                    "`POST /api/v1/auth/token/refresh/`), `token_not_valid` (forged, revoked or malformed).",
+                    "No valid credentials: `not_authenticated` (none sent), `token_expired` (refresh it at "
+                    "`POST /api/v1/auth/token/refresh/`), `token_not_valid` (forged, revoked or malformed), "
+                    "`api_key_not_valid` (malformed, unknown or revoked key), `api_key_expired`.",
                 )
             )
-            errors.append(("403", "The caller's role may not do this (`permission_denied`)."))
+            errors.append(("403", "The caller's role, or the API key's scopes, may not do this (`permission_denied`)."))
         if "{" in self.path:
             errors.append(("404", "No such object, or not one the caller may see (`not_found`)."))
         elif self._is_list_view() and self._get_paginator():
@@ -177,3 +202,59 @@ def lib_doc_excludes():
 
     bases = [viewsets.WritesInTransaction, viewsets.ScopedViewSetMixin, viewsets.ScopedAPIView, viewsets.PublicAPIView]
     return [*get_lib_doc_excludes(), *bases, viewsets.ScopedReadOnlyViewSet, viewsets.ScopedGenericViewSet]
+
+
+POLLING_HEADERS = {
+    "ETag": {
+        "description": "A hash of the body. Send it back as `If-None-Match` to get a 304 with no body while "
+        "nothing changed.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit-Limit": {
+        "description": "Requests allowed per window to this caller (a person: per user; an API key: per key).",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "schema": {"type": "integer"},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until the oldest counted request leaves the window.",
+        "schema": {"type": "integer"},
+    },
+}
+IF_NONE_MATCH = {
+    "in": "header",
+    "name": "If-None-Match",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "The `ETag` of the copy the caller holds: if the answer is the same, a 304 with no body.",
+}
+
+
+def _header_refs(names) -> dict:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def document_polling_headers(result, generator, request, public):
+    """Cheap polling, on every operation: ``RateLimit-*`` on the answers to signed-in callers, and on
+    every GET an ``ETag`` and ``If-None-Match`` → 304 (``pylon.middleware.ConditionalGetMiddleware``)."""
+    result.setdefault("components", {})["headers"] = POLLING_HEADERS
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            responses = operation.get("responses", {})
+            signed_in = any(entry for entry in operation.get("security", [{}]))
+            limit_headers = _header_refs(LIMIT_HEADERS) if signed_in else {}
+            for code, response in responses.items():
+                if limit_headers and (code.startswith("2") or code == "429"):
+                    response.setdefault("headers", {}).update(limit_headers)
+            streamed = "text/csv" in responses.get("200", {}).get("content", {})  # streamed: no ETag
+            if method == "get" and "200" in responses and not streamed:
+                responses["200"].setdefault("headers", {}).update(_header_refs(["ETag"]))
+                operation.setdefault("parameters", []).append(IF_NONE_MATCH)
+                responses["304"] = {
+                    "description": "Not modified: the `If-None-Match` sent is the current `ETag`; no body.",
+                    "headers": _header_refs(["ETag", *LIMIT_HEADERS] if signed_in else ["ETag"]),
+                }
+                operation["responses"] = dict(sorted(responses.items()))
+    return result

@@ -34,6 +34,7 @@ from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pylon.api.permissions import ApiKeyScopes
 from pylon.api.renderers import ORJSONRenderer
 
 NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response", "dispatch")
@@ -82,8 +83,17 @@ class ScopedViewSetMixin(WritesInTransaction):
                     "selector, so that visibility is decided in one place."
                 )
 
+    #: The scope an API key needs per action (``pylon.api.permissions.key_scope_for``); an action not
+    #: named refuses keys.
+    required_scopes: dict[str, str] = {}
+
     def scoped_queryset(self, user) -> QuerySet:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def get_permissions(self):
+        # The key's scopes narrow whatever the view allows (checked first, so a key hears why);
+        # a subclass cannot drop them.
+        return [ApiKeyScopes(), *super().get_permissions()]
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
@@ -124,6 +134,10 @@ class ScopedViewSetMixin(WritesInTransaction):
         ):
             response = self.handle_exception(PermissionDenied(LEFT_SCOPE.format(name="row")))
         response = super().finalize_response(request, response, *args, **kwargs)
+        rate_limit = getattr(request, "rate_limit", None)
+        if rate_limit is not None:
+            for name, value in rate_limit.headers().items():
+                response[name] = value
         # Errors are the one JSON error format even when the request negotiated another format
         # (``?format=csv`` on a download): a client always gets an ``Error`` it can parse.
         if isinstance(response, Response) and response.status_code >= 400:

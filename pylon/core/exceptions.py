@@ -17,6 +17,8 @@ class ErrorCode(models.TextChoices):
     AUTHENTICATION_FAILED = "authentication_failed", "The credentials are wrong."
     TOKEN_NOT_VALID = "token_not_valid", "The token is invalid or revoked."
     TOKEN_EXPIRED = "token_expired", "The access token has expired; refresh it."
+    API_KEY_NOT_VALID = "api_key_not_valid", "The API key is malformed, unknown or revoked."
+    API_KEY_EXPIRED = "api_key_expired", "The API key has expired."
     PERMISSION_DENIED = "permission_denied", "You may not do this."
     NOT_FOUND = "not_found", "Not found."
     METHOD_NOT_ALLOWED = "method_not_allowed", "Method not allowed."

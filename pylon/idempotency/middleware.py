@@ -16,6 +16,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 
 from pylon.api.exceptions import error_body
+from pylon.api.throttling import LIMIT_HEADERS
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.idempotency import policy, services
 from pylon.observability.metrics import idempotent_replays
@@ -121,7 +122,8 @@ class IdempotencyMiddleware:
                     record=record,
                     status_code=response.status_code,
                     content_type=response.get("Content-Type", ""),
-                    headers=dict(response.items()),
+                    # The rate figures were the first request's: a replay must not report them as now.
+                    headers={k: v for k, v in response.items() if k not in LIMIT_HEADERS},
                     body=body,
                 )
                 return

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 
 from accounts import selectors as account_selectors
 from accounts.models import Organization
+from apikeys.models import ApiKeyScope
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
@@ -28,6 +29,7 @@ from workloads.models import ComputeWorkload
 @extend_schema(tags=["workloads"])
 class WorkloadRecommendationsView(ScopedAPIView):
     model = ComputeWorkload
+    required_scopes = {"get": ApiKeyScope.WORKLOADS_READ}
 
     def scoped_queryset(self, user):
         return workload_selectors.workload_list(fetched_by=user)
@@ -69,6 +71,7 @@ class SchedulingQueueViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
     serializer_class = QueueEntrySerializer
     permission_classes = [IsOperatorOrServiceRole]
     filter_backends: list = []
+    required_scopes = {"list": ApiKeyScope.WORKLOADS_READ}
 
     def scoped_queryset(self, user):
         return selectors.queue_list(fetched_by=user)
@@ -91,6 +94,8 @@ class SchedulingPolicyView(ScopedAPIView):
 
     # Scoped by the organisation: one the caller may not act in is a 404.
     model = Organization
+    # Keys read the policy; changing it is a person's (an operator's) decision.
+    required_scopes = {"get": ApiKeyScope.WORKLOADS_READ}
 
     def scoped_queryset(self, user):
         return account_selectors.organization_list(fetched_by=user)
@@ -149,6 +154,7 @@ class SchedulingPreviewView(ScopedAPIView):
         return account_selectors.organization_list(fetched_by=user)
 
     idempotency_exempt = True  # writes nothing: there is no effect to repeat
+    required_scopes = {"post": ApiKeyScope.WORKLOADS_READ}  # reads options, writes nothing
 
     @extend_schema(
         operation_id="scheduling_preview",

@@ -3,6 +3,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apikeys.models import ApiKeyScope
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.viewsets import ScopedGenericViewSet
 from webhooks import selectors, services
@@ -51,6 +52,10 @@ class WebhookEndpointViewSet(
     lookup_value_regex = UUID_PATTERN
     filter_backends: list = []
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    required_scopes = dict.fromkeys(
+        ["list", "retrieve", "create", "partial_update", "destroy", "rotate_secret", "ping", "deliveries"],
+        ApiKeyScope.WEBHOOKS_MANAGE,
+    )
 
     def scoped_queryset(self, user):
         return selectors.webhook_endpoint_list(fetched_by=user)
@@ -121,6 +126,7 @@ class WebhookDeliveryViewSet(mixins.RetrieveModelMixin, ScopedGenericViewSet):
     permission_classes = [IsOperatorOrServiceRole]
     lookup_value_regex = UUID_PATTERN
     filter_backends: list = []
+    required_scopes = dict.fromkeys(["retrieve", "redeliver"], ApiKeyScope.WEBHOOKS_MANAGE)
 
     def scoped_queryset(self, user):
         return selectors.webhook_delivery_list(fetched_by=user)

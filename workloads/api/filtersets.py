@@ -1,6 +1,6 @@
 import django_filters
 
-from pylon.api.filters import PylonFilterSet
+from pylon.api.filters import PylonFilterSet, updated_since_filter
 from workloads.models import ComputeWorkload, Urgency, WorkloadStatus, WorkloadType
 
 
@@ -28,6 +28,7 @@ class WorkloadFilterSet(PylonFilterSet):
     submitted_before = django_filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="lt")
     deadline_after = django_filters.IsoDateTimeFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = django_filters.IsoDateTimeFilter(field_name="deadline", lookup_expr="lt")
+    updated_since = updated_since_filter("updated_at")
     ordering = django_filters.OrderingFilter(
         fields=(
             ("submitted_at", "submitted_at"),
@@ -45,3 +46,9 @@ class WorkloadFilterSet(PylonFilterSet):
     class Meta:
         model = ComputeWorkload
         fields: list[str] = []
+
+
+class WorkloadEventFilterSet(PylonFilterSet):
+    # Events are never changed once written: "updated" is when they happened. No ``Meta.model``: the
+    # action's view is the workloads' (django-filter would insist the two models match).
+    updated_since = updated_since_filter("created_at")

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -9,15 +10,16 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
+from apikeys.models import ApiKeyScope
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response, csv_stream
-from pylon.api.filters import FilterBackend, SafeSearchFilter
+from pylon.api.filters import UPDATED_SINCE_HELP, FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
 from scheduling import services as scheduling_services
 from workloads import batch, selectors, services
 from workloads.api import batch_input, exports
-from workloads.api.filtersets import WorkloadFilterSet
+from workloads.api.filtersets import WorkloadEventFilterSet, WorkloadFilterSet
 from workloads.api.serializers import (
     WORKLOAD_LIST_COLUMNS,
     AssignSerializer,
@@ -87,6 +89,13 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     filterset_class = WorkloadFilterSet
     search_fields = ["workload_name", "job_id"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    required_scopes = {
+        **dict.fromkeys(["list", "retrieve", "events", "stats", "export"], ApiKeyScope.WORKLOADS_READ),
+        **dict.fromkeys(["create", "partial_update", "cancel"], ApiKeyScope.WORKLOADS_WRITE),
+        **dict.fromkeys(["assign", "start", "complete", "fail"], ApiKeyScope.WORKLOADS_OPERATE),
+    }
+    # A key cancels what it submitted with `write`; anyone else's workload takes `operate`.
+    foreign_row_scopes = {"cancel": ApiKeyScope.WORKLOADS_OPERATE}
 
     def scoped_queryset(self, user):
         return selectors.workload_list(fetched_by=user)
@@ -184,11 +193,20 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     @extend_schema(
         operation_id="workloads_events_list",
         summary="A workload's timeline",
+        parameters=[
+            OpenApiParameter("updated_since", OpenApiTypes.DATETIME, description=UPDATED_SINCE_HELP),
+        ],
         responses={200: WorkloadEventSerializer(many=True)},
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
-        page = self.paginate_queryset(selectors.workload_events(workload=self.get_object()))
+        # Filtered here, not by a filter backend: that would filter the workload's own lookup too.
+        filterset = WorkloadEventFilterSet(
+            request.query_params, queryset=selectors.workload_events(workload=self.get_object())
+        )
+        if not filterset.is_valid():
+            raise translate_validation(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
         return self.get_paginated_response(WorkloadEventSerializer(page, many=True).data)
 
     @extend_schema(
@@ -260,6 +278,7 @@ class WorkloadBatchView(ScopedAPIView):
     # form's and workloads.batch's.
     model = ComputeWorkload
     serializer_class = BatchUploadResultSerializer
+    required_scopes = {"post": ApiKeyScope.WORKLOADS_WRITE}
     parser_classes = [batch_input.BatchJSONParser, batch_input.CSVParser, MultiPartParser]
 
     def scoped_queryset(self, user):
@@ -311,6 +330,7 @@ class WorkloadBatchTemplateView(ScopedAPIView):
     # Its example row names a zone the caller sees.
     model = GridZone
     content_negotiation_class = CSVDownloadNegotiation
+    required_scopes = {"get": ApiKeyScope.WORKLOADS_READ}
 
     def scoped_queryset(self, user):
         return zone_selectors.zone_list(fetched_by=user)

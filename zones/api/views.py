@@ -7,6 +7,7 @@ from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apikeys.models import ApiKeyScope
 from pylon.api.permissions import IsServiceRoleOrReadOnly
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedGenericViewSet
@@ -78,6 +79,10 @@ class GridZoneViewSet(
     ordering_fields = ["carbon_intensity", "energy_price", "zone_name", "grid_zone_code"]
     ordering = ["zone_name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+    # Keys read zones; changing them is the service role's, signed in as a person.
+    required_scopes = dict.fromkeys(
+        ["list", "retrieve", "intensity_series", "intensity_snapshot", "map"], ApiKeyScope.ZONES_READ
+    )
 
     def scoped_queryset(self, user):
         return selectors.zone_list(fetched_by=user)
