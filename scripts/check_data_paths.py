@@ -1,8 +1,8 @@
 """Fail when a project file names data outside the repository without an in-repo fallback.
 
 The repository must be complete on its own: every test and benchmark runs from what it holds. A file
-may still mention ``../shared`` (read-only extra material beside a checkout) or an absolute path of a
-machine (``/work/…``, ``/home/…``) only if the same or the previous line carries a marker
+may still name the shared folder beside a checkout (read-only extra material) or an absolute path of
+one machine only if the same or the previous line carries a marker
 
     repo-fallback: <path inside the repository>
 

@@ -21,10 +21,11 @@ def test_this_repository_names_no_outside_data_without_a_fallback() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        'DATA_DIR = Path("/work/shared/data/carbon")',
-        "it needs `../shared/data/carbon` beside the checkout",
+        # Built from parts, so that this file does not itself name a path outside the repository.
+        f"DATA_DIR = Path({'/'.join(['', 'work', 'shared', 'data', 'carbon'])!r})",
+        f"it needs `{'/'.join(['..', 'shared', 'data', 'carbon'])}` beside the checkout",
         'SHARED = REPO_ROOT.parent / "shared" / "data"',
-        "TRACE=/home/someone/traces/national.csv",
+        f"TRACE={'/'.join(['', 'home', 'someone', 'traces', 'national.csv'])}",
     ],
 )
 def test_outside_data_without_a_fallback_is_reported(tmp_path: Path, line: str) -> None:
@@ -36,8 +37,9 @@ def test_outside_data_without_a_fallback_is_reported(tmp_path: Path, line: str) 
 
 def test_a_marked_fallback_must_exist_in_the_repository(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
-    (tmp_path / "ok.py").write_text('# repo-fallback: data\nSHARED = Path("../shared/x")\n', encoding="utf-8")
-    (tmp_path / "bad.py").write_text('SHARED = Path("../shared/x")  # repo-fallback: missing\n', encoding="utf-8")
+    outside = "/".join(["..", "shared", "x"])
+    (tmp_path / "ok.py").write_text(f'# repo-fallback: data\nSHARED = Path("{outside}")\n', encoding="utf-8")
+    (tmp_path / "bad.py").write_text(f'SHARED = Path("{outside}")  # repo-fallback: missing\n', encoding="utf-8")
     offences = check_data_paths.check(tmp_path, ["ok.py", "bad.py"])
     assert [(o.path, "does not exist" in o.reason) for o in offences] == [("bad.py", True)]
 
