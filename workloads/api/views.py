@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.utils import timezone
 from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
@@ -11,7 +11,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from apikeys.models import ApiKeyScope
-from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response, csv_stream
+from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
 from pylon.api.filters import UPDATED_SINCE_HELP, FilterBackend, SafeSearchFilter
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
@@ -239,21 +239,15 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
                 "format", str, enum=["csv"], description="The file format; only `csv` is offered (the default)."
             )
         ],
-        responses={
-            (200, "text/csv"): OpenApiResponse(
-                response=OpenApiTypes.STR, description="The CSV file (`Content-Disposition: attachment`)."
-            )
-        },
+        responses=csv_schema_response("The CSV file (`Content-Disposition: attachment`)."),
     )
     @action(detail=False, methods=["get"], pagination_class=None, renderer_classes=[CSVRenderer])
     def export(self, request):
         workloads = self.filter_queryset(self.get_queryset())
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response = StreamingHttpResponse(
-            csv_stream(exports.HEADER, exports.workload_export_rows(workloads)), content_type="text/csv; charset=utf-8"
+        return csv_response(
+            filename=f"workloads-{stamp}.csv", header=exports.HEADER, rows=exports.workload_export_rows(workloads)
         )
-        response["Content-Disposition"] = f'attachment; filename="workloads-{stamp}.csv"'
-        return response
 
     def perform_content_negotiation(self, request, force=False):
         try:
