@@ -8,13 +8,21 @@ import pytest
 from django.utils import timezone
 
 from conftest import REQUEST_OVERHEAD_QUERIES
+from outbox import services as outbox
+from outbox.models import EventType, OutboxEvent
 from pylon.api.renderers import to_json
 from tests.accounts.factories import OperatorFactory, UserFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
-from workloads.api.serializers import WORKLOAD_LIST_COLUMNS, ComputeWorkloadSerializer, workload_list_representation
+from workloads.api.serializers import (
+    WORKLOAD_LIST_COLUMNS,
+    ComputeWorkloadSerializer,
+    workload_list_representation,
+    workload_snapshot_representations,
+)
 from workloads.models import ComputeWorkload
 from workloads.selectors import workload_list
+from workloads.services import workload_event
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +69,33 @@ def test_the_fast_output_is_exactly_the_serializers(user):
     slow = ComputeWorkloadSerializer(queryset, many=True).data
     assert to_json(fast) == to_json(slow)
     assert list(fast[0]) == list(slow[0])  # same fields, same order
+
+
+def test_an_events_snapshot_is_shaped_exactly_as_the_serializer_shapes_the_workload(user):
+    """Webhooks send ``data.workload`` from the snapshot an event recorded (the API's ``ComputeWorkload``)."""
+    zones = GridZoneFactory.create_batch(2)
+    workload = WorkloadFactory(
+        user=user,
+        status="COMPLETED",
+        host_dc=zones[0],
+        chosen_grid_zone=zones[1],
+        recommended_grid_zone=zones[1],
+        planned_start=timezone.now(),
+        actual_start=timezone.now(),
+        actual_end=timezone.now() + timedelta(minutes=90),
+        actual_energy_kwh=Decimal("12.345"),
+        carbon_emitted_kg=Decimal("1.2345"),
+        cost_gbp=Decimal("3.1"),
+        carbon_cap_gco2=Decimal("1500.5"),
+    )
+    pending = WorkloadFactory(user=user, host_dc=zones[1], deadline=None, estimated_energy_kwh=None)
+    workloads = [workload, pending]
+    events = outbox.events_record(
+        events=[workload_event(w, event_type=EventType.WORKLOAD_SUBMITTED, actor=user) for w in workloads]
+    )
+    recorded = [OutboxEvent.objects.get(pk=event.pk).payload["workload"] for event in events]  # JSON, as stored
+    shaped = workload_snapshot_representations(recorded)
+    assert to_json(shaped) == to_json(ComputeWorkloadSerializer(workloads, many=True).data)
 
 
 class TestCursorPagination:

@@ -21,6 +21,10 @@ class WebhookRecommendationSerializer(serializers.Serializer):
 
 
 class WebhookMessageDataSerializer(serializers.Serializer):
+    """What the event says: `workload` in every `workload.*` message, the others where they apply."""
+
+    sparse = True  # its optional fields are absent where they do not apply (``PylonAutoSchema``)
+
     workload = ComputeWorkloadSerializer(
         required=False,
         help_text=(
