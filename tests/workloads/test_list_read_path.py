@@ -41,7 +41,8 @@ def _walk(client, url):
     return pages
 
 
-def test_the_fast_output_is_exactly_the_serializers(user):
+def _workloads_of_every_kind(user) -> list[ComputeWorkload]:
+    """A finished workload with every field set (decimals, times, five zones) and a bare pending one."""
     zones = GridZoneFactory.create_batch(3)
     finished = WorkloadFactory(
         user=user,
@@ -64,7 +65,11 @@ def test_the_fast_output_is_exactly_the_serializers(user):
         workload_name="naïve “quotes” ✓",
     )
     pending = WorkloadFactory(user=user, host_dc=zones[2], deadline=None, estimated_energy_kwh=None)
-    queryset = workload_list(fetched_by=user).filter(pk__in=[finished.pk, pending.pk])
+    return [finished, pending]
+
+
+def test_the_fast_output_is_exactly_the_serializers(user):
+    queryset = workload_list(fetched_by=user).filter(pk__in=[w.pk for w in _workloads_of_every_kind(user)])
     fast = workload_list_representation(list(queryset.values(*WORKLOAD_LIST_COLUMNS)))
     slow = ComputeWorkloadSerializer(queryset, many=True).data
     assert to_json(fast) == to_json(slow)
@@ -73,23 +78,7 @@ def test_the_fast_output_is_exactly_the_serializers(user):
 
 def test_an_events_snapshot_is_shaped_exactly_as_the_serializer_shapes_the_workload(user):
     """Webhooks send ``data.workload`` from the snapshot an event recorded (the API's ``ComputeWorkload``)."""
-    zones = GridZoneFactory.create_batch(2)
-    workload = WorkloadFactory(
-        user=user,
-        status="COMPLETED",
-        host_dc=zones[0],
-        chosen_grid_zone=zones[1],
-        recommended_grid_zone=zones[1],
-        planned_start=timezone.now(),
-        actual_start=timezone.now(),
-        actual_end=timezone.now() + timedelta(minutes=90),
-        actual_energy_kwh=Decimal("12.345"),
-        carbon_emitted_kg=Decimal("1.2345"),
-        cost_gbp=Decimal("3.1"),
-        carbon_cap_gco2=Decimal("1500.5"),
-    )
-    pending = WorkloadFactory(user=user, host_dc=zones[1], deadline=None, estimated_energy_kwh=None)
-    workloads = [workload, pending]
+    workloads = _workloads_of_every_kind(user)
     events = outbox.events_record(
         events=[workload_event(w, event_type=EventType.WORKLOAD_SUBMITTED, actor=user) for w in workloads]
     )
