@@ -105,10 +105,10 @@ def _captured():
     """Record what the engine hands the placement step (the options, needs, free capacity, greedy)."""
     real, seen = placement.improve, {}
 
-    def spy(cand, needs, free, greedy, **kwargs):
+    def spy(cand, needs, free, greedy, worth=None, **kwargs):
         started = time.perf_counter()
-        choice = real(cand, needs, free, greedy, **kwargs)
-        seen.update(cand=cand, needs=needs, free=free, greedy=greedy, choice=choice)
+        choice = real(cand, needs, free, greedy, worth, **kwargs)
+        seen.update(cand=cand, needs=needs, free=free, greedy=greedy, worth=worth, choice=choice)
         seen["seconds"] = time.perf_counter() - started
         return choice
 
