@@ -63,6 +63,10 @@ REPAIR_EVERY = 6
 #: Workloads a ruin takes out at most (plus unplaced workloads that could use the room).
 RUIN_SIZE = 10
 UNPLACED_PER_RUIN = 3
+#: How much worse than the best a search round's result may be and still be kept, at the start (it
+#: shrinks to nothing): this share of a contended workload's average cost.
+MARGIN = 0.5
+MUSTS_FIRST = True
 SEED = 20_260_401
 
 #: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
@@ -119,6 +123,11 @@ class _State:
         self.choice[i] = -1
         self.placed -= 1
         self.cost -= float(c.cost[p])
+
+    def fits(self, i: int, p: int) -> bool:
+        c = self.cand
+        z, a, b = c.zone[p], c.first[p], c.end[p]
+        return all(self.free[r, z, a:b].min() >= self.needs[i, r] - TOLERANCE for r in self.active[i])
 
     def fitting(self, i: int, options: IntArray) -> BoolArray:
         """Which of ``options`` (of workload ``i``) fit now: one cumulative count per resource."""
@@ -254,15 +263,25 @@ def _price(
             stall += 1
             if stall >= 4:
                 theta, stall = theta / 2.0, 0
+        # Each workload's pick: its least reduced cost (or none), and what it would lose without it.
+        hit = np.flatnonzero(reduced <= least[group])
+        picks = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
         if iteration % REPAIR_EVERY == 0:
-            state = _repair(fixed, _by_value(cand, _priced(cand, options, reduced)), order, must, deadline)
+            others = reduced.copy()
+            others[picks] = np.inf
+            regret = np.minimum(np.minimum.reduceat(others, starts), miss) - least
+            choice = np.full(len(needs), -1, dtype=np.intp)
+            choice[workloads] = np.where(least < miss, options[picks], -1)
+            urgency = np.zeros(len(needs))
+            urgency[workloads] = regret
+            state = _repair(fixed, _priced(cand, options, reduced), choice, urgency, order, must)
+            import os
+            if os.environ.get("H4DEBUG"): print("repair", None if state is None else state.value(), "relaxed placed", (least<miss).sum(), "dual", dual)
             if state is not None and _better(state.value(), best_value):
                 best, best_value = state, state.value()
                 unplaced = len(order) - (best.placed - fixed.placed)
                 upper = min(upper, best.cost - fixed.cost + miss_cost * unplaced)
-        # The subgradient: what each workload's pick (least reduced cost, or none) would hold.
-        hit = np.flatnonzero(reduced <= least[group])
-        picks = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
+        # The subgradient: what the picks would hold beyond the capacity.
         picks = picks[least[group[picks]] < miss[group[picks]]]
         gradient = np.stack(
             [
@@ -276,7 +295,13 @@ def _price(
         norm = float((gradient**2).sum())
         if norm <= TOLERANCE:
             break
-        prices = np.maximum(0.0, prices + theta * max(upper - dual, 1e-6 * abs(upper)) / norm * gradient)
+        # Polyak's step towards the best placement's value, at most a tenth of the dual's (an unplaced
+        # workload's penalty would make the first steps far too long).
+        target = min(upper - dual, 0.1 * abs(dual) + 1.0)
+        prices = np.maximum(0.0, prices + theta * max(target, 1e-6 * abs(upper)) / norm * gradient)
+    import os
+    if os.environ.get("H4DEBUG"):
+        print("price its", iteration, "lower", lower + fixed.cost, "upper", upper + fixed.cost, "best", best.value())
     return best
 
 
@@ -287,26 +312,31 @@ def _priced(cand: Candidates, options: IntArray, reduced: FloatArray) -> FloatAr
     return values
 
 
-def _repair(fixed: _State, ranked: IntArray, order: IntArray, must: BoolArray, deadline: float) -> _State | None:
-    """Priority-order placement of the ``order`` workloads on top of ``fixed``, each on its first option
-    in ``ranked`` that fits; None when a workload greedy placed finds no room (the placement is not
-    allowed) or time runs out."""
+def _repair(
+    fixed: _State, values: FloatArray, choice: IntArray, urgency: FloatArray, order: IntArray, must: BoolArray
+) -> _State | None:
+    """A placement from the relaxed picks ``choice`` (least reduced cost ``values``): on top of
+    ``fixed``, the ``order`` workloads take their pick while it fits, those with the most to lose
+    (``urgency``) first; the rest are placed by regret on ``values``. None when a workload greedy
+    placed finds no room (the placement is not allowed)."""
     state = fixed.clone()
-    ptr = state.cand.ptr
-    for i in order:
-        if time.perf_counter() > deadline:
-            return None
-        options = ranked[ptr[i] : ptr[i + 1]]
-        ok = state.fitting(int(i), options)
-        if ok.any():
-            state.put(int(i), int(options[np.argmax(ok)]))
-        elif must[i]:
-            return None
-    return state
+    left = []
+    for i in order[np.lexsort((-urgency[order], ~must[order]))]:
+        p = int(choice[i])
+        if p >= 0 and state.fits(int(i), p):
+            state.put(int(i), p)
+        else:
+            left.append(int(i))
+    ranked = _by_value(state.cand, values)
+    return state if _recreate(state, sorted(left), must, ranked, state.cand.ptr, values) else None
 
 
 def _search(state: _State, order: IntArray, must: BoolArray, deadline: float, max_rounds: int) -> _State:
-    """Ruin and recreate from ``state`` (changed in place and returned) while rounds and time last."""
+    """Ruin and recreate from ``state`` while rounds and time last; the best placement seen.
+
+    Record-to-record travel: a round's result is kept when it places as many and costs at most
+    the best's cost plus a margin that shrinks to zero as rounds and time run out (so the search
+    can cross a ridge to a better valley); it is the new best when it is better."""
     cand = state.cand
     ranked = _by_value(cand, cand.cost)
     ptr = cand.ptr
@@ -315,32 +345,39 @@ def _search(state: _State, order: IntArray, must: BoolArray, deadline: float, ma
     rng = np.random.default_rng(SEED)
     contended = np.zeros(len(state.choice), dtype=bool)
     contended[order] = True
+    best = state.clone()
     if len(order) < 2:
-        return state
-    for _ in range(max_rounds):
-        if time.perf_counter() > deadline:
+        return best
+    started = time.perf_counter()
+    span = deadline - started
+    margin = MARGIN * (float(np.abs(cand.cost[state.choice[order][state.choice[order] >= 0]]).sum()) + 1.0) / len(order)
+    for round_ in range(max_rounds):
+        now = time.perf_counter()
+        if now > deadline:
             break
+        progress = max(round_ / max_rounds, (now - started) / span if span > 0 else 0.0)
         i, target, removed = _ruin(state, order, contended, cheapest, ranked, rng)
         if i < 0:
             continue
-        before = state.value()
         old = {k: int(state.choice[k]) for k in [i, *removed]}
         for k in removed:
             if old[k] >= 0:
                 state.take(k)
-        if state.fitting(i, np.array([target]))[0]:
+        if state.fits(i, target):
             state.put(i, target)
-            if _recreate(state, [k for k in removed if k != i], must, ranked, ptr) and not _better(
-                before, state.value()
-            ):
-                continue
+            if _recreate(state, [k for k in removed if k != i], must, ranked, ptr):
+                if _better(state.value(), best.value()):
+                    best = state.clone()
+                    continue
+                if state.placed >= best.placed and state.cost <= best.cost + margin * (1.0 - progress):
+                    continue
         for k in old:
             if state.choice[k] >= 0:
                 state.take(k)
         for k, p in old.items():
             if p >= 0:
                 state.put(k, p)
-    return state
+    return best
 
 
 def _ruin(
@@ -425,7 +462,14 @@ def _lacking(state: _State, i: int, options: IntArray) -> FloatArray:
     return lacking
 
 
-def _recreate(state: _State, pending: list[int], must: BoolArray, ranked: IntArray, ptr: IntArray) -> bool:
+def _recreate(
+    state: _State,
+    pending: list[int],
+    must: BoolArray,
+    ranked: IntArray,
+    ptr: IntArray,
+    values: FloatArray | None = None,
+) -> bool:
     """Put the ``pending`` workloads back by regret (see the module's docstring); False when one greedy
     placed finds no room. Each turn checks every pending workload's options at once."""
     if not pending:
@@ -435,25 +479,32 @@ def _recreate(state: _State, pending: list[int], must: BoolArray, ranked: IntArr
     spans = ptr[ids + 1] - ptr[ids]
     options = ranked[np.repeat(ptr[ids] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())]
     seg = np.repeat(np.arange(ids.size), spans)
-    zone, first, end, cost = cand.zone[options], cand.first[options], cand.end[options], cand.cost[options]
+    zone, first, end = cand.zone[options], cand.first[options], cand.end[options]
+    cost = (cand.cost if values is None else values)[options]
+    # Per resource that can run short, the distinct needs of the pending workloads (0: never short).
     limited = [r for r in range(needs.shape[1]) if any(r in state.active[int(i)] for i in ids)]
-    levels = {r: np.unique(needs[ids, r], return_inverse=True) for r in limited}
+    levels = []
+    for r in limited:
+        amounts, level = np.unique(needs[ids, r], return_inverse=True)
+        levels.append((r, amounts, level[seg]))
+
+    def fitting(where: BoolArray | slice, z: int | slice) -> BoolArray:
+        """Which options ``where`` (all in zone ``z``, or all of them) fit: a count of short half
+        hours per need level, over the zone's (or every zone's) half hours, and two gathers."""
+        ok = np.ones(len(options), dtype=bool)[where]
+        for r, amounts, option_level in levels:
+            short = state.free[r][z][None] < amounts.reshape((-1,) + (1,) * state.free[r][z].ndim) - TOLERANCE
+            short[amounts <= 0] = False
+            count = np.zeros(short.shape[:-1] + (short.shape[-1] + 1,), dtype=np.int32)
+            np.cumsum(short, axis=-1, out=count[..., 1:])
+            at = (option_level[where], zone[where]) if isinstance(z, slice) else (option_level[where],)
+            ok &= count[(*at, end[where])] == count[(*at, first[where])]
+        return ok
+
+    fit = fitting(slice(None), slice(None))
     waiting = np.ones(ids.size, dtype=bool)
-    z_count, t_count = state.free.shape[1], state.free.shape[2]
-    count = np.zeros((z_count, t_count + 1), dtype=np.int32)
     while waiting.any():
-        ok = waiting[seg]
-        for r in limited:
-            values, level = levels[r]
-            option_level = level[seg]
-            for k, v in enumerate(values):
-                if v <= 0:
-                    continue
-                mine = ok & (option_level == k)
-                if not mine.any():
-                    continue
-                np.cumsum(state.free[r] < v - TOLERANCE, axis=1, out=count[:, 1:])
-                ok[mine] = count[zone[mine], end[mine]] == count[zone[mine], first[mine]]
+        ok = fit & waiting[seg]
         hit = np.flatnonzero(ok)
         has = np.zeros(ids.size, dtype=bool)
         has[seg[hit]] = True
@@ -468,9 +519,14 @@ def _recreate(state: _State, pending: list[int], must: BoolArray, ranked: IntArr
         has_second = np.r_[~head[1:], False][head]
         second = nxt[head]
         regret = np.where(has_second, cost[np.maximum(second, 0)] - cost[best], np.inf)
-        chosen = int(np.argmax(regret))  # ties: the first, the most urgent
-        state.put(int(ids[seg[best[chosen]]]), int(options[best[chosen]]))
-        waiting[seg[best[chosen]]] = False
+        # Workloads greedy placed first (they must find room), then the most regret; ties: the most urgent.
+        first_must = must[ids[seg[best]]] & MUSTS_FIRST
+        chosen = int(np.argmax(np.where(first_must, regret, -np.inf))) if first_must.any() else int(np.argmax(regret))
+        taken = best[chosen]
+        state.put(int(ids[seg[taken]]), int(options[taken]))
+        waiting[seg[taken]] = False
+        in_zone = zone == zone[taken]  # only options in the zone it took can stop fitting
+        fit[in_zone] = fitting(in_zone, int(zone[taken]))
     return True
 
 
