@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -54,7 +54,7 @@ TOLERANCE = 1e-9
 #: The placement step's default time budget (seconds) when the caller gives none.
 TIME_BUDGET = 1.0
 #: Search rounds at most (each: one ruin and one recreate); with no time budget, the step stops here.
-MAX_ROUNDS = 4000
+MAX_ROUNDS = 20_000
 #: Price iterations at most, and the share of the time budget they may take.
 PRICE_ITERATIONS = 60
 PRICE_SHARE = 0.25
@@ -63,15 +63,28 @@ REPAIR_EVERY = 6
 #: Workloads a ruin takes out at most (plus unplaced workloads that could use the room).
 RUIN_SIZE = 10
 UNPLACED_PER_RUIN = 3
+#: Blockers whose own way to another option is cleared too (an ejection chain two deep).
+CHAIN = 2
+#: The share of search rounds that try a move the prices suggest.
+GUIDED = 0.3
+#: The share of search rounds that take out everything running at the time of the move.
+SLICE = 0.2
 #: How much worse than the best a search round's result may be and still be kept, at the start (it
 #: shrinks to nothing): this share of a contended workload's average cost.
-MARGIN = 0.5
-MUSTS_FIRST = True
+MARGIN = 0.2
 SEED = 20_260_401
 
 #: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
 #: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
 PER_ZONE = 100
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long the step may search: ``seconds`` (None: no clock) and ``rounds`` at most."""
+
+    seconds: float | None = TIME_BUDGET
+    rounds: int = MAX_ROUNDS
 
 
 def _shortlist(cand: Candidates, greedy: IntArray, per_zone: int) -> IntArray:
@@ -215,22 +228,24 @@ def improve(
             best.put(int(i), int(greedy[i]))
 
     price_deadline = min(deadline, started + PRICE_SHARE * time_budget) if time_budget is not None else math.inf
-    best = _price(fixed, best, binding, order, must, price_deadline)
-    best = _search(best, order, must, deadline, max_rounds)
+    best, guide = _price(fixed, best, binding, order, must, price_deadline)
+    best = _search(best, guide, order, must, deadline, max_rounds)
     return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
 
 
 def _price(
     fixed: _State, best: _State, binding: BoolArray, order: IntArray, must: BoolArray, deadline: float
-) -> _State:
+) -> tuple[_State, IntArray]:
     """Subgradient optimisation of the capacity prices (the Lagrangian dual of "least cost, an
     unplaced workload costing more than any option"), with a priority-order repair every few
-    iterations; the best placement seen (``best`` or a repair)."""
+    iterations. Returns the best placement seen (``best`` or a repair) and the relaxed picks at the
+    best prices (option per workload, -1 = none: where the prices say each workload belongs)."""
     cand, needs = fixed.cand, fixed.needs
     capacity = np.where(binding, fixed.free, 0.0)  # prices live only where capacity can bind
     active = [r for r in range(3) if binding[r].any()]
+    guide = np.full(len(needs), -1, dtype=np.intp)
     if not active or not len(order):
-        return best
+        return best, guide
     z_count, t_count = binding.shape[1], binding.shape[2]
     in_order = np.zeros(len(needs), dtype=bool)
     in_order[order] = True
@@ -247,7 +262,7 @@ def _price(
     upper = best.cost - fixed.cost + miss_cost * unplaced
     group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(options)]))
     prices = np.zeros((len(active), z_count, t_count))
-    theta, lower, stall = 1.0, -np.inf, 0
+    theta, lower, stall = 1.0, -np.inf, 0  # theta halves when the dual stalls
     for iteration in range(1, PRICE_ITERATIONS + 1):
         if time.perf_counter() > deadline:
             break
@@ -257,15 +272,16 @@ def _price(
         reduced = cost + (needs[owner][:, active].T * held).sum(axis=0)
         least = np.minimum.reduceat(reduced, starts)
         dual = float(np.minimum(least, miss).sum() - (prices * capacity[active]).sum())
+        # Each workload's pick: its least reduced cost (or none), and what it would lose without it.
+        hit = np.flatnonzero(reduced <= least[group])
+        picks = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
         if dual > lower + 1e-9 * abs(lower if np.isfinite(lower) else 1.0):
             lower, stall = dual, 0
+            guide[workloads] = np.where(least < miss, options[picks], -1)
         else:
             stall += 1
             if stall >= 4:
                 theta, stall = theta / 2.0, 0
-        # Each workload's pick: its least reduced cost (or none), and what it would lose without it.
-        hit = np.flatnonzero(reduced <= least[group])
-        picks = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
         if iteration % REPAIR_EVERY == 0:
             others = reduced.copy()
             others[picks] = np.inf
@@ -275,8 +291,6 @@ def _price(
             urgency = np.zeros(len(needs))
             urgency[workloads] = regret
             state = _repair(fixed, _priced(cand, options, reduced), choice, urgency, order, must)
-            import os
-            if os.environ.get("H4DEBUG"): print("repair", None if state is None else state.value(), "relaxed placed", (least<miss).sum(), "dual", dual)
             if state is not None and _better(state.value(), best_value):
                 best, best_value = state, state.value()
                 unplaced = len(order) - (best.placed - fixed.placed)
@@ -285,8 +299,7 @@ def _price(
         picks = picks[least[group[picks]] < miss[group[picks]]]
         gradient = np.stack(
             [
-                occupancy(zone[picks], first[picks], end[picks], needs[owner[picks], r], z_count, t_count)
-                - capacity[r]
+                occupancy(zone[picks], first[picks], end[picks], needs[owner[picks], r], z_count, t_count) - capacity[r]
                 for r in active
             ]
         )
@@ -299,10 +312,7 @@ def _price(
         # workload's penalty would make the first steps far too long).
         target = min(upper - dual, 0.1 * abs(dual) + 1.0)
         prices = np.maximum(0.0, prices + theta * max(target, 1e-6 * abs(upper)) / norm * gradient)
-    import os
-    if os.environ.get("H4DEBUG"):
-        print("price its", iteration, "lower", lower + fixed.cost, "upper", upper + fixed.cost, "best", best.value())
-    return best
+    return best, guide
 
 
 def _priced(cand: Candidates, options: IntArray, reduced: FloatArray) -> FloatArray:
@@ -331,7 +341,9 @@ def _repair(
     return state if _recreate(state, sorted(left), must, ranked, state.cand.ptr, values) else None
 
 
-def _search(state: _State, order: IntArray, must: BoolArray, deadline: float, max_rounds: int) -> _State:
+def _search(
+    state: _State, guide: IntArray, order: IntArray, must: BoolArray, deadline: float, max_rounds: int
+) -> _State:
     """Ruin and recreate from ``state`` while rounds and time last; the best placement seen.
 
     Record-to-record travel: a round's result is kept when it places as many and costs at most
@@ -356,7 +368,7 @@ def _search(state: _State, order: IntArray, must: BoolArray, deadline: float, ma
         if now > deadline:
             break
         progress = max(round_ / max_rounds, (now - started) / span if span > 0 else 0.0)
-        i, target, removed = _ruin(state, order, contended, cheapest, ranked, rng)
+        i, target, removed = _ruin(state, guide, order, contended, cheapest, ranked, rng)
         if i < 0:
             continue
         old = {k: int(state.choice[k]) for k in [i, *removed]}
@@ -382,6 +394,7 @@ def _search(state: _State, order: IntArray, must: BoolArray, deadline: float, ma
 
 def _ruin(
     state: _State,
+    guide: IntArray,
     order: IntArray,
     contended: BoolArray,
     cheapest: FloatArray,
@@ -396,30 +409,49 @@ def _ruin(
     placed = choice >= 0
     current = np.where(placed, cand.cost[np.maximum(choice, 0)], np.inf)
     waiting = order[~placed[order]]
-    if waiting.size and rng.random() < 0.5:
-        i = int(waiting[rng.integers(waiting.size)])
+    # Where the prices say a workload belongs and it is not: a move they suggest.
+    astray = order[(guide[order] >= 0) & (guide[order] != choice[order])]
+    astray = astray[cand.cost[guide[astray]] < current[astray] - TOLERANCE]
+    draw = rng.random()
+    if astray.size and draw < GUIDED:
+        i = int(astray[rng.integers(astray.size)])
+        target = int(guide[i])
     else:
-        excess = (current - cheapest)[order]
-        off = order[excess > 1e-9 * np.maximum(1.0, np.abs(cheapest[order]))]
-        if not off.size:
+        if waiting.size and draw < GUIDED + (1.0 - GUIDED) / 2:
+            i = int(waiting[rng.integers(waiting.size)])
+        else:
+            excess = current[order] - cheapest[order]
+            off = order[excess > 1e-9 * np.maximum(1.0, np.abs(cheapest[order]))]
+            if not off.size:
+                return -1, -1, []
+            i = int(off[rng.integers(off.size)])
+        options = ranked[cand.ptr[i] : cand.ptr[i + 1]]
+        options = options[cand.cost[options] < current[i] - TOLERANCE]
+        if not options.size:
             return -1, -1, []
-        i = int(off[rng.integers(off.size)])
-    options = ranked[cand.ptr[i] : cand.ptr[i + 1]]
-    options = options[cand.cost[options] < current[i] - TOLERANCE]
-    if not options.size:
-        return -1, -1, []
-    lacking = _lacking(state, i, options)
-    # Prefer options short of little capacity, then cheap ones: a random pick among the best few.
-    rank = np.lexsort((np.arange(options.size), lacking))
-    target = int(options[rank[min(int(rng.geometric(0.35)) - 1, rank.size - 1)]])
+        lacking = _lacking(state, i, options)
+        # Prefer options short of little capacity, then cheap ones: a random pick among the best few.
+        rank = np.lexsort((np.arange(options.size), lacking))
+        target = int(options[rank[min(int(rng.geometric(0.35)) - 1, rank.size - 1)]])
     z, a, b = cand.zone[target], cand.first[target], cand.end[target]
     others = np.flatnonzero(placed & contended)
+    others = others[others != i]
     held = choice[others]
-    overlap = (cand.zone[held] == z) & (cand.first[held] < b) & (cand.end[held] > a) & (others != i)
-    overlap &= (state.needs[others][:, state.active[i]] > 0).any(axis=1)
-    removed = _blockers(state, i, target, others[overlap], rng)
+    if rng.random() < SLICE:
+        # Everything running at the time of ``target``, in every zone: a repack of that stretch.
+        removed = others[(cand.first[held] < b) & (cand.end[held] > a)].tolist()
+        return i, target, sorted({*removed, *([i] if placed[i] else [])})
+    removed = _blockers(state, i, target, _in_the_way(state, i, target, others), rng)
+    # An ejection chain: a blocker's own best other option, and what is in its way.
+    for j in rng.permutation(removed)[:CHAIN]:
+        alternatives = ranked[cand.ptr[j] : cand.ptr[j + 1]]
+        alternatives = alternatives[(cand.zone[alternatives] != z) & (alternatives != choice[j])]
+        if alternatives.size:
+            lacking = _lacking(state, int(j), alternatives)
+            q = int(alternatives[np.lexsort((np.arange(alternatives.size), lacking))[0]])
+            removed.extend(_blockers(state, int(j), q, _in_the_way(state, int(j), q, others), rng))
     # And workloads running at the same time in other zones, to make room for the blockers.
-    concurrent = others[~overlap & (cand.first[held] < b) & (cand.end[held] > a) & (others != i)]
+    concurrent = others[(cand.zone[held] != z) & (cand.first[held] < b) & (cand.end[held] > a)]
     if concurrent.size and len(removed) < RUIN_SIZE:
         removed.extend(rng.choice(concurrent, min(RUIN_SIZE - len(removed), concurrent.size), replace=False).tolist())
     if placed[i]:
@@ -428,6 +460,15 @@ def _ruin(
     if rest.size:
         removed.extend(rng.choice(rest, min(UNPLACED_PER_RUIN, rest.size), replace=False).tolist())
     return i, target, sorted(set(removed))
+
+
+def _in_the_way(state: _State, i: int, target: int, others: IntArray) -> IntArray:
+    """Those of the placed ``others`` that hold capacity ``i`` needs in ``target``'s zone and time."""
+    cand = state.cand
+    held = state.choice[others]
+    z, a, b = cand.zone[target], cand.first[target], cand.end[target]
+    overlap = (cand.zone[held] == z) & (cand.first[held] < b) & (cand.end[held] > a)
+    return others[overlap & (state.needs[others][:, state.active[i]] > 0).any(axis=1)]
 
 
 def _blockers(state: _State, i: int, target: int, overlapping: IntArray, rng: np.random.Generator) -> list[int]:
@@ -520,7 +561,7 @@ def _recreate(
         second = nxt[head]
         regret = np.where(has_second, cost[np.maximum(second, 0)] - cost[best], np.inf)
         # Workloads greedy placed first (they must find room), then the most regret; ties: the most urgent.
-        first_must = must[ids[seg[best]]] & MUSTS_FIRST
+        first_must = must[ids[seg[best]]]
         chosen = int(np.argmax(np.where(first_must, regret, -np.inf))) if first_must.any() else int(np.argmax(regret))
         taken = best[chosen]
         state.put(int(ids[seg[taken]]), int(options[taken]))
@@ -538,8 +579,8 @@ Picks = list[tuple[list[tuple[int, int]], Infeasibility | None]]
 class PlacementStep:
     """What greedy's pass hands the placement step, chunk by chunk, and the plans it revises."""
 
-    def __init__(self, prob: Problem, prep: Prepared, chunk_size: int, time_budget: float | None = TIME_BUDGET):
-        self.prob, self.prep, self.chunk_size, self.time_budget = prob, prep, chunk_size, time_budget
+    def __init__(self, prob: Problem, prep: Prepared, chunk_size: int, budget: Budget):
+        self.prob, self.prep, self.chunk_size, self.budget = prob, prep, chunk_size, budget
         self.free_before, self.reserved_before = prob.free.copy(), prob.reserved.copy()
         self.parts: list[Candidates] = []
         self.worth = np.zeros(len(prep.workloads))
@@ -576,7 +617,15 @@ class PlacementStep:
             for w, (picks, _) in enumerate(done):
                 if picks:
                     greedy[c * size + w] = cand.index_of(c * size + w, *picks[0])
-        choice = improve(cand, prep.needs, self.free_before, greedy, self.worth, time_budget=self.time_budget)
+        choice = improve(
+            cand,
+            prep.needs,
+            self.free_before,
+            greedy,
+            self.worth,
+            time_budget=self.budget.seconds,
+            max_rounds=self.budget.rounds,
+        )
         if choice is greedy:
             return []
         prob.free[:] = self.free_before
