@@ -55,6 +55,8 @@ TOLERANCE = 1e-9
 TIME_BUDGET = 1.0
 #: Search rounds at most (each: one ruin and one recreate); with no time budget, the step stops here.
 MAX_ROUNDS = 20_000
+#: The search stops after this many rounds without a better placement (nothing left to find, often).
+STALL_ROUNDS = 2_000
 #: Price iterations at most, and the share of the time budget they may take.
 PRICE_ITERATIONS = 60
 PRICE_SHARE = 0.25
@@ -348,7 +350,8 @@ def _search(
 
     Record-to-record travel: a round's result is kept when it places as many and costs at most
     the best's cost plus a margin that shrinks to zero as rounds and time run out (so the search
-    can cross a ridge to a better valley); it is the new best when it is better."""
+    can cross a ridge to a better valley); it is the new best when it is better. The search ends
+    at the deadline, after ``max_rounds`` rounds, or after STALL_ROUNDS rounds without a better one."""
     cand = state.cand
     ranked = _by_value(cand, cand.cost)
     ptr = cand.ptr
@@ -363,9 +366,10 @@ def _search(
     started = time.perf_counter()
     span = deadline - started
     margin = MARGIN * (float(np.abs(cand.cost[state.choice[order][state.choice[order] >= 0]]).sum()) + 1.0) / len(order)
+    last_better = 0
     for round_ in range(max_rounds):
         now = time.perf_counter()
-        if now > deadline:
+        if now > deadline or round_ - last_better > STALL_ROUNDS:
             break
         progress = max(round_ / max_rounds, (now - started) / span if span > 0 else 0.0)
         i, target, removed = _ruin(state, guide, order, contended, cheapest, ranked, rng)
@@ -379,7 +383,7 @@ def _search(
             state.put(i, target)
             if _recreate(state, [k for k in removed if k != i], must, ranked, ptr):
                 if _better(state.value(), best.value()):
-                    best = state.clone()
+                    best, last_better = state.clone(), round_
                     continue
                 if state.placed >= best.placed and state.cost <= best.cost + margin * (1.0 - progress):
                     continue
