@@ -184,11 +184,14 @@ def format_rows(rows: Sequence[Row]) -> str:
         if e is None:
             line += f"{'—':>8} {'—':>10} {p.step:>6.2f} {ratio} |"
         else:
+            # No bound when HiGHS's second phase ended without one (then neither the share of it nor a gap).
             whole = e.saved_kg if e.status == "optimal" else e.bound_kg
+            bounded = math.isfinite(e.bound_kg)
             line += (
-                f"{_share(p.saved_kg, whole):>8} {_share(p.saved_kg, e.saved_kg):>10} {p.step:>6.2f} {ratio} | "
-                f"{e.placed:>12} {e.saved_kg:>8.1f} {e.bound_kg:>8.1f} {100.0 * e.gap:>5.2f}% {e.status:>10} "
-                f"{e.seconds:>6.1f}"
+                f"{_share(p.saved_kg, whole) if bounded else '—':>8} {_share(p.saved_kg, e.saved_kg):>10} "
+                f"{p.step:>6.2f} {ratio} | {e.placed:>12} {e.saved_kg:>8.1f} "
+                f"{f'{e.bound_kg:.1f}' if bounded else '—':>8} {f'{100.0 * e.gap:.2f}%' if bounded else '—':>6} "
+                f"{e.status:>10} {e.seconds:>6.1f}"
             )
         lines.append(line)
     return "\n".join(lines)

@@ -58,7 +58,7 @@ MAX_ROUNDS = 20_000
 #: The search stops after this many rounds without a better placement (nothing left to find, often).
 STALL_ROUNDS = 2_000
 #: Price iterations at most, and the share of the time budget they may take.
-PRICE_ITERATIONS = 60
+PRICE_ITERATIONS = 30
 PRICE_SHARE = 0.25
 #: A repair every this many price iterations (prices move little from one to the next).
 REPAIR_EVERY = 6
@@ -69,6 +69,8 @@ UNPLACED_PER_RUIN = 3
 CHAIN = 2
 #: The share of search rounds that try a move the prices suggest.
 GUIDED = 0.3
+#: Of the other rounds, the share that try to place an unplaced workload (the rest lower the cost).
+TO_PLACE = 0.5
 #: The share of search rounds that take out everything running at the time of the move.
 SLICE = 0.2
 #: How much worse than the best a search round's result may be and still be kept, at the start (it
@@ -421,7 +423,7 @@ def _ruin(
         i = int(astray[rng.integers(astray.size)])
         target = int(guide[i])
     else:
-        if waiting.size and draw < GUIDED + (1.0 - GUIDED) / 2:
+        if waiting.size and draw < GUIDED + (1.0 - GUIDED) * TO_PLACE:
             i = int(waiting[rng.integers(waiting.size)])
         else:
             excess = current[order] - cheapest[order]
@@ -564,9 +566,7 @@ def _recreate(
         has_second = np.r_[~head[1:], False][head]
         second = nxt[head]
         regret = np.where(has_second, cost[np.maximum(second, 0)] - cost[best], np.inf)
-        # Workloads greedy placed first (they must find room), then the most regret; ties: the most urgent.
-        first_must = must[ids[seg[best]]]
-        chosen = int(np.argmax(np.where(first_must, regret, -np.inf))) if first_must.any() else int(np.argmax(regret))
+        chosen = int(np.argmax(regret))  # ties: the first, the most urgent
         taken = best[chosen]
         state.put(int(ids[seg[taken]]), int(options[taken]))
         waiting[seg[taken]] = False
