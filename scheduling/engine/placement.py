@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .candidates import BoolArray, Candidates, IntArray, occupancy, reduce, touches
+from .candidates import BoolArray, Candidates, IntArray, cheapest_per_workload, occupancy, reduce, touches
 from .evaluate import OptionArrays, evaluate_options
 from .plans import build_plans
 from .prepare import Prepared
@@ -73,6 +73,7 @@ GUIDED = 0.3
 TO_PLACE = 0.5
 #: The share of search rounds that take out everything running at the time of the move.
 SLICE = 0.2
+SLICE_SIZE = 24
 #: How much worse than the best a search round's result may be and still be kept, at the start (it
 #: shrinks to nothing): this share of a contended workload's average cost.
 MARGIN = 0.2
@@ -95,6 +96,8 @@ def _shortlist(cand: Candidates, greedy: IntArray, per_zone: int) -> IntArray:
     """Each workload's ``per_zone`` cheapest options in every zone, and greedy's choice (sorted indices)."""
     z_count = int(cand.zone.max()) + 1
     key = cand.owner * z_count + cand.zone
+    if np.bincount(key).max(initial=0) <= per_zone:
+        return np.arange(len(key))  # no group is over the cap (the usual case): no sort needed
     by_group = np.lexsort((cand.col, cand.cost, key))
     group = key[by_group]
     starts = np.r_[True, group[1:] != group[:-1]]
@@ -205,8 +208,7 @@ def improve(
     has = cand.ptr[1:] > cand.ptr[:-1]
     if n < 2 or not has.any():
         return greedy
-    best_cost = np.full(n, np.inf)
-    np.minimum.at(best_cost, cand.owner, cand.cost)
+    best_cost = cheapest_per_workload(cand, cand.cost)
     got = np.where(greedy >= 0, cand.cost[np.maximum(greedy, 0)], np.inf)
     if np.all(~has | ((greedy >= 0) & (got <= best_cost))):
         return greedy  # every workload has its own best option: capacity did not bind
@@ -357,8 +359,7 @@ def _search(
     cand = state.cand
     ranked = _by_value(cand, cand.cost)
     ptr = cand.ptr
-    cheapest = np.full(len(state.choice), np.inf)
-    np.minimum.at(cheapest, cand.owner, cand.cost)
+    cheapest = cheapest_per_workload(cand, cand.cost)
     rng = np.random.default_rng(SEED)
     contended = np.zeros(len(state.choice), dtype=bool)
     contended[order] = True
@@ -443,11 +444,14 @@ def _ruin(
     others = np.flatnonzero(placed & contended)
     others = others[others != i]
     held = choice[others]
-    if rng.random() < SLICE:
-        # Everything running at the time of ``target``, in every zone: a repack of that stretch.
-        removed = others[(cand.first[held] < b) & (cand.end[held] > a)].tolist()
-        return i, target, sorted({*removed, *([i] if placed[i] else [])})
     removed = _blockers(state, i, target, _in_the_way(state, i, target, others), rng)
+    if rng.random() < SLICE:
+        # And up to SLICE_SIZE of the others running at that time, in any zone: a repack of the stretch.
+        running = others[(cand.first[held] < b) & (cand.end[held] > a)]
+        running = running[~np.isin(running, removed)]
+        extra = max(0, SLICE_SIZE - len(removed))
+        removed.extend(rng.choice(running, min(extra, running.size), replace=False).tolist())
+        return i, target, sorted({*removed, *([i] if placed[i] else [])})
     # An ejection chain: a blocker's own best other option, and what is in its way.
     for j in rng.permutation(removed)[:CHAIN]:
         alternatives = ranked[cand.ptr[j] : cand.ptr[j + 1]]
