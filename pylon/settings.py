@@ -311,6 +311,9 @@ if DEBUG:
 # Rows a CSV export reads from the database at a time (a server-side cursor on PostgreSQL).
 EXPORT_CHUNK_ROWS = env.int("EXPORT_CHUNK_ROWS", default=2000)
 
+# Seconds a recompute's placement step may search when capacity binds (per chunk; 0: greedy's answer).
+PLACEMENT_TIME_BUDGET_SECONDS = env.float("PLACEMENT_TIME_BUDGET_SECONDS", default=1.0)
+
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.int("JWT_ACCESS_TOKEN_MINUTES", default=5)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_TOKEN_DAYS", default=1)),

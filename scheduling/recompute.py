@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -128,6 +129,8 @@ def _compute(
         {str(row["id"]): weights[row["organization_id"]] for row in rows},
         now,
         top_k=TOP_K,
+        optimise=settings.PLACEMENT_TIME_BUDGET_SECONDS > 0,
+        placement_seconds=settings.PLACEMENT_TIME_BUDGET_SECONDS,
     )
     computed_at = timezone.now()
     fetched_at = context.forecast_fetched_at

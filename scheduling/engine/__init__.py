@@ -3,12 +3,15 @@
 The web layer converts models into the dataclasses of :mod:`.types`, calls
 :func:`rank_options` (preview of one unsaved workload) or :func:`schedule_batch`
 (recompute many, placing capacity in priority order) and stores the plans.
-Everything is deterministic given its inputs; "now" is always a parameter.
+Everything is deterministic given its inputs ("now" is always a parameter), but for the
+placement step under a time budget: how far it searches depends on the machine
+(``schedule_batch(placement_seconds=None)`` bounds it by rounds alone).
 
 Modules, in the order the work flows: :mod:`.problem` (zones, forecasts and free
 capacity as arrays), :mod:`.prepare` (workloads as arrays, priority order),
 :mod:`.evaluate` (every option's figures and score at once), :mod:`.greedy`
-(placement in priority order, reserving capacity), :mod:`.diagnose` (why nothing
+(placement in priority order, reserving capacity), :mod:`.placement` (where capacity
+binds, a better placement within a time budget, on :mod:`.candidates`), :mod:`.diagnose` (why nothing
 is feasible), :mod:`.plans` (the results), :mod:`.schedule` (the entry points);
 :mod:`.footprint` accounts one given run the same way.
 """

@@ -83,7 +83,7 @@ def run(
     now: datetime,
     top_k: int,
     reserve: bool,
-    optimise: bool = True,
+    budget: placement.Budget | None = None,
 ) -> BatchResult:
     if top_k < 1:
         raise ValueError("top_k must be >= 1")
@@ -101,7 +101,8 @@ def run(
         return BatchResult(plans, [w.key for w in ordered], prob.reservations())  # type: ignore[arg-type]
 
     slot_times = [prob.slot_time(k) for k in range(prob.n_slots + 1)]
-    step = placement.PlacementStep(prob, prep, CHUNK_SIZE) if optimise and reserve and len(ordered) > 1 else None
+    # ``budget``: the placement step runs after greedy's pass (None: greedy's placement is the answer).
+    step = placement.PlacementStep(prob, prep, CHUNK_SIZE, budget) if budget and reserve and len(ordered) > 1 else None
     for lo in range(0, len(ordered), CHUNK_SIZE):
         sl = slice(lo, min(lo + CHUNK_SIZE, len(ordered)))
         arrays = evaluate_options(prob, prep, sl)

@@ -1,6 +1,6 @@
-"""Near-optimal placement when capacity binds: Lagrangian prices, priority-order repair, local search.
+"""Near-optimal placement when capacity binds: Lagrangian prices, then ruin-and-recreate search.
 
-Greedy placement (``core``) takes workloads in priority order and gives each its best option that
+Greedy placement (``greedy``) takes workloads in priority order and gives each its best option that
 still fits. When capacity binds that is short-sighted: an urgent workload takes the one clean slot
 although an almost-as-clean one was free, and the next workload, which had no such alternative,
 runs dirty (or not at all). This module improves greedy's placement, keeping its promises:
@@ -14,27 +14,36 @@ runs dirty (or not at all). This module improves greedy's placement, keeping its
   cost being the option's policy score times the workload's reference emissions (so in grams under
   CARBON_FIRST; each workload ranks its own options exactly as its score does).
 
-How (each step reuses flat, vectorised arrays of every feasible option of every workload):
+How (on flat arrays of every option that can matter, ``candidates.reduce``):
 
-1. **Lagrangian prices** ``λ[r, z, t]`` per resource, zone and half hour. Each iteration every
+1. **Lagrangian prices** ``λ[r, z, t]`` on the cells where capacity can bind. Each iteration every
    workload picks the option of least *reduced cost* (its cost plus the price of the capacity it
-   holds: one cumulative sum per zone and a gather), and prices rise where those picks exceed the
-   free capacity and fall where it is idle (projected subgradient steps).
-2. **Repair**: in priority order, each workload takes its least reduced-cost option that still fits
-   — greedy, but looking ahead through the prices. The best valid repair is kept.
-3. **Local search** on the best: moves of one workload to a cheaper option that fits, and ejection
-   moves (a workload takes an option another holds, which moves to one of its own alternatives),
-   while they lower the total, within the time budget.
+   holds: one cumulative sum per zone and a gather), and prices move by a projected subgradient step
+   (Polyak's step length, towards the best placement found). Every few iterations a **repair**
+   places the workloads in priority order, each on its least reduced-cost option that fits; the best
+   valid one is kept.
+2. **Ruin and recreate** (large-neighbourhood search) on the best: take a few related workloads out
+   (one that is not on its cheapest option and the workloads in the way of a cheaper one, or the
+   workloads sharing a zone and time with one; plus unplaced workloads that could use the room) and
+   put them back by **regret**: the workload that would lose most by waiting (second-best fitting
+   option minus best; one with a single option left goes first) takes its best fitting option. The
+   result is kept when it places as many and costs no more. This is an anytime search: it runs until
+   the time budget or the round limit.
+
+Both steps are deterministic for a given round limit (a fixed random seed); with a time budget the
+number of rounds depends on the machine, so the answer may differ from run to run, never for the
+worse than greedy.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .candidates import BoolArray, Candidates, IntArray, occupancy, reduce, touches
+from .candidates import BoolArray, Candidates, IntArray, cheapest_per_workload, occupancy, reduce, touches
 from .evaluate import OptionArrays, evaluate_options
 from .plans import build_plans
 from .prepare import Prepared
@@ -42,26 +51,53 @@ from .problem import Problem
 from .types import FloatArray, Infeasibility, WorkloadPlan
 
 TOLERANCE = 1e-9
-#: Price iterations (each: one vectorised pricing pass and one repair). Fixed counts, not a clock,
-#: keep the engine deterministic; the benchmark measures the time they take.
-MAX_ITERATIONS = 24
+#: The placement step's default time budget (seconds) when the caller gives none.
+TIME_BUDGET = 1.0
+#: Search rounds at most (each: one ruin and one recreate); with no time budget, the step stops here.
+MAX_ROUNDS = 20_000
+#: The search stops after this many rounds without a better placement (nothing left to find, often).
+STALL_ROUNDS = 2_000
+#: Price iterations at most, and the share of the time budget they may take.
+PRICE_ITERATIONS = 30
+PRICE_SHARE = 0.25
 #: A repair every this many price iterations (prices move little from one to the next).
-REPAIR_EVERY = 4
-#: Passes of local search over every workload.
-MAX_PASSES = 2
+REPAIR_EVERY = 6
+#: Workloads a ruin takes out at most (plus unplaced workloads that could use the room).
+RUIN_SIZE = 10
+UNPLACED_PER_RUIN = 3
+#: Blockers whose own way to another option is cleared too (an ejection chain two deep).
+CHAIN = 2
+#: The share of search rounds that try a move the prices suggest.
+GUIDED = 0.3
+#: Of the other rounds, the share that try to place an unplaced workload (the rest lower the cost).
+TO_PLACE = 0.5
+#: The share of search rounds that take out everything running at the time of the move.
+SLICE = 0.2
+SLICE_SIZE = 24
+#: How much worse than the best a search round's result may be and still be kept, at the start (it
+#: shrinks to nothing): this share of a contended workload's average cost.
+MARGIN = 0.2
+SEED = 20_260_401
 
 #: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
 #: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
 PER_ZONE = 100
-#: Cheaper options of one workload tried by ejection in local search, and ejections per pass.
-EJECTION_TRIES = 3
-EJECTIONS_PER_PASS = 150
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long the step may search: ``seconds`` (None: no clock) and ``rounds`` at most."""
+
+    seconds: float | None = TIME_BUDGET
+    rounds: int = MAX_ROUNDS
 
 
 def _shortlist(cand: Candidates, greedy: IntArray, per_zone: int) -> IntArray:
     """Each workload's ``per_zone`` cheapest options in every zone, and greedy's choice (sorted indices)."""
     z_count = int(cand.zone.max()) + 1
     key = cand.owner * z_count + cand.zone
+    if np.bincount(key).max(initial=0) <= per_zone:
+        return np.arange(len(key))  # no group is over the cap (the usual case): no sort needed
     by_group = np.lexsort((cand.col, cand.cost, key))
     group = key[by_group]
     starts = np.r_[True, group[1:] != group[:-1]]
@@ -73,37 +109,45 @@ def _shortlist(cand: Candidates, greedy: IntArray, per_zone: int) -> IntArray:
 
 
 class _State:
-    """A placement (``choice[i]`` = option index or -1) and the capacity it leaves free."""
+    """A placement (``choice[i]`` = option index or -1), the capacity it leaves free, its count and cost."""
 
     def __init__(self, cand: Candidates, needs: FloatArray, free0: FloatArray, choice: IntArray):
-        self.cand, self.needs, self.free0 = cand, needs, free0
-        self.active = [np.flatnonzero(row > 0) for row in needs]  # the resources each workload needs
+        self.cand, self.needs = cand, needs
+        # The resources each workload needs, of those a zone can run short of (the others are unlimited).
+        limited = np.isfinite(free0).any(axis=(1, 2))
+        self.active = [np.flatnonzero((row > 0) & limited) for row in needs]
         self.free = free0.copy()
         self.choice = np.full(len(needs), -1, dtype=np.intp)
+        self.placed, self.cost = 0, 0.0
         for i in np.flatnonzero(choice >= 0):
             self.put(int(i), int(choice[i]))
 
     def clone(self) -> _State:
         other = object.__new__(_State)
-        other.cand, other.needs, other.free0, other.active = self.cand, self.needs, self.free0, self.active
+        other.cand, other.needs, other.active = self.cand, self.needs, self.active
         other.free, other.choice = self.free.copy(), self.choice.copy()
+        other.placed, other.cost = self.placed, self.cost
         return other
 
     def put(self, i: int, p: int) -> None:
         c = self.cand
         self.free[:, c.zone[p], c.first[p] : c.end[p]] -= self.needs[i][:, None]
         self.choice[i] = p
+        self.placed += 1
+        self.cost += float(c.cost[p])
 
     def take(self, i: int) -> None:
         p = self.choice[i]
         c = self.cand
         self.free[:, c.zone[p], c.first[p] : c.end[p]] += self.needs[i][:, None]
         self.choice[i] = -1
+        self.placed -= 1
+        self.cost -= float(c.cost[p])
 
     def fits(self, i: int, p: int) -> bool:
         c = self.cand
         z, a, b = c.zone[p], c.first[p], c.end[p]
-        return all(self.free[r, z, a:b].min(initial=np.inf) >= self.needs[i, r] - TOLERANCE for r in self.active[i])
+        return all(self.free[r, z, a:b].min() >= self.needs[i, r] - TOLERANCE for r in self.active[i])
 
     def fitting(self, i: int, options: IntArray) -> BoolArray:
         """Which of ``options`` (of workload ``i``) fit now: one cumulative count per resource."""
@@ -117,18 +161,13 @@ class _State:
             ok &= count[zone, end] == count[zone, first]
         return ok
 
-    def total(self) -> tuple[int, float]:
-        placed = self.choice >= 0
-        return int(placed.sum()), float(self.cand.cost[self.choice[placed]].sum())
+    def value(self) -> tuple[int, float]:
+        return self.placed, self.cost
 
 
-def _cheapest(cand: Candidates, values: FloatArray, starts: IntArray) -> IntArray:
-    """Each workload's option of least value (the first among equals), for the workloads with options
-    (``starts``: where their groups begin): one segmented minimum, no sort."""
-    least = np.minimum.reduceat(values, starts)
-    hit = np.flatnonzero(values <= least[np.searchsorted(starts, np.arange(len(values)), side="right") - 1])
-    first = np.r_[True, cand.owner[hit][1:] != cand.owner[hit][:-1]]
-    return hit[first]
+def _better(a: tuple[int, float], b: tuple[int, float]) -> bool:
+    """``a`` places more, or as many at a lower cost."""
+    return a[0] > b[0] or (a[0] == b[0] and a[1] < b[1] - 1e-9 * max(1.0, abs(b[1])))
 
 
 def _remap(keep: IntArray, choice: IntArray) -> IntArray:
@@ -136,11 +175,7 @@ def _remap(keep: IntArray, choice: IntArray) -> IntArray:
     return np.where(choice >= 0, np.searchsorted(keep, np.maximum(choice, 0)), -1)
 
 
-def _better(a: tuple[int, float], b: tuple[int, float]) -> bool:
-    return a[0] > b[0] or (a[0] == b[0] and a[1] < b[1] - 1e-9 * max(1.0, abs(b[1])))
-
-
-def _by_cost(cand: Candidates, values: FloatArray) -> IntArray:
+def _by_value(cand: Candidates, values: FloatArray) -> IntArray:
     """Option indices grouped by workload, each group ordered by value (ties: the input order, which
     is zone then start)."""
     spread = float(np.abs(values).max(initial=0.0)) * 4.0 + 1.0  # > the range of any group's values
@@ -152,26 +187,33 @@ def improve(
     needs: FloatArray,
     free: FloatArray,
     greedy: IntArray,
+    worth: FloatArray | None = None,
     *,
     time_budget: float | None = None,
+    max_rounds: int = MAX_ROUNDS,
 ) -> IntArray:
     """A placement at least as good as ``greedy`` (option index per workload, -1 = unplaced).
 
     ``needs`` is ``(n, 3)``, ``free`` the ``(3, Z, T)`` capacity free before any of these
-    workloads (not modified; ``inf`` = unlimited). Returns ``greedy`` itself when capacity did not
-    bind. ``time_budget`` (seconds) stops early — at the cost of determinism, so the engine does
-    not set it.
+    workloads (not modified; ``inf`` = unlimited). ``worth`` (per workload, in cost units; default 0)
+    is what running it is worth, the cost of its reference run: among placements of as many
+    workloads, the step maximises the sum of ``worth - cost`` (the saving), so of two workloads of
+    which only one can run, the one that saves more does. Returns ``greedy`` itself when capacity did
+    not bind. The search stops after ``max_rounds`` rounds or ``time_budget`` seconds, whichever comes
+    first (``None``: no time limit, so the answer depends on the inputs alone).
     """
-    deadline = math.inf if time_budget is None else time.perf_counter() + time_budget
+    started = time.perf_counter()
+    deadline = math.inf if time_budget is None else started + time_budget
     n = len(needs)
     has = cand.ptr[1:] > cand.ptr[:-1]
     if n < 2 or not has.any():
         return greedy
-    best_cost = np.full(n, np.inf)
-    np.minimum.at(best_cost, cand.owner, cand.cost)
+    best_cost = cheapest_per_workload(cand, cand.cost)
     got = np.where(greedy >= 0, cand.cost[np.maximum(greedy, 0)], np.inf)
     if np.all(~has | ((greedy >= 0) & (got <= best_cost))):
         return greedy  # every workload has its own best option: capacity did not bind
+    if worth is not None:  # a constant per workload: each one's options keep their order
+        cand = replace(cand, cost=cand.cost - worth[cand.owner])
 
     # Only options that may be needed (``reduce``: no optimum is lost), at most PER_ZONE per zone.
     alive, binding = reduce(cand, needs, free)
@@ -190,143 +232,351 @@ def improve(
     for i in order:
         if greedy[i] >= 0:
             best.put(int(i), int(greedy[i]))
-    best_value = best.total()
 
-    # Scale of the prices: what a unit of capacity-share-times-half-hour is worth in cost.
-    finite = np.isfinite(free)
-    capacity_scale = np.array(
-        [max(float(free[r][finite[r]].max(initial=0.0)), 1.0) for r in range(3)]
-    )  # unlimited resources never bind, so they never get a price
-    share = needs / capacity_scale  # (n, 3): how much of a zone's resource each workload takes
-    length = (cand.end - cand.first).astype(np.float64)
-    weight = share[cand.owner] * length[:, None]  # (P, 3)
-    unit = float(np.median(cand.cost / np.maximum(weight.sum(axis=1), TOLERANCE)))
-    prices = np.zeros_like(free)
-    step = 0.5 * unit
-    z_count, t_count = free.shape[1], free.shape[2]
-    owner_needs = needs[cand.owner].T  # (3, P)
-    starts = cand.ptr[:-1][np.diff(cand.ptr) > 0]
-    for iteration in range(1, MAX_ITERATIONS + 1):
-        if time.perf_counter() > deadline:
-            break
-        cum = np.zeros((3, z_count, t_count + 1))
-        np.cumsum(prices, axis=2, out=cum[:, :, 1:])
-        held_price = cum[:, cand.zone, cand.end] - cum[:, cand.zone, cand.first]  # (3, P)
-        reduced = cand.cost + (owner_needs * held_price).sum(axis=0)
-        if iteration % REPAIR_EVERY == 0:
-            state = _repair(fixed, _by_cost(cand, reduced), order, must, deadline)
-            if state is not None and _better(state.total(), best_value):
-                best, best_value = state, state.total()
-        # Subgradient: what the relaxed picks (each workload's least reduced cost) would hold.
-        picks = _cheapest(cand, reduced, starts)
-        held = needs[cand.owner[picks]]
-        zone, first, end = cand.zone[picks], cand.first[picks], cand.end[picks]
-        use = np.stack([occupancy(zone, first, end, held[:, r], z_count, t_count) for r in range(3)])
-        gradient = np.where(finite, use - np.where(finite, free, 0.0), -1.0) / capacity_scale[:, None, None]
-        if not (gradient > TOLERANCE).any():
-            break  # the relaxed picks fit: prices are high enough
-        prices = np.maximum(0.0, prices + step * gradient)
-        step *= 0.93
-    _local_search(best, must, order, deadline)
+    price_deadline = min(deadline, started + PRICE_SHARE * time_budget) if time_budget is not None else math.inf
+    best, guide = _price(fixed, best, binding, order, must, price_deadline)
+    best = _search(best, guide, order, must, deadline, max_rounds)
     return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
 
 
-def _repair(fixed: _State, ranked: IntArray, order: IntArray, must: IntArray, deadline: float) -> _State | None:
-    """Priority-order placement of the ``order`` workloads on top of ``fixed``, each on its first option
-    in ``ranked`` that fits; None when a workload greedy placed finds no room (the placement is not
-    allowed) or time runs out."""
-    state = fixed.clone()
-    cand = state.cand
-    ptr = cand.ptr
-    for i in order:
+def _price(
+    fixed: _State, best: _State, binding: BoolArray, order: IntArray, must: BoolArray, deadline: float
+) -> tuple[_State, IntArray]:
+    """Subgradient optimisation of the capacity prices (the Lagrangian dual of "least cost, an
+    unplaced workload costing more than any option"), with a priority-order repair every few
+    iterations. Returns the best placement seen (``best`` or a repair) and the relaxed picks at the
+    best prices (option per workload, -1 = none: where the prices say each workload belongs)."""
+    cand, needs = fixed.cand, fixed.needs
+    capacity = np.where(binding, fixed.free, 0.0)  # prices live only where capacity can bind
+    active = [r for r in range(3) if binding[r].any()]
+    guide = np.full(len(needs), -1, dtype=np.intp)
+    if not active or not len(order):
+        return best, guide
+    z_count, t_count = binding.shape[1], binding.shape[2]
+    in_order = np.zeros(len(needs), dtype=bool)
+    in_order[order] = True
+    options = np.flatnonzero(in_order[cand.owner])
+    owner, zone, first, end = cand.owner[options], cand.zone[options], cand.first[options], cand.end[options]
+    cost = cand.cost[options]
+    starts = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    workloads = owner[starts]
+    # Unplaced costs ``miss`` (more than any option), a workload greedy placed cannot be unplaced.
+    miss_cost = 2.0 * float(np.abs(cost).max(initial=0.0)) + 1.0
+    miss = np.where(must[workloads], np.inf, miss_cost)
+    best_value = best.value()
+    unplaced = len(order) - (best.placed - fixed.placed)
+    upper = best.cost - fixed.cost + miss_cost * unplaced
+    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(options)]))
+    prices = np.zeros((len(active), z_count, t_count))
+    theta, lower, stall = 1.0, -np.inf, 0  # theta halves when the dual stalls
+    for iteration in range(1, PRICE_ITERATIONS + 1):
         if time.perf_counter() > deadline:
-            return None
-        options = ranked[ptr[i] : ptr[i + 1]]
-        if state.fits(int(i), int(options[0])):
-            state.put(int(i), int(options[0]))
-            continue
-        ok = state.fitting(int(i), options)
-        if ok.any():
-            state.put(int(i), int(options[np.argmax(ok)]))
-        elif must[i]:
-            return None
-    return state
-
-
-def _local_search(state: _State, must: IntArray, order: IntArray, deadline: float) -> None:
-    """Moves and one-level ejections that lower the total, in priority order, until none is left."""
-    cand = state.cand
-    ranked = _by_cost(cand, cand.cost)
-    ptr = cand.ptr
-    cheapest = np.full(len(state.choice), np.inf)
-    np.minimum.at(cheapest, cand.owner, cand.cost)
-    # Not worth a look: a workload within 0.1 % of its cheapest option.
-    near_best = cheapest + 1e-3 * np.abs(cheapest) + TOLERANCE
-    improved, passes = True, 0
-    while improved and passes < MAX_PASSES and time.perf_counter() < deadline:
-        improved, passes, ejections = False, passes + 1, 0
-        for i in order:
-            if time.perf_counter() > deadline:
-                return
-            i = int(i)
-            current = state.choice[i]
-            if current >= 0 and cand.cost[current] <= near_best[i]:
-                continue
-            if current >= 0:
-                state.take(i)
-            ceiling = cand.cost[current] if current >= 0 else np.inf
-            options = ranked[ptr[i] : ptr[i + 1]]
-            options = options[cand.cost[options] < ceiling - TOLERANCE]
-            moved = False
-            if options.size:
-                ok = state.fitting(i, options)
-                if ok.any():
-                    state.put(i, int(options[np.argmax(ok)]))
-                    moved = improved = True
-                elif ejections < EJECTIONS_PER_PASS:
-                    ejections += 1
-                    for p in options[:EJECTION_TRIES]:
-                        if _eject_for(state, i, int(p), ceiling):
-                            moved = improved = True
-                            break
-            if not moved and current >= 0:
-                state.put(i, current)
-
-
-def _eject_for(state: _State, i: int, p: int, ceiling: float) -> bool:
-    """Give workload ``i`` option ``p`` by moving the one workload in its way to another of its
-    options, when that lowers the total. ``i`` is not placed on entry; on success both are."""
-    cand = state.cand
-    z, a, b = cand.zone[p], cand.first[p], cand.end[p]
-    # Only a workload whose own holds cover every shortfall of ``p`` can make room for it alone.
-    deficit = state.needs[i][:, None] - state.free[:, z, a:b]  # (3, slots)
-    short = (deficit > TOLERANCE).any(axis=0)
-    lo_slot, hi_slot = a + int(np.argmax(short)), a + len(short) - int(np.argmax(short[::-1]))
-    most = deficit.max(axis=1)
-    placed = np.flatnonzero(state.choice >= 0)
-    held = state.choice[placed]
-    covers = (cand.zone[held] == z) & (cand.first[held] <= lo_slot) & (cand.end[held] >= hi_slot)
-    covers &= (state.needs[placed] >= most - TOLERANCE).all(axis=1)
-    gain_i = ceiling - cand.cost[p]
-    for j in placed[covers][:EJECTION_TRIES]:
-        j = int(j)
-        old = int(state.choice[j])
-        state.take(j)
-        if state.fits(i, p):
-            state.put(i, p)
-            lo, hi = cand.ptr[j], cand.ptr[j + 1]
-            alternatives = np.arange(lo, hi)[np.argsort(cand.cost[lo:hi], kind="stable")]
-            alternatives = alternatives[
-                (alternatives != old) & (cand.cost[alternatives] - cand.cost[old] < gain_i - TOLERANCE)
+            break
+        cum = np.zeros((len(active), z_count, t_count + 1))
+        np.cumsum(prices, axis=2, out=cum[:, :, 1:])
+        held = cum[:, zone, end] - cum[:, zone, first]  # (R, P): price per unit held
+        reduced = cost + (needs[owner][:, active].T * held).sum(axis=0)
+        least = np.minimum.reduceat(reduced, starts)
+        dual = float(np.minimum(least, miss).sum() - (prices * capacity[active]).sum())
+        # Each workload's pick: its least reduced cost (or none), and what it would lose without it.
+        hit = np.flatnonzero(reduced <= least[group])
+        picks = hit[np.r_[True, group[hit][1:] != group[hit][:-1]]]
+        if dual > lower + 1e-9 * abs(lower if np.isfinite(lower) else 1.0):
+            lower, stall = dual, 0
+            guide[workloads] = np.where(least < miss, options[picks], -1)
+        else:
+            stall += 1
+            if stall >= 4:
+                theta, stall = theta / 2.0, 0
+        if iteration % REPAIR_EVERY == 0:
+            others = reduced.copy()
+            others[picks] = np.inf
+            regret = np.minimum(np.minimum.reduceat(others, starts), miss) - least
+            choice = np.full(len(needs), -1, dtype=np.intp)
+            choice[workloads] = np.where(least < miss, options[picks], -1)
+            urgency = np.zeros(len(needs))
+            urgency[workloads] = regret
+            state = _repair(fixed, _priced(cand, options, reduced), choice, urgency, order, must)
+            if state is not None and _better(state.value(), best_value):
+                best, best_value = state, state.value()
+                unplaced = len(order) - (best.placed - fixed.placed)
+                upper = min(upper, best.cost - fixed.cost + miss_cost * unplaced)
+        # The subgradient: what the picks would hold beyond the capacity.
+        picks = picks[least[group[picks]] < miss[group[picks]]]
+        gradient = np.stack(
+            [
+                occupancy(zone[picks], first[picks], end[picks], needs[owner[picks], r], z_count, t_count) - capacity[r]
+                for r in active
             ]
-            if alternatives.size:
-                ok = state.fitting(j, alternatives)
-                if ok.any():
-                    state.put(j, int(alternatives[np.argmax(ok)]))
-                    return True
-            state.take(i)
-        state.put(j, old)
-    return False
+        )
+        gradient = np.where(binding[active], gradient, 0.0)
+        gradient = np.where((prices <= 0) & (gradient < 0), 0.0, gradient)
+        norm = float((gradient**2).sum())
+        if norm <= TOLERANCE:
+            break
+        # Polyak's step towards the best placement's value, at most a tenth of the dual's (an unplaced
+        # workload's penalty would make the first steps far too long).
+        target = min(upper - dual, 0.1 * abs(dual) + 1.0)
+        prices = np.maximum(0.0, prices + theta * max(target, 1e-6 * abs(upper)) / norm * gradient)
+    return best, guide
+
+
+def _priced(cand: Candidates, options: IntArray, reduced: FloatArray) -> FloatArray:
+    """Every option's reduced cost (the options of the fixed workloads keep their cost)."""
+    values = cand.cost.copy()
+    values[options] = reduced
+    return values
+
+
+def _repair(
+    fixed: _State, values: FloatArray, choice: IntArray, urgency: FloatArray, order: IntArray, must: BoolArray
+) -> _State | None:
+    """A placement from the relaxed picks ``choice`` (least reduced cost ``values``): on top of
+    ``fixed``, the ``order`` workloads take their pick while it fits, those with the most to lose
+    (``urgency``) first; the rest are placed by regret on ``values``. None when a workload greedy
+    placed finds no room (the placement is not allowed)."""
+    state = fixed.clone()
+    left = []
+    for i in order[np.lexsort((-urgency[order], ~must[order]))]:
+        p = int(choice[i])
+        if p >= 0 and state.fits(int(i), p):
+            state.put(int(i), p)
+        else:
+            left.append(int(i))
+    ranked = _by_value(state.cand, values)
+    return state if _recreate(state, sorted(left), must, ranked, state.cand.ptr, values) else None
+
+
+def _search(
+    state: _State, guide: IntArray, order: IntArray, must: BoolArray, deadline: float, max_rounds: int
+) -> _State:
+    """Ruin and recreate from ``state`` while rounds and time last; the best placement seen.
+
+    Record-to-record travel: a round's result is kept when it places as many and costs at most
+    the best's cost plus a margin that shrinks to zero as rounds and time run out (so the search
+    can cross a ridge to a better valley); it is the new best when it is better. The search ends
+    at the deadline, after ``max_rounds`` rounds, or after STALL_ROUNDS rounds without a better one."""
+    cand = state.cand
+    ranked = _by_value(cand, cand.cost)
+    ptr = cand.ptr
+    cheapest = cheapest_per_workload(cand, cand.cost)
+    rng = np.random.default_rng(SEED)
+    contended = np.zeros(len(state.choice), dtype=bool)
+    contended[order] = True
+    best = state.clone()
+    if len(order) < 2:
+        return best
+    started = time.perf_counter()
+    span = deadline - started
+    margin = MARGIN * (float(np.abs(cand.cost[state.choice[order][state.choice[order] >= 0]]).sum()) + 1.0) / len(order)
+    last_better = 0
+    for round_ in range(max_rounds):
+        now = time.perf_counter()
+        if now > deadline or round_ - last_better > STALL_ROUNDS:
+            break
+        progress = max(round_ / max_rounds, (now - started) / span if span > 0 else 0.0)
+        i, target, removed = _ruin(state, guide, order, contended, cheapest, ranked, rng)
+        if i < 0:
+            continue
+        old = {k: int(state.choice[k]) for k in [i, *removed]}
+        for k in removed:
+            if old[k] >= 0:
+                state.take(k)
+        if state.fits(i, target):
+            state.put(i, target)
+            if _recreate(state, [k for k in removed if k != i], must, ranked, ptr):
+                if _better(state.value(), best.value()):
+                    best, last_better = state.clone(), round_
+                    continue
+                if state.placed >= best.placed and state.cost <= best.cost + margin * (1.0 - progress):
+                    continue
+        for k in old:
+            if state.choice[k] >= 0:
+                state.take(k)
+        for k, p in old.items():
+            if p >= 0:
+                state.put(k, p)
+    return best
+
+
+def _ruin(
+    state: _State,
+    guide: IntArray,
+    order: IntArray,
+    contended: BoolArray,
+    cheapest: FloatArray,
+    ranked: IntArray,
+    rng: np.random.Generator,
+) -> tuple[int, int, list[int]]:
+    """A workload ``i``, the option ``target`` it is to take, and the workloads to take out for it:
+    those holding capacity in ``target``'s zone and time, and a few unplaced ones that could use what
+    the move frees. ``i`` is an unplaced workload (to place one more) or one off its cheapest option
+    (to lower the cost); ``target`` one of its cheaper options, the less capacity it lacks the likelier."""
+    cand, choice = state.cand, state.choice
+    placed = choice >= 0
+    current = np.where(placed, cand.cost[np.maximum(choice, 0)], np.inf)
+    waiting = order[~placed[order]]
+    # Where the prices say a workload belongs and it is not: a move they suggest.
+    astray = order[(guide[order] >= 0) & (guide[order] != choice[order])]
+    astray = astray[cand.cost[guide[astray]] < current[astray] - TOLERANCE]
+    draw = rng.random()
+    if astray.size and draw < GUIDED:
+        i = int(astray[rng.integers(astray.size)])
+        target = int(guide[i])
+    else:
+        if waiting.size and draw < GUIDED + (1.0 - GUIDED) * TO_PLACE:
+            i = int(waiting[rng.integers(waiting.size)])
+        else:
+            excess = current[order] - cheapest[order]
+            off = order[excess > 1e-9 * np.maximum(1.0, np.abs(cheapest[order]))]
+            if not off.size:
+                return -1, -1, []
+            i = int(off[rng.integers(off.size)])
+        options = ranked[cand.ptr[i] : cand.ptr[i + 1]]
+        options = options[cand.cost[options] < current[i] - TOLERANCE]
+        if not options.size:
+            return -1, -1, []
+        lacking = _lacking(state, i, options)
+        # Prefer options short of little capacity, then cheap ones: a random pick among the best few.
+        rank = np.lexsort((np.arange(options.size), lacking))
+        target = int(options[rank[min(int(rng.geometric(0.35)) - 1, rank.size - 1)]])
+    z, a, b = cand.zone[target], cand.first[target], cand.end[target]
+    others = np.flatnonzero(placed & contended)
+    others = others[others != i]
+    held = choice[others]
+    removed = _blockers(state, i, target, _in_the_way(state, i, target, others), rng)
+    if rng.random() < SLICE:
+        # And up to SLICE_SIZE of the others running at that time, in any zone: a repack of the stretch.
+        running = others[(cand.first[held] < b) & (cand.end[held] > a)]
+        running = running[~np.isin(running, removed)]
+        extra = max(0, SLICE_SIZE - len(removed))
+        removed.extend(rng.choice(running, min(extra, running.size), replace=False).tolist())
+        return i, target, sorted({*removed, *([i] if placed[i] else [])})
+    # An ejection chain: a blocker's own best other option, and what is in its way.
+    for j in rng.permutation(removed)[:CHAIN]:
+        alternatives = ranked[cand.ptr[j] : cand.ptr[j + 1]]
+        alternatives = alternatives[(cand.zone[alternatives] != z) & (alternatives != choice[j])]
+        if alternatives.size:
+            lacking = _lacking(state, int(j), alternatives)
+            q = int(alternatives[np.lexsort((np.arange(alternatives.size), lacking))[0]])
+            removed.extend(_blockers(state, int(j), q, _in_the_way(state, int(j), q, others), rng))
+    # And workloads running at the same time in other zones, to make room for the blockers.
+    concurrent = others[(cand.zone[held] != z) & (cand.first[held] < b) & (cand.end[held] > a)]
+    if concurrent.size and len(removed) < RUIN_SIZE:
+        removed.extend(rng.choice(concurrent, min(RUIN_SIZE - len(removed), concurrent.size), replace=False).tolist())
+    if placed[i]:
+        removed.append(i)
+    rest = waiting[waiting != i]
+    if rest.size:
+        removed.extend(rng.choice(rest, min(UNPLACED_PER_RUIN, rest.size), replace=False).tolist())
+    return i, target, sorted(set(removed))
+
+
+def _in_the_way(state: _State, i: int, target: int, others: IntArray) -> IntArray:
+    """Those of the placed ``others`` that hold capacity ``i`` needs in ``target``'s zone and time."""
+    cand = state.cand
+    held = state.choice[others]
+    z, a, b = cand.zone[target], cand.first[target], cand.end[target]
+    overlap = (cand.zone[held] == z) & (cand.first[held] < b) & (cand.end[held] > a)
+    return others[overlap & (state.needs[others][:, state.active[i]] > 0).any(axis=1)]
+
+
+def _blockers(state: _State, i: int, target: int, overlapping: IntArray, rng: np.random.Generator) -> list[int]:
+    """Workloads of ``overlapping``, in random order, until taking them out frees enough room for ``i``
+    on ``target``."""
+    cand = state.cand
+    z, a, b = cand.zone[target], cand.first[target], cand.end[target]
+    active = state.active[i]
+    lacking = state.needs[i, active][:, None] - state.free[active, z, a:b]  # (R, slots)
+    removed: list[int] = []
+    for j in rng.permutation(overlapping):
+        if (lacking <= TOLERANCE).all():
+            break
+        p = state.choice[j]
+        lo, hi = max(a, cand.first[p]), min(b, cand.end[p])
+        lacking[:, lo - a : hi - a] -= state.needs[j, active][:, None]
+        removed.append(int(j))
+    return removed
+
+
+def _lacking(state: _State, i: int, options: IntArray) -> FloatArray:
+    """For each of ``options`` (of workload ``i``), the capacity it lacks now, summed over its half
+    hours and resources (relative to the need)."""
+    cand = state.cand
+    lacking = np.zeros(options.size)
+    zone, first, end = cand.zone[options], cand.first[options], cand.end[options]
+    for r in state.active[i]:
+        short = np.maximum(0.0, state.needs[i, r] - state.free[r]) / state.needs[i, r]
+        total = np.zeros((short.shape[0], short.shape[1] + 1))
+        np.cumsum(short, axis=1, out=total[:, 1:])
+        lacking += total[zone, end] - total[zone, first]
+    return lacking
+
+
+def _recreate(
+    state: _State,
+    pending: list[int],
+    must: BoolArray,
+    ranked: IntArray,
+    ptr: IntArray,
+    values: FloatArray | None = None,
+) -> bool:
+    """Put the ``pending`` workloads back by regret (see the module's docstring); False when one greedy
+    placed finds no room. Each turn checks every pending workload's options at once."""
+    if not pending:
+        return True
+    cand, needs = state.cand, state.needs
+    ids = np.array(pending, dtype=np.intp)
+    spans = ptr[ids + 1] - ptr[ids]
+    options = ranked[np.repeat(ptr[ids] - np.cumsum(spans) + spans, spans) + np.arange(spans.sum())]
+    seg = np.repeat(np.arange(ids.size), spans)
+    zone, first, end = cand.zone[options], cand.first[options], cand.end[options]
+    cost = (cand.cost if values is None else values)[options]
+    # Per resource that can run short, the distinct needs of the pending workloads (0: never short).
+    limited = [r for r in range(needs.shape[1]) if any(r in state.active[int(i)] for i in ids)]
+    levels = []
+    for r in limited:
+        amounts, level = np.unique(needs[ids, r], return_inverse=True)
+        levels.append((r, amounts, level[seg]))
+
+    def fitting(where: BoolArray | slice, z: int | slice) -> BoolArray:
+        """Which options ``where`` (all in zone ``z``, or all of them) fit: a count of short half
+        hours per need level, over the zone's (or every zone's) half hours, and two gathers."""
+        ok = np.ones(len(options), dtype=bool)[where]
+        for r, amounts, option_level in levels:
+            short = state.free[r][z][None] < amounts.reshape((-1,) + (1,) * state.free[r][z].ndim) - TOLERANCE
+            short[amounts <= 0] = False
+            count = np.zeros(short.shape[:-1] + (short.shape[-1] + 1,), dtype=np.int32)
+            np.cumsum(short, axis=-1, out=count[..., 1:])
+            at = (option_level[where], zone[where]) if isinstance(z, slice) else (option_level[where],)
+            ok &= count[(*at, end[where])] == count[(*at, first[where])]
+        return ok
+
+    fit = fitting(slice(None), slice(None))
+    waiting = np.ones(ids.size, dtype=bool)
+    while waiting.any():
+        ok = fit & waiting[seg]
+        hit = np.flatnonzero(ok)
+        has = np.zeros(ids.size, dtype=bool)
+        has[seg[hit]] = True
+        if (waiting & ~has & must[ids]).any():
+            return False
+        waiting &= has
+        if not hit.size:
+            break
+        head = np.r_[True, seg[hit][1:] != seg[hit][:-1]]
+        best = hit[head]  # the first fitting option of each waiting workload (grouped, cheapest first)
+        nxt = np.r_[hit[1:], -1]
+        has_second = np.r_[~head[1:], False][head]
+        second = nxt[head]
+        regret = np.where(has_second, cost[np.maximum(second, 0)] - cost[best], np.inf)
+        chosen = int(np.argmax(regret))  # ties: the first, the most urgent
+        taken = best[chosen]
+        state.put(int(ids[seg[taken]]), int(options[taken]))
+        waiting[seg[taken]] = False
+        in_zone = zone == zone[taken]  # only options in the zone it took can stop fitting
+        fit[in_zone] = fitting(in_zone, int(zone[taken]))
+    return True
 
 
 # --------------------------------------------------------------------------- the engine's step
@@ -337,10 +587,11 @@ Picks = list[tuple[list[tuple[int, int]], Infeasibility | None]]
 class PlacementStep:
     """What greedy's pass hands the placement step, chunk by chunk, and the plans it revises."""
 
-    def __init__(self, prob: Problem, prep: Prepared, chunk_size: int):
-        self.prob, self.prep, self.chunk_size = prob, prep, chunk_size
+    def __init__(self, prob: Problem, prep: Prepared, chunk_size: int, budget: Budget):
+        self.prob, self.prep, self.chunk_size, self.budget = prob, prep, chunk_size, budget
         self.free_before, self.reserved_before = prob.free.copy(), prob.reserved.copy()
         self.parts: list[Candidates] = []
+        self.worth = np.zeros(len(prep.workloads))
         self.chunks: list[Picks] = []
 
     def add_chunk(self, arrays: OptionArrays, lo: int, done: Picks) -> None:
@@ -358,6 +609,9 @@ class PlacementStep:
                 empty,
             )
         )
+        # The reference run's score (host, now: E = E_ref, price C_ref) times E_ref, in cost units.
+        weights = self.prep.weights[lo : lo + len(done)]
+        self.worth[lo : lo + len(done)] = (weights[:, 0] + weights[:, 1]) * arrays.e_ref
         self.chunks.append(done)
 
     def improve(self, top_k: int, slot_times: list) -> list[tuple[int, WorkloadPlan]]:
@@ -371,7 +625,15 @@ class PlacementStep:
             for w, (picks, _) in enumerate(done):
                 if picks:
                     greedy[c * size + w] = cand.index_of(c * size + w, *picks[0])
-        choice = improve(cand, prep.needs, self.free_before, greedy)
+        choice = improve(
+            cand,
+            prep.needs,
+            self.free_before,
+            greedy,
+            self.worth,
+            time_budget=self.budget.seconds,
+            max_rounds=self.budget.rounds,
+        )
         if choice is greedy:
             return []
         prob.free[:] = self.free_before

@@ -205,7 +205,9 @@ def _problems():
 @pytest.mark.parametrize("case", list(range(5)))
 def test_batches_equal_the_plain_kernels_exactly(case: int, monkeypatch: pytest.MonkeyPatch) -> None:
     workloads, zones, grid, res, weights, now = list(_problems())[case]
-    fast = schedule.schedule_batch(workloads, zones, grid, res, weights, now)
+    # The placement step within a round limit, not a clock: otherwise two runs may search unequally far.
+    rounds = {"placement_seconds": None, "placement_rounds": 200}
+    fast = schedule.schedule_batch(workloads, zones, grid, res, weights, now, **rounds)
     with monkeypatch.context() as patched:
         patched.setattr(greedy, "evaluate_options", plain_evaluate_options)
         patched.setattr(greedy, "_pick", plain_pick)
@@ -217,7 +219,7 @@ def test_batches_equal_the_plain_kernels_exactly(case: int, monkeypatch: pytest.
                 free, first, end, _spread(mask, cols, free.shape[1] + 1)
             ),
         )
-        plain = schedule.schedule_batch(workloads, zones, grid, res, weights, now)
+        plain = schedule.schedule_batch(workloads, zones, grid, res, weights, now, **rounds)
     constraints = {str(plan.infeasible.constraint) for plan in plain.plans if plan.infeasible is not None}
     assert constraints and ("CAPACITY" in constraints or case == 0)
     assert fast.plans == plain.plans

@@ -281,6 +281,27 @@ def test_the_most_urgent_workload_gets_the_scarce_clean_capacity(grid_zones, use
     assert Recommendation.objects.get(workload=low, rank=1).zone == grid_zones["mid"]
 
 
+@pytest.mark.parametrize("budget, low_zone", [(1.0, "clean"), (0.0, None)])
+def test_the_recompute_runs_the_placement_step_within_its_budget_setting(grid_zones, user, settings, budget, low_zone):
+    # Both need all 8 GPUs of a zone now. The critical one may run in clean or mid; the low one's
+    # carbon cap (3 kg; 50 kWh: 2.5 kg in clean, 7.5 in mid) leaves it clean alone. Greedy gives
+    # clean to the critical one and nothing to the other; the step moves the critical one to mid.
+    # PLACEMENT_TIME_BUDGET_SECONDS=0 keeps greedy's answer.
+    settings.PLACEMENT_TIME_BUDGET_SECONDS = budget
+    PolicyFactory(organization=user.organization)
+    low = _pending(user, grid_zones["dirty"], urgency=Urgency.LOW, submitted_at=timezone.now() - timedelta(hours=1))
+    critical = _pending(user, grid_zones["dirty"], urgency=Urgency.CRITICAL)
+    ComputeWorkload.objects.filter(pk__in=[low.pk, critical.pk]).update(required_gpu_mins=Decimal(8 * 120))
+    ComputeWorkload.objects.filter(pk=low.pk).update(carbon_cap_gco2=Decimal(3000))
+
+    recompute.recommendations_compute(workload_ids=[low.pk, critical.pk])
+
+    best_of_low = Recommendation.objects.filter(workload=low, rank=1).first()
+    assert (best_of_low.zone if best_of_low else None) == (grid_zones[low_zone] if low_zone else None)
+    expected = "mid" if low_zone else "clean"
+    assert Recommendation.objects.get(workload=critical, rank=1).zone == grid_zones[expected]
+
+
 def test_unknown_forecast_is_no_option(grid_zones, user):
     from zones.models import ZoneIntensityReading
 
