@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from apikeys.models import ApiKeyScope
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
 from pylon.api.filters import UPDATED_SINCE_HELP, FilterBackend, SafeSearchFilter
+from pylon.api.pagination import list_source
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
@@ -102,7 +103,8 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
 
     def list(self, request):
         self.paginator.columns = WORKLOAD_LIST_COLUMNS
-        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        scope = selectors.workload_scope(fetched_by=request.user)
+        rows = self.paginate_queryset(list_source(self, name="workloads", scope=scope))
         return self.get_paginated_response(workload_list_representation(rows))
 
     def create(self, request):
