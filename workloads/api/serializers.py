@@ -8,15 +8,14 @@ from rest_framework import serializers
 
 from accounts.models import User
 from pylon.api.serializers import StrictInputMixin
-from pylon.db import compiled
 from workloads import models as m
 from workloads.batch import BatchMode
 from workloads.models import ComputeWorkload, WorkloadEvent
 from workloads.services import USER_FIELDS
 from workloads.state_machine import WorkloadAction
-from zones import selectors as zone_selectors
 from zones.api.serializers import GridZoneSummarySerializer
 from zones.models import GridZone, IntensityIndex
+from zones.summaries import zone_summaries
 
 #: What Pylon records as a workload is scheduled, run and accounted.
 RESULT_FIELDS = (
@@ -97,14 +96,7 @@ WORKLOAD_LIST_COLUMNS = (*_PLAIN_FIELDS, *_RELATED_IDS.values(), *_OWNER_COLUMNS
 
 
 def _zone_summaries(rows: list[dict]) -> dict:
-    """The summaries of the zones ``rows`` name, by id. Zones are a short table of regions (a
-    dozen or two): reading all of them by one prepared statement costs less than building an
-    ``IN`` list of the page's ids each time."""
-    if not any(row[f"{name}_id"] for row in rows for name in _ZONE_FIELDS):
-        return {}
-    fields = GridZoneSummarySerializer.Meta.fields
-    summaries = compiled.values(("zone summaries",), [], lambda: zone_selectors.zone_list().order_by().values(*fields))
-    return {zone["id"]: zone for zone in summaries}
+    return zone_summaries(ids={row[f"{name}_id"] for row in rows for name in _ZONE_FIELDS})
 
 
 #: Per output field (the serializer's order), the column that holds it or its id (the owner's own id

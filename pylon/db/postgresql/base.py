@@ -20,6 +20,10 @@ from psycopg import pq
 from psycopg.types.datetime import TimestamptzLoader
 
 
+#: A ``prepare_threshold`` no statement reaches: psycopg prepares only what asks to be (``prepare=True``).
+NEVER_BY_COUNT = 2**31
+
+
 class PreparedCursor(psycopg.Cursor):
     """Binds parameters on the server and prepares every statement it runs: the connection plans
     a statement once (psycopg keeps the last ``prepared_max`` of them) and then only executes it.
@@ -29,7 +33,19 @@ class PreparedCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=True if prepare is None else prepare, binary=binary)
 
 
+class DatabaseOperations(base.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # What Django's query log and ``assertNumQueries`` show: a prepared statement keeps no text of
+        # its own on the cursor, so it is written out from the SQL and parameters, as Django does for
+        # server-side binding.
+        if isinstance(cursor, PreparedCursor):
+            return self.compose_sql(sql, params)
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def is_usable(self) -> bool:
         connection = self.connection
         if connection is None or connection.closed or connection.broken:
@@ -50,6 +66,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         with self.wrap_database_errors:
             cursor = self._prepared
             if cursor is None or cursor.closed or cursor.connection is not self.connection:
+                if self.connection.prepare_threshold is None:
+                    # Django's default turns preparing off altogether (even when asked); its own
+                    # cursors bind on the client and never prepare, so only ours is affected.
+                    self.connection.prepare_threshold = NEVER_BY_COUNT
                 cursor = self._prepared = PreparedCursor(self.connection)
                 if settings.USE_TZ and self.timezone_name == "UTC":
                     cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
