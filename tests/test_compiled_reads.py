@@ -179,4 +179,4 @@ class TestZoneSummaries:
     def test_the_summary_fields_are_the_serializers(self):
         from zones.api.serializers import GridZoneSummarySerializer
 
-        assert summaries.FIELDS == tuple(GridZoneSummarySerializer.Meta.fields)
+        assert tuple(GridZoneSummarySerializer.Meta.fields) == summaries.FIELDS

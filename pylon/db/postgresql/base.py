@@ -19,7 +19,6 @@ from django.db.backends.postgresql import base
 from psycopg import pq
 from psycopg.types.datetime import TimestamptzLoader
 
-
 #: A ``prepare_threshold`` no statement reaches: psycopg prepares only what asks to be (``prepare=True``).
 NEVER_BY_COUNT = 2**31
 
