@@ -280,6 +280,25 @@ class WorkloadEventSerializer(serializers.ModelSerializer):
         fields = ["id", "action", "from_status", "to_status", "actor", "note", "created_at"]
 
 
+#: The columns a timeline page reads: the event's own and its actor's (one join).
+_ACTOR_COLUMNS = {name: "actor_id" if name == "id" else f"actor__{name}" for name in _OWNER_FIELDS}
+WORKLOAD_EVENT_COLUMNS = (
+    *(name for name in WorkloadEventSerializer.Meta.fields if name != "actor"),
+    *_ACTOR_COLUMNS.values(),
+)
+
+
+def workload_event_representation(rows: list[dict]) -> list[dict]:
+    """What ``WorkloadEventSerializer(many=True).data`` gives for these rows (read with
+    ``WORKLOAD_EVENT_COLUMNS``), in its field order."""
+    out = []
+    for row in rows:
+        item = {name: row[name] for name in WorkloadEventSerializer.Meta.fields if name != "actor"}
+        actor = None if row["actor_id"] is None else {field: row[column] for field, column in _ACTOR_COLUMNS.items()}
+        out.append({name: actor if name == "actor" else item[name] for name in WorkloadEventSerializer.Meta.fields})
+    return out
+
+
 class NoteSerializer(StrictInputMixin, serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
