@@ -35,7 +35,11 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["recipient", "read_at", "created_at"], name="notification_inbox_idx")]
+        indexes = [
+            models.Index(fields=["recipient", "read_at", "created_at"], name="notification_inbox_idx"),
+            # The inbox's scope and order: a page (first or by cursor) is a short range scan.
+            models.Index(fields=["recipient", "-created_at", "-id"], name="notification_recent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"

@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 from pylon.observability.metrics import cache_fail_open
@@ -134,6 +134,22 @@ def _delta(key, delta=1, *args, **kwargs):
     return delta  # a counter that cannot be read starts again
 
 
+class _RedisCacheClient(RedisCacheClient):
+    """Django's, with one ``redis.Redis`` per connection pool: Django builds a new one (and its table
+    of response callbacks) for every operation, a third of what a throttle's read costs."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
+        return client
+
+
 class FailOpenRedisCache(RedisCache):
     """Django's Redis cache with bounded sockets, failing open (module docstring)."""
 
@@ -141,6 +157,7 @@ class FailOpenRedisCache(RedisCache):
         options = dict(params.get("OPTIONS", {}))
         self._retry_after = float(options.pop("retry_after", 5.0))
         super().__init__(server, {**params, "OPTIONS": options})
+        self._class = _RedisCacheClient
         self._location_key = ",".join(self._servers)
 
     add = _fail_open(_acquired)(RedisCache.add)

@@ -30,12 +30,16 @@ from zones.providers.base import HALF_HOUR, floor_half_hour
 RECENT_WORKLOADS = 4
 
 
-def _visible_to(user: User) -> Q:
-    if user.is_service_role:
-        return Q()
-    if user.is_operator and user.organization_id:
-        return Q(organization_id=user.organization_id)
-    return Q(user_id=user.pk)
+def workload_scope(*, fetched_by: User) -> dict[str, Any]:
+    """The column lookups that bound what ``fetched_by`` (signed in) sees: none for the service role,
+    the organisation for an operator, the owner for anyone else. ``workload_list`` is exactly these
+    on top of a fixed query, so its SQL differs between callers only by which columns are named here
+    and their values (what ``pylon.db.compiled`` relies on)."""
+    if fetched_by.is_service_role:
+        return {}
+    if fetched_by.is_operator and fetched_by.organization_id:
+        return {"organization_id": fetched_by.organization_id}
+    return {"user_id": fetched_by.pk}
 
 
 def urgency_rank() -> Case:
@@ -51,7 +55,7 @@ def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
     if not fetched_by.is_authenticated:
         return ComputeWorkload.objects.none()
     return (
-        ComputeWorkload.objects.filter(_visible_to(fetched_by))
+        ComputeWorkload.objects.filter(**workload_scope(fetched_by=fetched_by))
         .select_related(
             "user",
             "host_dc",

@@ -6,9 +6,15 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from notifications import selectors, services
-from notifications.api.serializers import NotificationSerializer, NotificationsMarkedSerializer
+from notifications.api.serializers import (
+    NOTIFICATION_LIST_COLUMNS,
+    NotificationSerializer,
+    NotificationsMarkedSerializer,
+    notification_list_representation,
+)
 from notifications.models import Notification
 from pylon.api.filters import FilterBackend, PylonFilterSet, updated_since_filter
+from pylon.api.pagination import list_source
 from pylon.api.viewsets import ScopedGenericViewSet
 
 
@@ -51,6 +57,13 @@ class NotificationViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
 
     def scoped_queryset(self, user):
         return selectors.notification_list(fetched_by=user)
+
+    def list(self, request):
+        # Plain rows, shaped like the serializer's output; a bare page by SQL compiled once.
+        self.paginator.columns = NOTIFICATION_LIST_COLUMNS
+        scope = selectors.notification_scope(fetched_by=request.user)
+        rows = self.paginate_queryset(list_source(self, name="notifications", scope=scope))
+        return self.get_paginated_response(notification_list_representation(rows))
 
     @extend_schema(
         operation_id="notifications_read",

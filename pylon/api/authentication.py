@@ -5,6 +5,7 @@ help. An access token whose signature is good but whose ``exp`` has passed is ``
 (PyJWT checks the signature before the claims, so a forged token never reaches that branch).
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt import authentication
@@ -12,6 +13,7 @@ from rest_framework_simplejwt.exceptions import ExpiredTokenError, InvalidToken,
 from rest_framework_simplejwt.settings import api_settings
 
 from pylon.core.exceptions import ErrorCode
+from pylon.db import compiled
 
 
 class AccessTokenExpired(InvalidToken):
@@ -29,7 +31,33 @@ class ApiKeyExpired(AuthenticationFailed):
     default_code = ErrorCode.API_KEY_EXPIRED
 
 
+class _TokenUsers:
+    """What simplejwt's ``get_user`` reads the token's user through (``user_model.objects.get(id=…)``,
+    ``user_model.DoesNotExist``): the same query, run as a statement compiled once and prepared
+    (``pylon.db.compiled``). simplejwt's checks (active, password changed) stay its own."""
+
+    def __init__(self, model):
+        self.model, self.objects, self.DoesNotExist = model, self, model.DoesNotExist
+
+    def get(self, **lookup):
+        ((name, value),) = lookup.items()
+        try:
+            value = self.model._meta.get_field(name).to_python(value)
+        except DjangoValidationError:
+            return self.model.objects.get(**lookup)  # as before: the ORM says what is wrong with it
+        users = compiled.instances(
+            self.model, ("token user", name), [value], lambda: self.model.objects.filter(**{name: value})
+        )
+        if not users:
+            raise self.DoesNotExist
+        return users[0]
+
+
 class JWTAuthentication(authentication.JWTAuthentication):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_model = _TokenUsers(self.user_model)
+
     def get_validated_token(self, raw_token: bytes):
         expired = False
         for token_class in api_settings.AUTH_TOKEN_CLASSES:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +31,8 @@ from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+from pylon.db import compiled as compiled_reads
 
 CURSOR_DESCRIPTION = (
     "Opaque position from a `next` or `previous` link of a list ordered by time (the default order of long "
@@ -80,6 +84,41 @@ def _after(keys: list[tuple[str, bool]], position: list[Any], *, reverse: bool) 
     return Q(**{f"{time_name}__{time_op}e": time_value}) & (
         Q(**{f"{time_name}__{time_op}": time_value}) | Q(**{f"{pk_name}__{pk_op}": pk_value})
     )
+
+
+@dataclass(frozen=True)
+class CompiledScope:
+    """What a view hands the paginator instead of its queryset for a page read by compiled SQL
+    (``pylon.db.compiled``): the selector's scoped queryset, built only when a shape is first seen,
+    and what its SQL depends on. The paginator adds the keyset, order and limit. Only for views that
+    set ``columns`` and for requests with no filter; a ``?page=`` request reads the queryset as usual."""
+
+    model: type[models.Model]
+    #: Everything the scoped queryset's SQL depends on besides its parameters (selector, scope columns).
+    shape: tuple
+    #: The scope's parameters, in the order its SQL binds them.
+    params: list
+    queryset: Callable[[], models.QuerySet]
+
+    def keys(self) -> list[tuple[str, bool]] | None:
+        if self.shape not in _SCOPE_KEYS:
+            _SCOPE_KEYS[self.shape] = _keyset(self.queryset())
+        return _SCOPE_KEYS[self.shape]
+
+
+_SCOPE_KEYS: dict[tuple, list[tuple[str, bool]] | None] = {}
+
+
+def list_source(view, *, name: str, scope: dict[str, Any]) -> CompiledScope | models.QuerySet:
+    """What a list view that reads ``values()`` rows hands its paginator: for a request that asks
+    for nothing but a page, a ``CompiledScope`` of the view's scoped queryset, whose SQL depends on
+    the caller only through ``scope`` (the selector's column lookups, named by ``name``); for any
+    other request the scoped queryset with the view's filters, read by the ORM."""
+    if view.paginator.names_only_pages(view.request):
+        return CompiledScope(
+            model=view.model, shape=(name, *scope), params=list(scope.values()), queryset=view.get_queryset
+        )
+    return view.filter_queryset(view.get_queryset())
 
 
 def _value(row: Any, name: str) -> Any:
@@ -139,27 +178,34 @@ class PageNumberPagination(pagination.PageNumberPagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         self.keys = None
+        compiled = queryset if isinstance(queryset, CompiledScope) else None
+        if compiled is not None and (
+            not (self.columns and getattr(view, "cursor_paginated", False))
+            or self.page_query_param in request.query_params
+        ):
+            queryset, compiled = compiled.queryset(), None
         if not getattr(view, "cursor_paginated", False):
             return super().paginate_queryset(queryset, request, view)
         raw_cursor = request.query_params.get(self.cursor_query_param)
         if raw_cursor is not None and self.page_query_param in request.query_params:
             raise ValidationError({self.cursor_query_param: ["Send either `cursor` or `page`, not both."]})
-        keys = _keyset(queryset) if self.page_query_param not in request.query_params else None
+        if compiled is not None:
+            keys = compiled.keys()
+        else:
+            keys = _keyset(queryset) if self.page_query_param not in request.query_params else None
         if raw_cursor is not None and keys is None:
             raise ValidationError({self.cursor_query_param: ["This list's ordering cannot be paged by cursor."]})
         if keys is None:
-            return super().paginate_queryset(queryset, request, view)
+            return super().paginate_queryset(compiled.queryset() if compiled else queryset, request, view)
         self.keys, self.request = keys, request
         self.page_size_now = self.get_page_size(request)
-        cursor = self._decode(raw_cursor, keys, queryset.model) if raw_cursor is not None else None
+        model = compiled.model if compiled else queryset.model
+        cursor = self._decode(raw_cursor, keys, model) if raw_cursor is not None else None
         self.reverse = bool(cursor and cursor["r"])
-        if cursor is None:
-            self.count, self.has_previous = queryset.count(), False
+        if compiled is not None:
+            rows = self._compiled_page(compiled, keys, cursor)
         else:
-            self.count, self.has_previous = cursor["c"], True
-            queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
-        page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
-        rows = list(page.values(*self.columns) if self.columns else page)
+            rows = self._page(queryset, keys, cursor)
         self.has_more = len(rows) > self.page_size_now
         rows = rows[: self.page_size_now]
         if self.reverse:
@@ -167,6 +213,40 @@ class PageNumberPagination(pagination.PageNumberPagination):
             self.has_more, self.has_previous = True, self.has_more
         self.rows = rows
         return rows
+
+    def _page(self, queryset, keys, cursor) -> list:
+        if cursor is None:
+            self.count, self.has_previous = queryset.count(), False
+        else:
+            self.count, self.has_previous = cursor["c"], True
+            queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
+        page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
+        return list(page.values(*self.columns) if self.columns else page)
+
+    def _compiled_page(self, compiled: CompiledScope, keys, cursor) -> list[dict]:
+        """``_page`` for a ``CompiledScope``: the same queries, by SQL compiled once per shape."""
+        if cursor is None:
+            self.count = compiled_reads.count((*compiled.shape, "count"), compiled.params, compiled.queryset)
+            self.has_previous, position = False, []
+        else:
+            self.count, self.has_previous = cursor["c"], True
+            time_value, pk_value = cursor["p"]
+            position = [time_value, time_value, pk_value]  # the order ``_after`` binds them
+
+        def page():
+            queryset = compiled.queryset()
+            if cursor is not None:
+                queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
+            page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
+            return page.values(*self.columns)
+
+        shape = (*compiled.shape, "page", self.columns, self.page_size_now, cursor is not None, self.reverse)
+        return compiled_reads.values(shape, [*compiled.params, *position], page)
+
+    def names_only_pages(self, request) -> bool:
+        """Whether the request asks for nothing but a page (no filter, search or ordering): what a
+        ``CompiledScope`` may serve."""
+        return set(request.query_params) <= {self.page_size_query_param, self.cursor_query_param}
 
     def get_paginated_response(self, data):
         if self.keys is None:

@@ -144,6 +144,16 @@ def test_queue_query_count_is_fixed(grid_zones, user, operator, make_client, dja
     assert response.json()["count"] == rows
 
 
+@pytest.mark.parametrize("role", ["owner", "operator"])
+def test_recommendations_query_count_is_fixed(cast, computed, make_client, django_assert_num_queries, role):
+    """A workload has at most three options; its list is still a fixed number of queries."""
+    client = make_client(cast[role])
+    # the workload (in the caller's scope), its outcome, its options with their zones.
+    with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 3):
+        body = client.get(f"/api/v1/workloads/{computed.pk}/recommendations/").json()
+    assert 1 <= len(body["options"]) <= 3
+
+
 POLICY = "/api/v1/scheduling/policy/"
 
 

@@ -1,4 +1,5 @@
 from decimal import Decimal
+from operator import itemgetter
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -12,9 +13,9 @@ from workloads.batch import BatchMode
 from workloads.models import ComputeWorkload, WorkloadEvent
 from workloads.services import RESULT_FIELDS, SNAPSHOT_FIELDS, USER_FIELDS
 from workloads.state_machine import WorkloadAction
-from zones import selectors as zone_selectors
 from zones.api.serializers import GridZoneSummarySerializer
 from zones.models import GridZone, IntensityIndex
+from zones.summaries import zone_summaries
 
 #: Set by Pylon, never by a client: sending one is a 400 that names it.
 SYSTEM_FIELDS = ("id", "job_id", "user", "owner", "organization", "status", *RESULT_FIELDS)
@@ -78,28 +79,27 @@ WORKLOAD_LIST_COLUMNS = (*_PLAIN_FIELDS, *_RELATED_IDS.values(), *_OWNER_COLUMNS
 
 
 def _zone_summaries(rows: list[dict]) -> dict:
-    ids = {row[f"{name}_id"] for row in rows for name in _ZONE_FIELDS} - {None}
-    if not ids:
-        return {}
-    fields = GridZoneSummarySerializer.Meta.fields
-    return {zone["id"]: zone for zone in zone_selectors.zone_list().filter(pk__in=ids).values(*fields)}
+    return zone_summaries(ids={row[f"{name}_id"] for row in rows for name in _ZONE_FIELDS})
+
+
+#: Per output field (the serializer's order), the column that holds it or its id (the owner's own id
+#: stands in for the owner until its object replaces it, which keeps the field's place).
+_OUTPUT_COLUMNS = tuple(
+    "user_id" if name == "owner" else _RELATED_IDS.get(name, name) for name in ComputeWorkloadSerializer.Meta.fields
+)
 
 
 def workload_list_representation(rows: list[dict]) -> list[dict]:
     """What ``ComputeWorkloadSerializer(many=True).data`` gives for these rows (read with
     ``WORKLOAD_LIST_COLUMNS``), in its field order, with one query for the zones whatever the number of rows."""
     zones = _zone_summaries(rows)
-    plan = [
-        (name, _RELATED_IDS.get(name, name), name in _ZONE_FIELDS) for name in ComputeWorkloadSerializer.Meta.fields
-    ]
+    names, columns = ComputeWorkloadSerializer.Meta.fields, itemgetter(*_OUTPUT_COLUMNS)
     out = []
     for row in rows:
-        item = {}
-        for name, column, is_zone in plan:
-            if name == "owner":
-                item[name] = {field: row[column] for field, column in _OWNER_COLUMNS.items()}
-            else:
-                item[name] = zones.get(row[column]) if is_zone else row[column]
+        item = dict(zip(names, columns(row), strict=True))
+        item["owner"] = {field: row[column] for field, column in _OWNER_COLUMNS.items()}
+        for name in _ZONE_FIELDS:
+            item[name] = zones.get(item[name])
         out.append(item)
     return out
 
@@ -293,6 +293,25 @@ class WorkloadEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorkloadEvent
         fields = ["id", "action", "from_status", "to_status", "actor", "note", "created_at"]
+
+
+#: The columns a timeline page reads: the event's own and its actor's (one join).
+_ACTOR_COLUMNS = {name: "actor_id" if name == "id" else f"actor__{name}" for name in _OWNER_FIELDS}
+WORKLOAD_EVENT_COLUMNS = (
+    *(name for name in WorkloadEventSerializer.Meta.fields if name != "actor"),
+    *_ACTOR_COLUMNS.values(),
+)
+
+
+def workload_event_representation(rows: list[dict]) -> list[dict]:
+    """What ``WorkloadEventSerializer(many=True).data`` gives for these rows (read with
+    ``WORKLOAD_EVENT_COLUMNS``), in its field order."""
+    out = []
+    for row in rows:
+        item = {name: row[name] for name in WorkloadEventSerializer.Meta.fields if name != "actor"}
+        actor = None if row["actor_id"] is None else {field: row[column] for field, column in _ACTOR_COLUMNS.items()}
+        out.append({name: actor if name == "actor" else item[name] for name in WorkloadEventSerializer.Meta.fields})
+    return out
 
 
 class NoteSerializer(StrictInputMixin, serializers.Serializer):

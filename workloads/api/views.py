@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from apikeys.models import ApiKeyScope
 from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
 from pylon.api.filters import UPDATED_SINCE_HELP, FilterBackend, SafeSearchFilter
+from pylon.api.pagination import CompiledScope, list_source
 from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
@@ -21,6 +22,7 @@ from workloads import batch, selectors, services
 from workloads.api import batch_input, exports
 from workloads.api.filtersets import WorkloadEventFilterSet, WorkloadFilterSet
 from workloads.api.serializers import (
+    WORKLOAD_EVENT_COLUMNS,
     WORKLOAD_LIST_COLUMNS,
     AssignSerializer,
     BatchUploadFileSerializer,
@@ -33,9 +35,10 @@ from workloads.api.serializers import (
     WorkloadEventSerializer,
     WorkloadInputSerializer,
     WorkloadStatsSerializer,
+    workload_event_representation,
     workload_list_representation,
 )
-from workloads.models import ComputeWorkload
+from workloads.models import ComputeWorkload, WorkloadEvent
 from zones import selectors as zone_selectors
 from zones.models import GridZone
 
@@ -102,7 +105,8 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
 
     def list(self, request):
         self.paginator.columns = WORKLOAD_LIST_COLUMNS
-        rows = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        scope = selectors.workload_scope(fetched_by=request.user)
+        rows = self.paginate_queryset(list_source(self, name="workloads", scope=scope))
         return self.get_paginated_response(workload_list_representation(rows))
 
     def create(self, request):
@@ -200,14 +204,26 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def events(self, request, pk=None):
-        # Filtered here, not by a filter backend: that would filter the workload's own lookup too.
-        filterset = WorkloadEventFilterSet(
-            request.query_params, queryset=selectors.workload_events(workload=self.get_object())
-        )
-        if not filterset.is_valid():
-            raise translate_validation(filterset.errors)
-        page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(WorkloadEventSerializer(page, many=True).data)
+        workload = self.get_object()
+        self.paginator.columns = WORKLOAD_EVENT_COLUMNS
+        if self.paginator.names_only_pages(request):
+            # A bare page of the timeline: the selector's SQL, compiled once and prepared.
+            source = CompiledScope(
+                model=WorkloadEvent,
+                shape=("workload events",),
+                params=[workload.pk],
+                queryset=lambda: selectors.workload_events(workload=workload),
+            )
+        else:
+            # Filtered here, not by a filter backend: that would filter the workload's own lookup too.
+            filterset = WorkloadEventFilterSet(
+                request.query_params, queryset=selectors.workload_events(workload=workload)
+            )
+            if not filterset.is_valid():
+                raise translate_validation(filterset.errors)
+            source = filterset.qs
+        rows = self.paginate_queryset(source)
+        return self.get_paginated_response(workload_event_representation(rows))
 
     @extend_schema(
         operation_id="workloads_stats",
