@@ -203,3 +203,14 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class SentAccountEmail(models.Model):
+    """An account email sent for one outbox event: the record that makes a redelivered event (the
+    outbox delivers at least once) send nothing twice. Holds no address and no token."""
+
+    event_id = models.PositiveBigIntegerField(unique=True, help_text="The outbox event the email answered.")
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"email for event #{self.event_id}"
