@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from rest_framework import status
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import AuditAction, AuditEntry, Organization, Role, User, generate_join_code
+from pylon.core.exceptions import ApplicationError, ErrorCode
+
+
+class LastOperator(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = ErrorCode.LAST_OPERATOR
 
 
 def audit_record(
@@ -50,6 +57,23 @@ def organization_join_code_rotate(*, organization: Organization, by: User) -> Or
     return organization
 
 
+def member_require_operator_remains(*, member: User, lock: bool = True) -> None:
+    """The rule, for every caller (the service role too: it promotes a successor first): an
+    organisation with other active members keeps an active operator, so ``member`` may not stop
+    being one (be demoted, deactivated, moved or deleted) if they are its last. A sole member may:
+    nobody is left without an operator. Call it before the change; ``lock`` holds the organisation's
+    row to the commit, so that two such changes at once cannot both see the other operator remain."""
+    if not (member.organization_id and member.role == Role.OPERATOR and member.is_active):
+        return
+    if lock:
+        list(Organization.objects.select_for_update().filter(pk=member.organization_id).values_list("pk"))
+    others = selectors.member_list_active(organization_id=member.organization_id).exclude(pk=member.pk)
+    if others.exists() and not others.filter(role=Role.OPERATOR).exists():
+        raise LastOperator(
+            f"{member.email} is the organisation's last operator: make another member an operator first."
+        )
+
+
 def _require_may_manage(member: User, by: User) -> None:
     _require_operator_of(by, member.organization_id)
     if member.pk == by.pk:
@@ -62,6 +86,8 @@ def _member_set_active(*, member: User, by: User, active: bool) -> User:
     _require_may_manage(member, by)
     if member.is_active == active:
         return member  # nothing changes, nothing is recorded
+    if not active:
+        member_require_operator_remains(member=member)
     member.is_active = active
     member.save(update_fields=["is_active"])
     if not active:
@@ -96,6 +122,7 @@ def member_role_change(*, member: User, role: str, by: User) -> User:
     previous = member.role
     if role == previous:
         return member
+    member_require_operator_remains(member=member)
     member.role = role
     member.save(update_fields=["role"])
     if role == Role.OPERATOR:

@@ -5,15 +5,25 @@ from django.db.models import QuerySet
 from accounts.models import AuditEntry, Organization, User
 
 
+def _people() -> QuerySet[User]:
+    """Accounts of people: not an organisation's "deleted user" placeholder."""
+    return User.objects.filter(is_placeholder=False)
+
+
 def user_list(*, fetched_by: User) -> QuerySet[User]:
     """Members visible to the caller: the service role sees everyone, an operator their
     organisation, anyone else nobody (the view also refuses them with a 403)."""
-    users = User.objects.select_related("organization").filter(is_placeholder=False)
+    users = _people().select_related("organization")
     if fetched_by.is_service_role:
         return users
     if fetched_by.is_operator and fetched_by.organization_id:
         return users.filter(organization_id=fetched_by.organization_id)
     return users.none()
+
+
+def member_list_active(*, organization_id) -> QuerySet[User]:
+    """The people who are active members of an organisation (what the last-operator rule counts)."""
+    return _people().filter(organization_id=organization_id, is_active=True)
 
 
 def profile_list(*, fetched_by: User) -> QuerySet[User]:
