@@ -63,7 +63,7 @@ def member_require_operator_remains(*, member: User, lock: bool = True) -> None:
     being one (be demoted, deactivated, moved or deleted) if they are its last. A sole member may:
     nobody is left without an operator. Call it before the change; ``lock`` holds the organisation's
     row to the commit, so that two such changes at once cannot both see the other operator remain."""
-    if not (member.organization_id and member.role == Role.OPERATOR and member.is_active):
+    if not (member.organization_id and member.role == Role.OPERATOR and member.is_active and member.is_person):
         return
     if lock:
         list(Organization.objects.select_for_update().filter(pk=member.organization_id).values_list("pk"))

@@ -103,6 +103,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False,
         help_text="The organisation's 'deleted user': owns the workloads of erased accounts; never signs in.",
     )
+    is_api_key_principal = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The user an API key acts as (``apikeys``): no member, no operator of anyone's; never signs in.",
+    )
 
     objects = UserManager()
 
@@ -138,6 +143,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     def token_revoked(self, payload) -> bool:
         """Whether a token (its claims) was minted before the last sign-out-everywhere."""
         return payload.get(self.SESSION_CLAIM, 0) != self.session_generation
+
+    @property
+    def is_person(self) -> bool:
+        """A member who signs in: neither a "deleted user" placeholder nor an API key's principal."""
+        return not (self.is_placeholder or self.is_api_key_principal)
 
     @property
     def email_verified(self) -> bool:
