@@ -26,7 +26,7 @@ class UserAdminChangeForm(UserChangeForm):
         )
         if not stays_operator:
             try:
-                member_require_operator_remains(member=member, lock=False)  # an answer for the form
+                member_require_operator_remains(member=member, lock=False)  # the service checks again, locked
             except LastOperator as exc:
                 raise ValidationError(exc.message, code=exc.code) from None
         return cleaned

@@ -1,5 +1,6 @@
-"""Writes of organisation management: the join code, members' activation and roles. Every change is
-an ``AuditEntry`` written in the same transaction as the change (who, what, to whom, when)."""
+"""Writes of organisation management: the join code, members' activation, roles and organisation.
+Every change is an ``AuditEntry`` written in the same transaction as the change (who, what, to whom,
+when), whether it comes from the API or the admin (``member_update``)."""
 
 from __future__ import annotations
 
@@ -137,4 +138,48 @@ def member_role_change(*, member: User, role: str, by: User) -> User:
         from_value=previous,
         to_value=role,
     )
+    return member
+
+
+@transaction.atomic
+def member_move(*, member: User, organization: Organization | None, by: User) -> User:
+    """The service role moves a member to another organisation (or a service account out of any);
+    recorded in the log of each organisation involved, from one slug to the other."""
+    if not by.is_service_role:
+        raise PermissionDenied("Only the service role may move members between organisations.")
+    previous = member.organization
+    if getattr(organization, "pk", None) == member.organization_id:
+        return member
+    member_require_operator_remains(member=member)
+    member.organization = organization
+    member.save(update_fields=["organization"])
+    for involved in [org for org in (previous, organization) if org is not None]:  # each one's log
+        audit_record(
+            organization_id=involved.pk,
+            actor=by,
+            action=AuditAction.MEMBER_MOVED,
+            target=member,
+            from_value=getattr(previous, "slug", ""),
+            to_value=getattr(organization, "slug", ""),
+        )
+    return member
+
+
+#: What ``member_update`` changes, in this order, each through its own service.
+MEMBERSHIP_FIELDS = ("organization", "role", "is_active")
+
+
+@transaction.atomic
+def member_update(*, member: User, by: User, **changes) -> User:
+    """Apply membership changes (``organization``, ``role``, ``is_active``: only those given) through
+    the services above, so an edit in the admin is checked and audited like one through the API."""
+    unknown = set(changes) - set(MEMBERSHIP_FIELDS)
+    if unknown:
+        raise ValueError(f"not membership fields: {', '.join(sorted(unknown))}")
+    if "organization" in changes:
+        member = member_move(member=member, organization=changes["organization"], by=by)
+    if "role" in changes:
+        member = member_role_change(member=member, role=changes["role"], by=by)
+    if "is_active" in changes:
+        member = _member_set_active(member=member, by=by, active=changes["is_active"])
     return member

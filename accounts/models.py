@@ -177,6 +177,7 @@ class AuditAction(models.TextChoices):
     MEMBER_DEACTIVATED = "MEMBER_DEACTIVATED", "Member deactivated"
     MEMBER_REACTIVATED = "MEMBER_REACTIVATED", "Member reactivated"
     ROLE_CHANGED = "ROLE_CHANGED", "Role changed"
+    MEMBER_MOVED = "MEMBER_MOVED", "Member moved to another organisation"
     ACCOUNT_DELETED = "ACCOUNT_DELETED", "Account deleted"
 
 
@@ -202,8 +203,12 @@ class AuditEntry(models.Model):
         help_text="The member changed; empty for organisation-wide changes and once the account is deleted.",
     )
     action = models.CharField(max_length=24, choices=AuditAction.choices)
-    from_value = models.CharField(max_length=64, blank=True, help_text="The value before (a role), if any.")
-    to_value = models.CharField(max_length=64, blank=True, help_text="The value after (a role), if any.")
+    from_value = models.CharField(
+        max_length=64, blank=True, help_text="The value before (a role, an organisation's slug), if any."
+    )
+    to_value = models.CharField(
+        max_length=64, blank=True, help_text="The value after (a role, an organisation's slug), if any."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

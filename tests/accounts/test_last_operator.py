@@ -9,6 +9,7 @@ from django.test import Client
 from accounts import erasure
 from accounts.models import AuditEntry, Role, User
 from tests.accounts.factories import PASSWORD, OperatorFactory, OrganizationFactory, UserFactory
+from tests.accounts.test_admin_membership import admin_change
 from tests.reliability.faults import at_once
 
 pytestmark = pytest.mark.django_db
@@ -67,22 +68,10 @@ def test_an_operator_may_still_deactivate_a_fellow_operator(make_client, operato
 
 
 def test_the_admin_refuses_to_demote_or_deactivate_the_last_operator(operator, user):
-    superuser = User.objects.create_superuser("root@example.com", PASSWORD)
     console = Client()
-    console.force_login(superuser)
-    form = {
-        "email": operator.email,
-        "user_name": operator.user_name,
-        "role": "OPERATOR",
-        "organization": str(operator.organization_id),
-        "is_active": "on",
-        "is_staff": "on",
-        "date_joined_0": "2026-01-01",
-        "date_joined_1": "00:00:00",
-    }
-    url = f"/admin/accounts/user/{operator.pk}/change/"
+    console.force_login(User.objects.create_superuser("root@example.com", PASSWORD))
     for change in ({"role": "USER"}, {"is_active": ""}):
-        response = console.post(url, {**form, **change})
+        response = admin_change(console, operator, **change)
         assert response.status_code == 200  # the form again, with the error
         assert "last operator" in response.content.decode()
     operator.refresh_from_db()
