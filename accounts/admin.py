@@ -1,11 +1,15 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from accounts import selectors
+from accounts import membership, selectors
 from accounts.forms import UserAdminChangeForm, UserAdminCreationForm
 from accounts.models import AuditEntry, Organization, User
 from pylon.console.options import ReadOnlyModelAdmin
+from pylon.core.exceptions import ApplicationError
 
 
 @admin.register(Organization)
@@ -77,6 +81,43 @@ class UserAdmin(DjangoUserAdmin):
             # Operators cannot grant staff, superuser or move people between organisations.
             readonly += ["organization", "is_staff", "is_superuser", "groups", "user_permissions"]
         return readonly
+
+    # Membership changes (organisation, role, activation) are the services' (``membership.member_update``):
+    # checked and audited as through the API. The rest of the form is saved as Django does, first, so
+    # that the services' own writes (staff and the Operators group for a role) have the last word.
+    def save_model(self, request, obj, form, change):
+        if change:
+            form.edit_savepoint = transaction.savepoint()  # a refused membership change undoes the whole edit
+            form.membership_changes = {
+                name: form.cleaned_data[name] for name in membership.MEMBERSHIP_FIELDS if name in form.changed_data
+            }
+            stored = User.objects.get(pk=obj.pk)
+            for name in form.membership_changes:
+                setattr(obj, name, getattr(stored, name))
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        changes = getattr(form, "membership_changes", None)
+        if not changes:
+            return
+        try:
+            membership.member_update(member=form.instance, by=request.user, **changes)
+        except (ApplicationError, PermissionDenied, ValidationError) as exc:  # e.g. lost a race to the form's check
+            transaction.savepoint_rollback(form.edit_savepoint)
+            request.membership_refused = True
+            self.message_user(
+                request, f"The membership change was refused: {getattr(exc, 'message', exc)}", messages.ERROR
+            )
+
+    def log_change(self, request, obj, message):
+        if not getattr(request, "membership_refused", False):  # nothing changed
+            return super().log_change(request, obj, message)
+
+    def response_change(self, request, obj):
+        if getattr(request, "membership_refused", False):
+            return HttpResponseRedirect(request.path)  # back to the form, without "changed successfully"
+        return super().response_change(request, obj)
 
 
 @admin.register(AuditEntry)

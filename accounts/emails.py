@@ -1,7 +1,8 @@
 """The account emails: what they say (templates, plain text and HTML) and their links.
 
-Called by ``accounts.tasks`` (never in a request): the token is made when the message is sent, so no
-token travels through the broker, and a resend makes a fresh one.
+Called by ``accounts.handlers`` for an outbox event (in a worker, never in a request): the token is
+made when the message is sent, so no token is in the event log or the broker, and a resend makes a
+fresh one.
 """
 
 from __future__ import annotations

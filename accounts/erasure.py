@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts import signals
-from accounts.membership import audit_record
+from accounts.membership import audit_record, member_require_operator_remains
 from accounts.models import AuditAction, Organization, Role, User
 
 PLACEHOLDER_NAME = "Deleted user"
@@ -39,9 +39,12 @@ def organization_deleted_user(*, organization: Organization) -> User:
 
 @transaction.atomic
 def user_delete(*, user: User, password: str) -> None:
-    """Erase ``user`` (the password confirms it is them); see the module's rule."""
+    """Erase ``user`` (the password confirms it is them); see the module's rule. An organisation's
+    last operator is refused while it has other members (``membership.member_require_operator_remains``)."""
     if not user.check_password(password):
         raise ValidationError({"password": [ValidationError("The password is wrong.", code="wrong_password")]})
+    # The organisation's lock first, then the account's: the order the membership services take them in.
+    member_require_operator_remains(member=User.objects.get(pk=user.pk))
     user = User.objects.select_for_update().get(pk=user.pk)
     placeholder = organization_deleted_user(organization=user.organization) if user.organization_id else None
     signals.account_erasing.send(sender=User, user=user, placeholder=placeholder)

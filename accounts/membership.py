@@ -1,13 +1,21 @@
-"""Writes of organisation management: the join code, members' activation and roles. Every change is
-an ``AuditEntry`` written in the same transaction as the change (who, what, to whom, when)."""
+"""Writes of organisation management: the join code, members' activation, roles and organisation.
+Every change is an ``AuditEntry`` written in the same transaction as the change (who, what, to whom,
+when), whether it comes from the API or the admin (``member_update``)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from rest_framework import status
 
-from accounts import services
+from accounts import selectors, services
 from accounts.models import AuditAction, AuditEntry, Organization, Role, User, generate_join_code
+from pylon.core.exceptions import ApplicationError, ErrorCode
+
+
+class LastOperator(ApplicationError):
+    status_code = status.HTTP_409_CONFLICT
+    code = ErrorCode.LAST_OPERATOR
 
 
 def audit_record(
@@ -50,6 +58,23 @@ def organization_join_code_rotate(*, organization: Organization, by: User) -> Or
     return organization
 
 
+def member_require_operator_remains(*, member: User, lock: bool = True) -> None:
+    """The rule, for every caller (the service role too: it promotes a successor first): an
+    organisation with other active members keeps an active operator, so ``member`` may not stop
+    being one (be demoted, deactivated, moved or deleted) if they are its last. A sole member may:
+    nobody is left without an operator. Call it before the change; ``lock`` holds the organisation's
+    row to the commit, so that two such changes at once cannot both see the other operator remain."""
+    if not (member.organization_id and member.role == Role.OPERATOR and member.is_active and member.is_person):
+        return
+    if lock:
+        list(Organization.objects.select_for_update().filter(pk=member.organization_id).values_list("pk"))
+    others = selectors.member_list_active(organization_id=member.organization_id).exclude(pk=member.pk)
+    if others.exists() and not others.filter(role=Role.OPERATOR).exists():
+        raise LastOperator(
+            f"{member.email} is the organisation's last operator: make another member an operator first."
+        )
+
+
 def _require_may_manage(member: User, by: User) -> None:
     _require_operator_of(by, member.organization_id)
     if member.pk == by.pk:
@@ -62,6 +87,8 @@ def _member_set_active(*, member: User, by: User, active: bool) -> User:
     _require_may_manage(member, by)
     if member.is_active == active:
         return member  # nothing changes, nothing is recorded
+    if not active:
+        member_require_operator_remains(member=member)
     member.is_active = active
     member.save(update_fields=["is_active"])
     if not active:
@@ -96,6 +123,7 @@ def member_role_change(*, member: User, role: str, by: User) -> User:
     previous = member.role
     if role == previous:
         return member
+    member_require_operator_remains(member=member)
     member.role = role
     member.save(update_fields=["role"])
     if role == Role.OPERATOR:
@@ -110,4 +138,48 @@ def member_role_change(*, member: User, role: str, by: User) -> User:
         from_value=previous,
         to_value=role,
     )
+    return member
+
+
+@transaction.atomic
+def member_move(*, member: User, organization: Organization | None, by: User) -> User:
+    """The service role moves a member to another organisation (or a service account out of any);
+    recorded in the log of each organisation involved, from one slug to the other."""
+    if not by.is_service_role:
+        raise PermissionDenied("Only the service role may move members between organisations.")
+    previous = member.organization
+    if getattr(organization, "pk", None) == member.organization_id:
+        return member
+    member_require_operator_remains(member=member)
+    member.organization = organization
+    member.save(update_fields=["organization"])
+    for involved in [org for org in (previous, organization) if org is not None]:  # each one's log
+        audit_record(
+            organization_id=involved.pk,
+            actor=by,
+            action=AuditAction.MEMBER_MOVED,
+            target=member,
+            from_value=getattr(previous, "slug", ""),
+            to_value=getattr(organization, "slug", ""),
+        )
+    return member
+
+
+#: What ``member_update`` changes, in this order, each through its own service.
+MEMBERSHIP_FIELDS = ("organization", "role", "is_active")
+
+
+@transaction.atomic
+def member_update(*, member: User, by: User, **changes) -> User:
+    """Apply membership changes (``organization``, ``role``, ``is_active``: only those given) through
+    the services above, so an edit in the admin is checked and audited like one through the API."""
+    unknown = set(changes) - set(MEMBERSHIP_FIELDS)
+    if unknown:
+        raise ValueError(f"not membership fields: {', '.join(sorted(unknown))}")
+    if "organization" in changes:
+        member = member_move(member=member, organization=changes["organization"], by=by)
+    if "role" in changes:
+        member = member_role_change(member=member, role=changes["role"], by=by)
+    if "is_active" in changes:
+        member = _member_set_active(member=member, by=by, active=changes["is_active"])
     return member

@@ -103,6 +103,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         default=False,
         help_text="The organisation's 'deleted user': owns the workloads of erased accounts; never signs in.",
     )
+    is_api_key_principal = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="The user an API key acts as (``apikeys``): no member, no operator of anyone's; never signs in.",
+    )
 
     objects = UserManager()
 
@@ -140,6 +145,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return payload.get(self.SESSION_CLAIM, 0) != self.session_generation
 
     @property
+    def is_person(self) -> bool:
+        """A member who signs in: neither a "deleted user" placeholder nor an API key's principal."""
+        return not (self.is_placeholder or self.is_api_key_principal)
+
+    @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
 
@@ -167,6 +177,7 @@ class AuditAction(models.TextChoices):
     MEMBER_DEACTIVATED = "MEMBER_DEACTIVATED", "Member deactivated"
     MEMBER_REACTIVATED = "MEMBER_REACTIVATED", "Member reactivated"
     ROLE_CHANGED = "ROLE_CHANGED", "Role changed"
+    MEMBER_MOVED = "MEMBER_MOVED", "Member moved to another organisation"
     ACCOUNT_DELETED = "ACCOUNT_DELETED", "Account deleted"
 
 
@@ -192,8 +203,12 @@ class AuditEntry(models.Model):
         help_text="The member changed; empty for organisation-wide changes and once the account is deleted.",
     )
     action = models.CharField(max_length=24, choices=AuditAction.choices)
-    from_value = models.CharField(max_length=64, blank=True, help_text="The value before (a role), if any.")
-    to_value = models.CharField(max_length=64, blank=True, help_text="The value after (a role), if any.")
+    from_value = models.CharField(
+        max_length=64, blank=True, help_text="The value before (a role, an organisation's slug), if any."
+    )
+    to_value = models.CharField(
+        max_length=64, blank=True, help_text="The value after (a role, an organisation's slug), if any."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -203,3 +218,14 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class SentAccountEmail(models.Model):
+    """An account email sent for one outbox event: the record that makes a redelivered event (the
+    outbox delivers at least once) send nothing twice. Holds no address and no token."""
+
+    event_id = models.PositiveBigIntegerField(unique=True, help_text="The outbox event the email answered.")
+    sent_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"email for event #{self.event_id}"

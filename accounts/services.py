@@ -1,5 +1,7 @@
 """Writes for accounts and organisations (HackSoft styleguide: business rules live here)."""
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group, Permission
@@ -15,9 +17,10 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from accounts import selectors
-from accounts.models import Organization, Role, User
+from accounts.models import Organization, Role, SentAccountEmail, User
 from accounts.tokens import email_confirmation_tokens, password_reset_tokens, user_from_link
-from pylon.background import enqueue_on_commit
+from outbox import services as outbox
+from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.services import model_update
 
@@ -97,8 +100,30 @@ def user_register(*, email: str, password: str, user_name: str = "", join_code: 
             user.save()
     except IntegrityError:  # a concurrent registration won the unique email
         raise ValidationError({"email": ["A user with this email already exists."]}, code="unique")
-    enqueue_on_commit("accounts.tasks.send_email_confirmation", user_id=str(user.pk))
+    _email_owed(EventType.ACCOUNT_EMAIL_CONFIRMATION_REQUESTED, user=user, actor=user)
     return user
+
+
+def _email_owed(event_type: str, *, user: User, actor: User | None) -> None:
+    """Owe ``user`` an account email: an outbox event in the caller's transaction, so a broker outage
+    delays it and never loses it (``accounts.handlers`` sends it). It names the account only: the
+    link's token is made when the message is sent, so no secret is in the log or the broker."""
+    outbox.event_record(type=event_type, organization_id=user.organization_id, subject_id=user.pk, actor=actor)
+
+
+@transaction.atomic
+def account_email_send_once(*, event_id: int, user_id, send: Callable[..., None]) -> bool:
+    """Send an account email (``send(user=...)``) for outbox event ``event_id``, unless it was sent for
+    that event already or the account may no longer receive mail; True when sent. The record and
+    the send share a transaction: a send that fails leaves no record (the event is delivered again),
+    and a concurrent run of the same event waits on the record's unique id, then finds it."""
+    user = selectors.user_for_email(user_id=user_id)
+    if user is None:
+        return False
+    _, created = SentAccountEmail.objects.get_or_create(event_id=event_id)
+    if created:
+        send(user=user)
+    return created
 
 
 def _ensure_email_free(email: str, *, user: User) -> None:
@@ -110,6 +135,7 @@ def _ensure_email_free(email: str, *, user: User) -> None:
 def user_update_profile(*, user: User, data: dict) -> User:
     """Change the name at once; a new email address only once it is confirmed (``pending_email``
     until then, with a confirmation sent to it). Sending the current address cancels a pending one."""
+    confirmation_owed = False
     if "email" in data:
         email = User.objects.normalize_email(data["email"]).lower()
         pending = "" if email == user.email else email
@@ -118,16 +144,18 @@ def user_update_profile(*, user: User, data: dict) -> User:
         if pending != user.pending_email:
             user.pending_email = pending
             user.save(update_fields=["pending_email"])
-            if pending:
-                enqueue_on_commit("accounts.tasks.send_email_confirmation", user_id=str(user.pk))
+            confirmation_owed = bool(pending)
     user, _ = model_update(instance=user, fields=PROFILE_FIELDS, data=data)
+    if confirmation_owed:  # recorded last, as events are (``outbox.services.events_record``)
+        _email_owed(EventType.ACCOUNT_EMAIL_CONFIRMATION_REQUESTED, user=user, actor=user)
     return user
 
 
+@transaction.atomic
 def email_confirmation_resend(*, user: User) -> None:
     if user.email_verified and not user.pending_email:
         raise NothingToConfirm(f"{user.email} is confirmed already.")
-    enqueue_on_commit("accounts.tasks.send_email_confirmation", user_id=str(user.pk))
+    _email_owed(EventType.ACCOUNT_EMAIL_CONFIRMATION_REQUESTED, user=user, actor=user)
 
 
 @transaction.atomic
@@ -181,11 +209,12 @@ def user_password_change(*, user: User, current_password: str, new_password: str
     return user
 
 
+@transaction.atomic
 def password_reset_request(*, email: str) -> None:
     """Email a reset link if ``email`` names an account that may reset; say nothing either way."""
     user = selectors.user_for_password_reset(email=email)
     if user is not None:
-        enqueue_on_commit("accounts.tasks.send_password_reset_email", user_id=str(user.pk))
+        _email_owed(EventType.ACCOUNT_PASSWORD_RESET_REQUESTED, user=user, actor=None)
 
 
 @transaction.atomic

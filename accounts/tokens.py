@@ -50,12 +50,12 @@ def uid_encode(user: User) -> str:
 
 
 def user_from_link(*, uid: str, token: str, generator: PasswordResetTokenGenerator) -> User | None:
-    """The active account a link's ``uid`` names, if ``token`` is valid for it now; else None."""
+    """The active person's account a link's ``uid`` names, if ``token`` is valid for it now; else None."""
     try:
         pk = force_str(urlsafe_base64_decode(uid))
-        user = User.objects.filter(pk=pk, is_active=True, is_placeholder=False).first()
+        user = User.objects.filter(pk=pk, is_active=True).first()
     except (ValueError, TypeError, OverflowError, UnicodeDecodeError, ValidationError):  # not an id: forged
         return None
-    if user is None or not generator.check_token(user, token):
+    if user is None or not user.is_person or not generator.check_token(user, token):
         return None
     return user

@@ -64,6 +64,7 @@ def api_key_create(
             user_name=f"API key {name} ({key.prefix}…)",
             role=Role.OPERATOR,
             organization=organization,
+            is_api_key_principal=True,  # no member: never listed, counted, or signed in as
             # No mailbox to confirm (.invalid): the operator who created the key vouches for it.
             email_verified_at=timezone.now(),
         )

@@ -11,10 +11,11 @@ Model: ``outbox.models.OutboxEvent``
     ``type``          ``EventType`` (``workload.submitted``, ``.updated``, ``.recommended``,
                       ``.unschedulable``, ``.assigned``, ``.started``, ``.completed``, ``.failed``,
                       ``.cancelled``; ``zone.source_changed``, ``zone.forecasts_updated``;
-                      ``scheduling.policy_changed``).
+                      ``scheduling.policy_changed``; internal: ``account.email_confirmation_requested``,
+                      ``account.password_reset_requested``).
     ``organization``  whose event it is (null for shared data: zones, forecasts).
-    ``subject_id``    the workload (``workload.*``) or zone (``zone.*``) it is about (a UUID, no FK:
-                      the log outlives its subjects).
+    ``subject_id``    the workload (``workload.*``), zone (``zone.*``) or user (``account.*``) it is
+                      about (a UUID, no FK: the log outlives its subjects).
     ``actor``         the user who caused it (null: Pylon itself — a policy, a refresh).
     ``payload``       JSON, as of the event. Every ``workload.*`` event has ``{"workload": {...}}``,
                       the workload right after the change (``workloads.services.SNAPSHOT_FIELDS``:
@@ -28,7 +29,8 @@ Model: ``outbox.models.OutboxEvent``
                       expected emissions and cost); ``workload.unschedulable`` ``constraint``,
                       ``reason``. ``zone.forecasts_updated``: ``zone_ids``; ``zone.source_changed``:
                       ``zone``, ``carbon_provider``; ``scheduling.policy_changed``: ``preset``,
-                      ``auto_assign``.
+                      ``auto_assign``. ``account.*``: nothing (never a token nor an address: the
+                      message is built when it is sent).
     ``request_id``    the X-Request-ID of the request whose change recorded it ("" outside a
                       request); its message carries it, so the handlers' tasks log it too.
     ``created_at``    when it was recorded.

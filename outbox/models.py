@@ -8,7 +8,8 @@ from django.utils import timezone
 
 
 class EventType(models.TextChoices):
-    """Every event Pylon records. The ``workload.*`` names are public (webhooks, the live stream)."""
+    """Every event Pylon records. The ``workload.*`` names are public (webhooks, the live stream);
+    ``account.*`` are internal (a person's own account: never published to an organisation)."""
 
     WORKLOAD_SUBMITTED = "workload.submitted", "A workload was submitted"
     WORKLOAD_UPDATED = "workload.updated", "A pending workload's fields changed"
@@ -22,6 +23,11 @@ class EventType(models.TextChoices):
     ZONE_SOURCE_CHANGED = "zone.source_changed", "A zone was created or its carbon-data source changed"
     ZONE_FORECASTS_UPDATED = "zone.forecasts_updated", "New carbon-intensity readings were stored"
     POLICY_CHANGED = "scheduling.policy_changed", "An organisation's scheduling policy changed"
+    ACCOUNT_EMAIL_CONFIRMATION_REQUESTED = (
+        "account.email_confirmation_requested",
+        "An account's email address is to be confirmed (a link is owed)",
+    )
+    ACCOUNT_PASSWORD_RESET_REQUESTED = "account.password_reset_requested", "An account asked for a password reset link"
 
 
 class OutboxEvent(models.Model):
@@ -40,7 +46,9 @@ class OutboxEvent(models.Model):
         help_text="Whose event it is; empty for events about shared data (zones, forecasts).",
     )
     subject_id = models.UUIDField(
-        null=True, blank=True, help_text="The workload (``workload.*``) or zone (``zone.*``) it is about."
+        null=True,
+        blank=True,
+        help_text="The workload (``workload.*``), zone (``zone.*``) or user (``account.*``) it is about.",
     )
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

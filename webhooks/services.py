@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import User
 from pylon import background
 from pylon.api.renderers import to_json
@@ -281,8 +282,7 @@ def webhook_endpoint_disable(*, endpoint: WebhookEndpoint, reason: str) -> None:
     )
     if not disabled:
         return
-    operators = User.objects.filter(organization_id=endpoint.organization_id, role="OPERATOR", is_active=True)
-    for operator in operators:
+    for operator in account_selectors.operator_list_active(organization_id=endpoint.organization_id):
         notification_services.notification_create(
             user=operator,
             kind=NotificationKind.WEBHOOK_DISABLED,

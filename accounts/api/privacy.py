@@ -12,7 +12,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from accounts import erasure
 from accounts.api.serializers import AccountDeletionSerializer, UserProfileSerializer
-from accounts.api.views import OwnAccountView, sensitive
+from accounts.api.views import LAST_OPERATOR, OwnAccountView, sensitive
 from notifications import selectors as notification_selectors
 from notifications.api.serializers import NotificationSerializer
 from workloads import selectors as workload_selectors
@@ -74,10 +74,11 @@ class AccountDeleteView(OwnAccountView):
             "Needs the password. Erases the profile, notifications and sessions at once; the workloads "
             "you submitted stay for your organisation's accounting, owned by its anonymous "
             '"Deleted user" (as are the events you caused). Cannot be undone. A wrong password is a '
-            "400 naming `password`."
+            "400 naming `password`. The last operator of an organisation that has other members is "
+            "refused (409 `last_operator`) until another member is made an operator."
         ),
         request=AccountDeletionSerializer,
-        responses={204: None},
+        responses={204: None, 409: LAST_OPERATOR},
     )
     def post(self, request):
         serializer = AccountDeletionSerializer(data=request.data)

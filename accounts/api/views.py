@@ -26,6 +26,10 @@ from pylon.api.schema import error_response
 from pylon.api.viewsets import PublicAPIView, ScopedAPIView, ScopedReadOnlyViewSet
 
 sensitive = method_decorator(sensitive_post_parameters("password"), name="dispatch")
+LAST_OPERATOR = error_response(
+    "The member is the organisation's last active operator and it has other members (`last_operator`): "
+    "make another member an operator first."
+)
 
 
 @sensitive
@@ -177,10 +181,11 @@ class MemberViewSet(ScopedReadOnlyViewSet):
         summary="Deactivate a member (operators)",
         description=(
             "The member can no longer sign in and every session of theirs ends; their workloads stay. "
-            "Never yourself (403). Audited. Deactivating an inactive member changes nothing."
+            "Never yourself (403), nor the organisation's last operator (409). Audited. Deactivating an "
+            "inactive member changes nothing."
         ),
         request=None,
-        responses={200: MemberSerializer},
+        responses={200: MemberSerializer, 409: LAST_OPERATOR},
     )
     @action(detail=True, methods=["post"], filter_backends=[])
     def deactivate(self, request, pk=None):
@@ -202,9 +207,12 @@ class MemberViewSet(ScopedReadOnlyViewSet):
         operation_id="accounts_users_role_update",
         tags=["accounts"],
         summary="Change a member's role (service role)",
-        description=("OPERATOR also grants the operators' admin access; USER removes it. Operators get 403. Audited."),
+        description=(
+            "OPERATOR also grants the operators' admin access; USER removes it. Operators get 403. The "
+            "organisation's last operator is not demoted (409): promote a successor first. Audited."
+        ),
         request=MemberRoleSerializer,
-        responses={200: MemberSerializer},
+        responses={200: MemberSerializer, 409: LAST_OPERATOR},
     )
     # Operators pass the viewset's permission so that another organisation's member is a 404 for them
     # like every row; the service then refuses them (403): only the service role changes roles.

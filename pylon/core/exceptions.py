@@ -35,6 +35,7 @@ class ErrorCode(models.TextChoices):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", "The Idempotency-Key was used with a different request."
     IDEMPOTENCY_KEY_IN_USE = "idempotency_key_in_use", "A request with this Idempotency-Key is still running."
     EMAIL_NOT_VERIFIED = "email_not_verified", "Confirm your email address first."
+    LAST_OPERATOR = "last_operator", "The organisation's last operator cannot stop being one."
     WEBHOOK_TARGET_REFUSED = "webhook_target_refused", "The webhook URL is not one Pylon may deliver to."
     SERVICE_UNAVAILABLE = "service_unavailable", "A service Pylon depends on is unavailable."
     SERVER_ERROR = "server_error", "Internal server error."

@@ -11,7 +11,8 @@ ALL_SCOPES = list(ApiKeyScope.values)
 
 
 def api_key_create(organization, scopes=None, **extra) -> tuple[ApiKey, str]:
-    extra.setdefault("created_by", OperatorFactory(organization=organization))
+    if "created_by" not in extra:  # not setdefault: that would make an operator even when one is given
+        extra["created_by"] = OperatorFactory(organization=organization)
     return services.api_key_create(
         organization=organization, name=extra.pop("name", "ci-runner"), scopes=scopes or ALL_SCOPES, **extra
     )
