@@ -17,7 +17,7 @@ from django.conf import settings
 from scheduling import engine
 from scheduling.models import Recommendation
 from workloads import capacity
-from workloads.models import ComputeWorkload, WorkloadStatus
+from workloads.models import WorkloadStatus
 from workloads.services import workload_default_duration_mins
 from zones import selectors as zone_selectors
 from zones.models import GridZone

@@ -24,8 +24,6 @@ capacity, the next start or assignment there is refused (409) and the operator d
 
 from __future__ import annotations
 
-import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,8 +35,6 @@ from pylon.core.exceptions import ApplicationError, ErrorCode
 from workloads.models import CapacityHold, ComputeWorkload, WorkloadStatus
 from zones.models import GridZone
 from zones.providers.base import HALF_HOUR, floor_half_hour
-
-logger = logging.getLogger(__name__)
 
 #: Free capacity may fall short of a need by this much (float noise of GPU-minutes / minutes).
 TOLERANCE = 1e-9

@@ -4,13 +4,13 @@ from django.contrib import admin
 from pylon.console.options import ReadOnlyModelAdmin
 from pylon.core.exceptions import ApplicationError
 from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
-from zones.services import zone_capacity_change_check
+from zones.services import ZONE_WRITABLE_FIELDS, zone_capacity_change_check
 
 
 class GridZoneForm(forms.ModelForm):
     class Meta:
         model = GridZone
-        fields = "__all__"
+        fields = ZONE_WRITABLE_FIELDS
 
     def clean(self):
         """A capacity is not lowered below what is held in the zone (the API's rule). The admin saves

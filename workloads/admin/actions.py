@@ -23,12 +23,24 @@ class NoteForm(forms.Form):
     note = forms.CharField(max_length=2000, required=False, label="Note for the timeline")
 
 
-class AssignRankForm(NoteForm):
+class BeyondCapacityForm(forms.Form):
+    override_capacity = forms.BooleanField(
+        required=False,
+        label="Even beyond the zone's capacity",
+        help_text="Only with a reason: the timeline records what was short.",
+    )
+
+
+class StartForm(BeyondCapacityForm, NoteForm):
+    pass
+
+
+class AssignRankForm(BeyondCapacityForm, NoteForm):
     rank = forms.IntegerField(min_value=1, max_value=3, label="Recommendation")
     reassign = forms.BooleanField(required=False)
 
 
-class AssignZoneForm(forms.Form):
+class AssignZoneForm(BeyondCapacityForm):
     zone = forms.ModelChoiceField(
         queryset=zone_selectors.zone_list().order_by("zone_name"), empty_label="Zone…", label="Zone"
     )
@@ -40,6 +52,7 @@ class AssignZoneForm(forms.Form):
     )
     reason = forms.CharField(max_length=2000, label="Why override the recommendations")
     reassign = forms.BooleanField(required=False)
+    field_order = ["zone", "start", "reason", "reassign", "override_capacity"]
 
 
 class CompleteForm(NoteForm):
@@ -69,7 +82,12 @@ class ConsoleAction:
 
 def _assign_rank(workload, user, data):
     return scheduling_services.assignment_from_recommendation(
-        workload=workload, actor=user, rank=data["rank"], note=data["note"], reassign=data["reassign"]
+        workload=workload,
+        actor=user,
+        rank=data["rank"],
+        note=data["note"],
+        reassign=data["reassign"],
+        override_capacity=data["override_capacity"],
     )
 
 
@@ -81,6 +99,7 @@ def _assign_zone(workload, user, data):
         planned_start=data["start"],
         note=data["reason"],
         reassign=data["reassign"],
+        override_capacity=data["override_capacity"],
     )
 
 
@@ -122,8 +141,10 @@ CONSOLE_ACTIONS = {
             "start",
             "Start",
             (WorkloadAction.START,),
-            NoteForm,
-            lambda w, user, data: services.workload_start(workload=w, actor=user, note=data["note"]),
+            StartForm,
+            lambda w, user, data: services.workload_start(
+                workload=w, actor=user, note=data["note"], override_capacity=data["override_capacity"]
+            ),
             lambda w, data: "started",
         ),
         ConsoleAction(
