@@ -80,24 +80,16 @@ class ConsoleAction:
     done: Callable[[ComputeWorkload, dict[str, Any]], str]
 
 
-def _assign_rank(workload, user, data):
-    return scheduling_services.assignment_from_recommendation(
+def _assign(workload, user, data):
+    """Both assign forms go through the assign endpoint's one entry point: a recommendation's rank,
+    or a zone (and start) with a reason."""
+    return scheduling_services.assignment_create(
         workload=workload,
         actor=user,
-        rank=data["rank"],
-        note=data["note"],
-        reassign=data["reassign"],
-        override_capacity=data["override_capacity"],
-    )
-
-
-def _assign_zone(workload, user, data):
-    return services.workload_assign(
-        workload=workload,
-        actor=user,
-        zone=data["zone"],
-        planned_start=data["start"],
-        note=data["reason"],
+        rank=data.get("rank"),
+        zone=data.get("zone"),
+        start=data.get("start"),
+        note=data["reason"] if "reason" in data else data["note"],
         reassign=data["reassign"],
         override_capacity=data["override_capacity"],
     )
@@ -126,7 +118,7 @@ CONSOLE_ACTIONS = {
             "Assign recommendation",
             (WorkloadAction.ASSIGN, WorkloadAction.REASSIGN),
             AssignRankForm,
-            _assign_rank,
+            _assign,
             _placed,
         ),
         ConsoleAction(
@@ -134,7 +126,7 @@ CONSOLE_ACTIONS = {
             "Assign to a zone",
             (WorkloadAction.ASSIGN, WorkloadAction.REASSIGN),
             AssignZoneForm,
-            _assign_zone,
+            _assign,
             _placed,
         ),
         ConsoleAction(
