@@ -7,7 +7,9 @@ the workload's transition (``workloads.services._transition``), after ``zone_loc
   into one zone queue behind each other — the second reads the holds the first committed — while
   assignments into different zones run side by side. Locks are taken workload row(s) first, then
   zone rows in primary-key order (a reassignment locks its old and new zone, a recompute's
-  reconciliation every zone), so no two transactions wait on each other in a cycle.
+  reconciliation every zone), so no two transactions wait on each other in a cycle. The one write
+  against that order, ``holds_roll`` (zones locked, then the rows of the workloads whose holds move),
+  skips a row another transaction holds instead of waiting for it.
 * **SQLite**: ``FOR UPDATE`` is a no-op, and none is needed: every transaction begins ``IMMEDIATE``
   (``pylon.settings``), so write transactions run one at a time, each reading what the one before
   committed; a second waits for the first (up to the busy timeout) instead of failing.
@@ -244,6 +246,19 @@ def _held_since(*, zone_id, since: datetime) -> dict[datetime, dict[str, float]]
     return {row["slot_start"]: {name: row[name] or 0.0 for name, _, _ in RESOURCES} for row in rows}
 
 
+#: What ``holds_roll`` reads of a workload (its window and its needs).
+MOVING_FIELDS = (
+    "status",
+    "chosen_grid_zone_id",
+    "planned_start",
+    "actual_start",
+    "estimated_duration_mins",
+    "required_gpu_mins",
+    "required_cpu_cores",
+    "required_memory_gb",
+)
+
+
 def holds_roll(*, now: datetime, zone_ids: Sequence | None = None) -> int:
     """Bring the holds that move with the clock up to ``now`` in these zones (every zone when None;
     the caller has them locked — ``zones_lock`` does this itself). Returns how many workloads' holds
@@ -262,7 +277,12 @@ def holds_roll(*, now: datetime, zone_ids: Sequence | None = None) -> int:
     )
     if zone_ids is not None:
         moving = moving.filter(chosen_grid_zone_id__in=list(zone_ids))
-    workloads = list(moving.order_by("pk"))
+    # The zones are locked before these rows, against the usual order (workload, then zone): so a row
+    # another transaction holds is skipped, not waited for — that transition writes its holds itself
+    # (a start holds, an end releases), and the next roll sees the outcome. NO KEY: the holds written
+    # here (and others' events) only take key-share locks on it.
+    moving = moving.select_for_update(skip_locked=True, no_key=True)
+    workloads = list(moving.order_by("pk").only(*MOVING_FIELDS))
     if not workloads:
         return 0
     span = dict(

@@ -570,7 +570,7 @@ class TestHoldsFollowTheClock:
 
         now = timezone.now()
         late = _busy(zone, user, gpus=2, start=capacity.floor_half_hour(now) - timedelta(hours=1))
-        tasks.capacity_holds_roll.delay()
+        assert tasks.capacity_holds_roll.apply().get() == 0  # nothing over capacity
         assert _slots(late)[0] == capacity.floor_half_hour(timezone.now())
 
 
@@ -646,3 +646,42 @@ def test_on_sqlite_a_check_then_hold_waits_for_the_writer_ahead_instead_of_faili
     results = _in_threads([check_then_hold, check_then_hold])
 
     assert sorted(map(str, results)) == ["held", "refused"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_run_ending_while_the_clock_rolls_its_holds_leaves_none_behind(monkeypatch):
+    """The periodic roll extends an overrunning run's holds while an operator completes it: both write
+    that workload's holds under its row's lock (the roll skips a row a transition holds, rather than
+    wait for it with the zones locked: that order would deadlock), so the completed run holds nothing."""
+    real_holds = capacity._holds
+
+    def slow_holds(*args):  # the roll has read the run as RUNNING; the completion comes in meanwhile
+        threading.Event().wait(0.5)
+        return real_holds(*args)
+
+    monkeypatch.setattr(capacity, "_holds", slow_holds)
+    organization = OrganizationFactory()
+    operator = OperatorFactory(organization=organization)
+    owner = UserFactory(organization=organization)
+    zone = GridZoneFactory(gpu_capacity=8)
+    for _ in range(3):
+        overrun = WorkloadFactory(
+            user=owner,
+            status=S.RUNNING,
+            chosen_grid_zone=zone,
+            actual_start=timezone.now() - timedelta(hours=4),
+            **TWO_HOURS,
+        )
+        CapacityHold.objects.filter(workload=overrun, slot_start__gte=timezone.now() - HALF * 3).delete()
+
+        results = _in_threads(
+            [
+                lambda: capacity.holds_roll_everywhere(now=timezone.now()),
+                lambda workload=overrun: client_for(operator).post(f"{WORKLOADS}{workload.id}/complete/", {}),
+            ]
+        )
+
+        assert not [r for r in results if isinstance(r, Exception)]
+        assert ComputeWorkload.objects.get(pk=overrun.pk).status == S.COMPLETED
+        assert not CapacityHold.objects.filter(workload=overrun).exists()
