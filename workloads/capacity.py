@@ -1,7 +1,7 @@
 """The capacity ledger: what SCHEDULED and RUNNING workloads hold per zone and half hour.
 
 One home for the rule "a zone is never overbooked". Every write here runs inside the transaction of
-the workload's transition (``workloads.services._transition``), after ``zone_lock``:
+the workload's transition (``workloads.services._transition``), after ``zones_lock``:
 
 * **PostgreSQL**: ``zones_lock`` is ``SELECT … FOR UPDATE`` on the zones' rows, so two assignments
   into one zone queue behind each other — the second reads the holds the first committed — while
