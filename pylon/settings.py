@@ -114,7 +114,10 @@ if DATABASES["default"]["NAME"] == str(DEFAULT_SQLITE_PATH):
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (runserver, an eager Celery task, a management command) share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20})
+    # Every transaction takes the write lock when it begins (IMMEDIATE), so writers queue for it (up to
+    # the timeout) instead of failing when a read-then-write transaction (the capacity ledger's check
+    # then hold) finds another writer ahead of it ("database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -196,6 +199,11 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-unrecommended-workloads": {
         "task": "scheduling.tasks.sweep_unrecommended",
         "schedule": crontab(minute="*/10"),
+    },
+    # Late starts and runs past their estimate hold the zone as time passes (workloads.capacity).
+    "roll-capacity-holds": {
+        "task": "workloads.tasks.capacity_holds_roll",
+        "schedule": crontab(minute="*/5"),
     },
     "purge-idempotency-keys": {
         "task": "pylon.idempotency.tasks.purge_idempotency_keys",

@@ -8,9 +8,8 @@ is the scheduling tasks' (found by name): one workload's computation, or the fan
 from outbox import registry, selectors
 from outbox.models import EventType, OutboxEvent
 from pylon import background
+from scheduling.services import RECOMMEND_TASK
 
-#: Found by name (``scheduling.tasks`` holds the chunk lock and the run metrics of every computation).
-RECOMMEND_TASK = "scheduling.tasks.recommend_workloads"
 RECOMPUTE_PENDING_TASK = "scheduling.tasks.recompute_pending"
 
 

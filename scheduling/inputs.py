@@ -17,7 +17,7 @@ from django.conf import settings
 from scheduling import engine
 from scheduling.models import Recommendation
 from workloads import capacity
-from workloads.models import ComputeWorkload, WorkloadStatus
+from workloads.models import WorkloadStatus
 from workloads.services import workload_default_duration_mins
 from zones import selectors as zone_selectors
 from zones.models import GridZone
@@ -103,8 +103,7 @@ def context_load(*, now: datetime, horizon_slots: int = HORIZON_SLOTS) -> Schedu
 
 def reservations_load(*, grid: engine.ForecastGrid, now: datetime) -> engine.Reservations:
     """Capacity held in the grid's half hours: the ledger (``workloads.capacity``) summed per zone and
-    half hour, and, for a RUNNING workload that runs past its estimate, the current half hour (its
-    holds ended with the estimate, its machines are still busy). Two queries."""
+    half hour — runs past their estimate and late starts included (``capacity.holds_roll``). One query."""
     reservations = engine.Reservations.empty(grid.zone_codes, grid.n_slots)
     row = {code: i for i, code in enumerate(grid.zone_codes)}
     slot = timedelta(minutes=engine.SLOT_MINUTES)
@@ -115,33 +114,6 @@ def reservations_load(*, grid: engine.ForecastGrid, now: datetime) -> engine.Res
             reservations.gpu[i, k] += gpus or 0.0
             reservations.cpu[i, k] += cores or 0.0
             reservations.memory[i, k] += memory or 0.0
-    overrunning = (
-        ComputeWorkload.objects.filter(status=WorkloadStatus.RUNNING, chosen_grid_zone__isnull=False)
-        .order_by()
-        .values_list(
-            "chosen_grid_zone_id",
-            "actual_start",
-            "estimated_duration_mins",
-            "required_gpu_mins",
-            "required_cpu_cores",
-            "required_memory_gb",
-        )
-    )
-    for zone_id, started, duration_mins, gpu_mins, cores, memory in overrunning:
-        code = zone_code(zone_id)
-        held_until = (started or now) + timedelta(minutes=duration_mins)
-        current = capacity.floor_half_hour(now)
-        if code not in row or held_until > current:
-            continue  # its holds still cover the current half hour
-        reservations.add_run(
-            code,
-            current,
-            current + slot,
-            grid.start,
-            gpus=float(gpu_mins) / duration_mins,
-            cpu_cores=float(cores),
-            memory_gb=float(memory),
-        )
     return reservations
 
 

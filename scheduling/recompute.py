@@ -266,7 +266,7 @@ def _reconcile(
     Options that no longer fit are dropped; a workload left with none is computed again, against
     the capacity that is left, and ``built`` updated in place. Short: no engine pass unless
     something was displaced."""
-    workload_capacity.zones_lock_all()
+    workload_capacity.zones_lock(None, now=now)  # every zone, its moving holds brought up to now
     reservations = inputs.reservations_load(grid=context.grid, now=now)
     inputs.tentative_add(reservations=reservations, grid=context.grid, excluding={rows[k]["id"] for k in keep})
     workload_inputs = [inputs.workload_input(rows[k]) for k in keep]

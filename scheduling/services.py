@@ -16,6 +16,7 @@ from accounts.models import User
 from notifications import services as notification_services
 from outbox import services as outbox
 from outbox.models import EventType
+from pylon import background
 from pylon.core.exceptions import ApplicationError
 from scheduling import engine, owner_notifications, selectors
 from scheduling.models import PRESET_WEIGHTS, PolicyPreset, Recommendation, SchedulingPolicy
@@ -26,6 +27,9 @@ from workloads.state_machine import WorkloadAction, next_status
 from zones.models import GridZone
 
 logger = logging.getLogger(__name__)
+
+#: Found by name (``scheduling.handlers`` enqueues it too).
+RECOMMEND_TASK = "scheduling.tasks.recommend_workloads"
 
 # -- assignment by a policy ------------------------------------------------------------------------
 
@@ -39,13 +43,14 @@ def workloads_auto_assign(
     ``workload_assign`` re-checks the zone's capacity against the ledger under the zone's lock, so a
     workload whose first option filled up meanwhile (another chunk, an operator) falls back to its
     next one, at the start the engine checked — never moved to a half hour it did not check. When
-    none fits, it stays PENDING and its owner is told. A workload that an operator assigned or
-    cancelled meanwhile fails the state machine's check and is left alone; so is one whose options
-    no longer fit its deadline.
+    none fits, it stays PENDING, its owner is told, and its options are computed again against what
+    is held now (its stored ones are full; the next forecast's recompute would catch it too). A
+    workload that an operator assigned or cancelled meanwhile fails the state machine's check and is
+    left alone; so is one whose options no longer fit its deadline.
     """
     by_pk = ComputeWorkload.objects.in_bulk([row["id"] for row, _ in candidates])
     zones = {zone.pk: zone for zone in zones}
-    assigned = []
+    assigned, outdated = [], []
     for row, ranked in candidates:
         workload = by_pk.get(row["id"])
         if workload is None or workload.status != WorkloadStatus.PENDING:
@@ -78,6 +83,9 @@ def workloads_auto_assign(
                 notification_services.notification_create_many(
                     drafts=[owner_notifications.auto_assign_failed_draft(row, full)]
                 )
+                outdated.append(str(workload.pk))
+    if outdated:
+        background.enqueue_on_commit(RECOMMEND_TASK, workload_ids=outdated)
     return assigned
 
 

@@ -395,14 +395,11 @@ def workload_assign(
 
     def hold_the_run(current: ComputeWorkload) -> str:
         end = start + timedelta(minutes=current.estimated_duration_mins)
-        locked = capacity.zone_lock(zone.pk)
-        short = capacity.shortfalls(
-            zone=locked, start=start, end=end, needs=capacity.Needs.of(current), excluding=current.pk
+        # A reassignment locks the zone it leaves too (its holds there are released), in one order.
+        locked = capacity.zones_lock([zone.pk, *capacity.zones_held(workload_id=current.pk)], now=now)
+        return _hold_checked(
+            current, zone=locked[zone.pk], start=start, end=end, override=override_capacity, what="Assigned"
         )
-        if short and not override_capacity:
-            raise capacity.capacity_exceeded(locked, short)
-        capacity.hold(workload=current, zone_id=zone.pk, start=start, end=end)
-        return capacity.override_note(locked, short) if short else ""
 
     action = WorkloadAction.REASSIGN if reassign else WorkloadAction.ASSIGN
     return _transition(
@@ -416,16 +413,36 @@ def workload_assign(
     )
 
 
-def workload_start(*, workload: ComputeWorkload, actor: User, note: str = "") -> ComputeWorkload:
+def _hold_checked(
+    current: ComputeWorkload, *, zone: GridZone, start: datetime, end: datetime, override: bool, what: str
+) -> str:
+    """Hold ``[start, end)`` of ``zone`` (locked) for ``current`` if the zone has room besides what
+    others hold there; else 409 ``capacity_exceeded``, unless an operator overrides — then the
+    line for the event log saying by how much."""
+    short = capacity.shortfalls(zone=zone, start=start, end=end, needs=capacity.Needs.of(current), excluding=current.pk)
+    if short and not override:
+        raise capacity.capacity_exceeded(zone, short)
+    capacity.hold(workload=current, zone_id=zone.pk, start=start, end=end)
+    return capacity.override_note(zone, short, what=what) if short else ""
+
+
+def workload_start(
+    *, workload: ComputeWorkload, actor: User, note: str = "", override_capacity: bool = False
+) -> ComputeWorkload:
+    """A SCHEDULED workload starts now. What it holds follows the real start; a start away from the
+    planned one (early, or late enough to run into others' holds) is checked like an assignment: 409
+    ``capacity_exceeded`` unless the operator overrides, saying why (``note``)."""
     if not actor.operates(workload.organization_id):
         raise PermissionDenied("Only operators of the organisation may start workloads.")
+    if override_capacity and not note.strip():
+        raise ValidationError({"note": ["Say why you start beyond the zone's capacity."]})
 
     def hold_the_real_run(current: ComputeWorkload) -> str:
-        # The run has begun: what it holds follows the real start (not refused: the machine runs).
-        capacity.zone_lock(current.chosen_grid_zone_id)
         end = current.actual_start + timedelta(minutes=current.estimated_duration_mins)
-        capacity.hold(workload=current, zone_id=current.chosen_grid_zone_id, start=current.actual_start, end=end)
-        return ""
+        zone = capacity.zone_lock(current.chosen_grid_zone_id, now=current.actual_start)
+        return _hold_checked(
+            current, zone=zone, start=current.actual_start, end=end, override=override_capacity, what="Started"
+        )
 
     return _transition(
         workload,

@@ -1,11 +1,33 @@
+from django import forms
 from django.contrib import admin
 
 from pylon.console.options import ReadOnlyModelAdmin
+from pylon.core.exceptions import ApplicationError
 from zones.models import GridZone, ZoneIntensityReading, ZonePriceReading
+from zones.services import ZONE_WRITABLE_FIELDS, zone_capacity_change_check
+
+
+class GridZoneForm(forms.ModelForm):
+    class Meta:
+        model = GridZone
+        fields = ZONE_WRITABLE_FIELDS
+
+    def clean(self):
+        """A capacity is not lowered below what is held in the zone (the API's rule). The admin saves
+        in the transaction this runs in, so the zone stays locked until the new capacity is saved."""
+        cleaned = super().clean()
+        if self.instance.pk is not None:
+            try:
+                zone_capacity_change_check(zone=self.instance, data=cleaned)
+            except ApplicationError as exc:
+                for field, messages in exc.fields.items():
+                    self.add_error(field, messages)
+        return cleaned
 
 
 @admin.register(GridZone)
 class GridZoneAdmin(admin.ModelAdmin):
+    form = GridZoneForm
     list_display = [
         "zone_name",
         "grid_zone_code",

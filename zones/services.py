@@ -79,12 +79,19 @@ def zone_create(**data) -> GridZone:
     return zone
 
 
-@transaction.atomic
-def zone_update(*, zone: GridZone, data: dict) -> GridZone:
-    """Change a zone. Capacity cannot drop below what scheduled and running work holds there (400)."""
+def zone_capacity_change_check(*, zone: GridZone, data: dict) -> None:
+    """Refuse (409 ``capacity_exceeded``) to lower the capacity of ``zone`` (as stored) to ``data``'s
+    below what scheduled and running work holds there; the zone stays locked until the caller's
+    transaction ends. The API's update and the console's form both ask this."""
     from workloads import capacity  # the ledger of holds lives with the workloads that hold
 
     capacity.capacity_change_check(zone=zone, data=data, now=timezone.now())
+
+
+@transaction.atomic
+def zone_update(*, zone: GridZone, data: dict) -> GridZone:
+    """Change a zone. Capacity cannot drop below what scheduled and running work holds there (409)."""
+    zone_capacity_change_check(zone=zone, data=data)
     figures_change = any(name in data and getattr(zone, name) != data[name] for name in FIGURE_FIELDS)
     provider_change = any(name in data and getattr(zone, name) != data[name] for name in PROVIDER_FIELDS)
     if figures_change:

@@ -23,12 +23,24 @@ class NoteForm(forms.Form):
     note = forms.CharField(max_length=2000, required=False, label="Note for the timeline")
 
 
-class AssignRankForm(NoteForm):
+class BeyondCapacityForm(forms.Form):
+    override_capacity = forms.BooleanField(
+        required=False,
+        label="Even beyond the zone's capacity",
+        help_text="Only with a reason: the timeline records what was short.",
+    )
+
+
+class StartForm(BeyondCapacityForm, NoteForm):
+    pass
+
+
+class AssignRankForm(BeyondCapacityForm, NoteForm):
     rank = forms.IntegerField(min_value=1, max_value=3, label="Recommendation")
     reassign = forms.BooleanField(required=False)
 
 
-class AssignZoneForm(forms.Form):
+class AssignZoneForm(BeyondCapacityForm):
     zone = forms.ModelChoiceField(
         queryset=zone_selectors.zone_list().order_by("zone_name"), empty_label="Zone…", label="Zone"
     )
@@ -40,6 +52,7 @@ class AssignZoneForm(forms.Form):
     )
     reason = forms.CharField(max_length=2000, label="Why override the recommendations")
     reassign = forms.BooleanField(required=False)
+    field_order = ["zone", "start", "reason", "reassign", "override_capacity"]
 
 
 class CompleteForm(NoteForm):
@@ -67,20 +80,18 @@ class ConsoleAction:
     done: Callable[[ComputeWorkload, dict[str, Any]], str]
 
 
-def _assign_rank(workload, user, data):
-    return scheduling_services.assignment_from_recommendation(
-        workload=workload, actor=user, rank=data["rank"], note=data["note"], reassign=data["reassign"]
-    )
-
-
-def _assign_zone(workload, user, data):
-    return services.workload_assign(
+def _assign(workload, user, data):
+    """Both assign forms go through the assign endpoint's one entry point: a recommendation's rank,
+    or a zone (and start) with a reason."""
+    return scheduling_services.assignment_create(
         workload=workload,
         actor=user,
-        zone=data["zone"],
-        planned_start=data["start"],
-        note=data["reason"],
+        rank=data.get("rank"),
+        zone=data.get("zone"),
+        start=data.get("start"),
+        note=data["reason"] if "reason" in data else data["note"],
         reassign=data["reassign"],
+        override_capacity=data["override_capacity"],
     )
 
 
@@ -107,7 +118,7 @@ CONSOLE_ACTIONS = {
             "Assign recommendation",
             (WorkloadAction.ASSIGN, WorkloadAction.REASSIGN),
             AssignRankForm,
-            _assign_rank,
+            _assign,
             _placed,
         ),
         ConsoleAction(
@@ -115,15 +126,17 @@ CONSOLE_ACTIONS = {
             "Assign to a zone",
             (WorkloadAction.ASSIGN, WorkloadAction.REASSIGN),
             AssignZoneForm,
-            _assign_zone,
+            _assign,
             _placed,
         ),
         ConsoleAction(
             "start",
             "Start",
             (WorkloadAction.START,),
-            NoteForm,
-            lambda w, user, data: services.workload_start(workload=w, actor=user, note=data["note"]),
+            StartForm,
+            lambda w, user, data: services.workload_start(
+                workload=w, actor=user, note=data["note"], override_capacity=data["override_capacity"]
+            ),
             lambda w, data: "started",
         ),
         ConsoleAction(

@@ -318,6 +318,20 @@ class NoteSerializer(StrictInputMixin, serializers.Serializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
+class StartSerializer(NoteSerializer):
+    override_capacity = serializers.BooleanField(
+        default=False,
+        help_text="Start even though the zone cannot hold the run from now for its whole length (a start "
+        "away from the planned one; otherwise 409 `capacity_exceeded`). Needs a `note` saying why; the "
+        "event log records what was short.",
+    )
+
+    def validate(self, attrs):
+        if attrs["override_capacity"] and not attrs["note"].strip():
+            raise serializers.ValidationError({"note": ["Say why you start beyond the zone's capacity."]})
+        return attrs
+
+
 class AssignSerializer(StrictInputMixin, serializers.Serializer):
     """Either take one of Pylon's recommendations (`rank`), or override them with a `zone` (and
     `start`) and a `reason`. The reason is kept in the workload's event log."""

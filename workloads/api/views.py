@@ -32,6 +32,7 @@ from workloads.api.serializers import (
     CompleteSerializer,
     ComputeWorkloadSerializer,
     NoteSerializer,
+    StartSerializer,
     WorkloadEventSerializer,
     WorkloadInputSerializer,
     WorkloadStatsSerializer,
@@ -44,7 +45,7 @@ from zones.models import GridZone
 
 CONFLICT = error_response(
     "The workload's status does not allow this (`invalid_transition`, `not_editable`), or another request "
-    "changed it at the same moment (`concurrent_update`), or (assign) the zone cannot hold the workload for "
+    "changed it at the same moment (`concurrent_update`), or (assign, start) the zone cannot hold the workload for "
     "its whole run (`capacity_exceeded`: the message and `fields.zone` name the half hours and resources short)."
 )
 
@@ -161,12 +162,22 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         )
         return Response(self._out(workload))
 
-    @_action_schema("workloads_start", "Start a scheduled workload (operators)", NoteSerializer)
+    @_action_schema(
+        "workloads_start",
+        "Start a scheduled workload (operators)",
+        StartSerializer,
+        "SCHEDULED → RUNNING now. The run holds the zone from now for its estimated duration: a start away "
+        "from the planned one that the zone cannot hold answers 409 `capacity_exceeded` naming the half "
+        "hours and resources short, unless `override_capacity` is set (with a `note`).",
+    )
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
         workload = self.get_object()
-        note = self._valid(NoteSerializer)["note"]
-        return Response(self._out(services.workload_start(workload=workload, actor=request.user, note=note)))
+        data = self._valid(StartSerializer)
+        workload = services.workload_start(
+            workload=workload, actor=request.user, note=data["note"], override_capacity=data["override_capacity"]
+        )
+        return Response(self._out(workload))
 
     @_action_schema(
         "workloads_complete",

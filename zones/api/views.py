@@ -61,8 +61,16 @@ AT_PARAMETER = OpenApiParameter(
     partial_update=extend_schema(
         operation_id="zones_partial_update",
         summary="Change a grid zone (staff)",
+        description="A capacity (`gpu_capacity`, `cpu_core_capacity`, `memory_gb_capacity`) cannot be lowered "
+        "below what scheduled and running work holds in the zone from the current half hour on.",
         request=GridZoneWriteSerializer,
-        responses={200: GridZoneSerializer},
+        responses={
+            200: GridZoneSerializer,
+            409: error_response(
+                "`capacity_exceeded`: the lowered capacity is below what is held; `fields.<capacity field>` names "
+                "the half hours, the most held and the workloads (job ids) holding it."
+            ),
+        },
     ),
 )
 @extend_schema(tags=["zones"])
