@@ -22,6 +22,7 @@ class EventType(models.TextChoices):
     ZONE_SOURCE_CHANGED = "zone.source_changed", "A zone was created or its carbon-data source changed"
     ZONE_FORECASTS_UPDATED = "zone.forecasts_updated", "New carbon-intensity readings were stored"
     POLICY_CHANGED = "scheduling.policy_changed", "An organisation's scheduling policy changed"
+    NOTIFICATION_CREATED = "notification.created", "A user was sent a notification"
 
 
 class OutboxEvent(models.Model):

@@ -32,6 +32,12 @@ def events_after(
     return list(events.order_by("id")[:limit])
 
 
+def event_log_head() -> int:
+    """The id of the newest committed event (0 for an empty log): every smaller id is committed
+    too (or rolled back), so a reader that has scanned up to it has missed nothing."""
+    return OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
 def event_batch_subject_ids(*, event: OutboxEvent) -> list:
     """The subjects of the events recorded in one ``events_record`` call with ``event`` as a batch
     (``payload["batch"]``: ``id``, ``index``, ``size``), in the batch's order; ``event`` must be the

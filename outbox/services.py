@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from outbox import registry, relay
+from outbox import registry, relay, wake
 from outbox.models import EventType, OutboxEvent
 from pylon.observability import context
 
@@ -73,6 +73,7 @@ def events_record(*, events: list[NewEvent]) -> list[OutboxEvent]:
         _hold_order_lock()
         OutboxEvent.objects.bulk_create(rows, batch_size=1000)
     relay.publish_after_commit([row.pk for row in rows if row.handled_at is None], request_id=request_id)
+    wake.nudge_after_commit(rows)
     return rows
 
 

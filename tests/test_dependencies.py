@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-PACKAGES = ("accounts", "zones", "workloads", "scheduling", "notifications", "outbox", "pylon")
+PACKAGES = ("accounts", "zones", "workloads", "scheduling", "notifications", "outbox", "events", "pylon")
 
 
 def _modules() -> dict[str, Path]:

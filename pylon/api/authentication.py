@@ -29,6 +29,13 @@ class ApiKeyExpired(AuthenticationFailed):
     default_code = ErrorCode.API_KEY_EXPIRED
 
 
+class StreamTicketNotValid(AuthenticationFailed):
+    default_detail = (
+        "The stream ticket is unknown, expired or already used; get a new one at POST /api/v1/events/stream-tickets/."
+    )
+    default_code = ErrorCode.STREAM_TICKET_NOT_VALID
+
+
 class JWTAuthentication(authentication.JWTAuthentication):
     def get_validated_token(self, raw_token: bytes):
         expired = False

@@ -1,0 +1,128 @@
+"""The ``text/event-stream`` of one connection (an async iterator, served under ASGI).
+
+Each event is written as::
+
+    id: 1234
+    event: workload.assigned
+    data: {"id":"evt_1234","type":"workload.assigned","created_at":"…","data":{"workload":{…},…}}
+
+``id`` is the cursor: the event's position in the log. The stream first says ``retry:`` (how long
+an ``EventSource`` waits before reconnecting), reads the log from the cursor, then waits to be woken
+(``fanout``), writing a ``: ping`` comment every ``STREAM_HEARTBEAT_SECONDS`` while idle (proxies
+and browsers keep the connection; the caller is rechecked then, so a revoked key or deactivated
+account ends its streams). It holds at most one page of events: a slow client is simply read for
+at its own pace, and one whose writes take longer than ``STREAM_SEND_TIMEOUT_SECONDS`` is closed (it
+reconnects with ``Last-Event-ID`` and reads on from the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+
+from accounts.models import User
+from events import selectors, slots
+from events.db import read_in_thread, release_request_connections
+from events.fanout import Listener, hub
+from outbox.models import EventType, OutboxEvent
+
+HEARTBEAT = b": ping\n\n"
+
+
+@dataclass(frozen=True)
+class StreamCaller:
+    """Who a stream serves, and the connection lease it holds."""
+
+    user: User
+    api_key_id: str | None
+    principal: str
+    connection: str
+
+
+def event_id(event: OutboxEvent) -> str:
+    """The event's stable public id (the same on every stream and every reconnect)."""
+    return f"evt_{event.pk}"
+
+
+def event_data(event: OutboxEvent) -> dict[str, Any]:
+    if event.type == EventType.NOTIFICATION_CREATED:
+        notification = {k: v for k, v in event.payload["notification"].items() if k != "recipient"}
+        return {"notification": notification}
+    return {key: value for key, value in event.payload.items() if key != "batch"}
+
+
+def event_message(event: OutboxEvent) -> bytes:
+    body = json.dumps(
+        {"id": event_id(event), "type": event.type, "created_at": event.created_at, "data": event_data(event)},
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+    return f"id: {event.pk}\nevent: {event.type}\ndata: {body}\n\n".encode()
+
+
+async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[bytes]:
+    """The stream of ``caller`` from ``cursor`` on, until the client goes or the caller may no longer."""
+    user = caller.user
+    listener = Listener(user, scanned_to=cursor)
+    streams = hub()
+    streams.add(listener)
+    heartbeat = float(settings.STREAM_HEARTBEAT_SECONDS)
+    send_timeout = float(settings.STREAM_SEND_TIMEOUT_SECONDS)
+    batch = int(settings.STREAM_BATCH_SIZE)
+    try:
+        await release_request_connections()
+        # The reconnect delay, and the cursor (no event: an EventSource reconnecting sends it back).
+        yield f"retry: {int(settings.STREAM_RETRY_MILLISECONDS)}\nid: {cursor}\n\n".encode()
+        next_beat = time.monotonic() + heartbeat
+        while True:
+            listener.woken.clear()  # before reading: a wake during the read is not lost
+            events, listener.scanned_to = await read_in_thread(
+                selectors.stream_events_after, fetched_by=user, after_id=cursor, limit=batch
+            )
+            for event in events:
+                started = time.monotonic()
+                yield event_message(event)
+                cursor = event.pk
+                if time.monotonic() - started > send_timeout:
+                    return  # the client cannot keep up: it resumes from the log
+            if len(events) == batch:
+                continue
+            while not listener.woken.is_set():
+                try:
+                    await asyncio.wait_for(listener.woken.wait(), timeout=max(0.0, next_beat - time.monotonic()))
+                except TimeoutError:
+                    # The caller as they are now: a role changed applies, a revoked key ends the stream.
+                    current = await _caller_now(caller)
+                    if current is None:
+                        return
+                    user = current
+                    listener.reach(user)
+                    started = time.monotonic()
+                    yield HEARTBEAT
+                    if time.monotonic() - started > send_timeout:
+                        return
+                    next_beat = time.monotonic() + heartbeat
+    finally:
+        # No await here: a generator dropped by its server is closed by the loop's finaliser, which
+        # must not find it suspended. The lease is handed back off the loop (Redis may be slow).
+        streams.remove(listener)
+        asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(slots.slot_release, principal=caller.principal, connection=caller.connection)
+        )
+
+
+async def _caller_now(caller: StreamCaller) -> User | None:
+    current = await read_in_thread(
+        selectors.stream_principal_current, user_id=caller.user.pk, api_key_id=caller.api_key_id
+    )
+    if current is not None:
+        await read_in_thread(slots.slot_renew, principal=caller.principal, connection=caller.connection)
+    return current
