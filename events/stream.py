@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,14 +28,20 @@ from typing import Any
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError
 
 from accounts.models import User
 from events import selectors, slots
 from events.db import read_in_thread, release_request_connections
 from events.fanout import Listener, hub
 from outbox.models import EventType, OutboxEvent
+from pylon.core.db import database_unavailable
 
 HEARTBEAT = b": ping\n\n"
+READ_ATTEMPTS = 4
+READ_RETRY_SECONDS = 0.25
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,9 +91,10 @@ async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[by
         next_beat = time.monotonic() + heartbeat
         while True:
             listener.woken.clear()  # before reading: a wake during the read is not lost
-            events, listener.scanned_to = await read_in_thread(
-                selectors.stream_events_after, fetched_by=user, after_id=cursor, limit=batch
-            )
+            read = await _read(user, cursor, batch)
+            if read is None:
+                return  # the database is away: the client resumes from its cursor when it is back
+            events, listener.scanned_to = read
             for event in events:
                 started = time.monotonic()
                 yield event_message(event)
@@ -117,6 +125,20 @@ async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[by
         asyncio.get_running_loop().run_in_executor(
             None, functools.partial(slots.slot_release, principal=caller.principal, connection=caller.connection)
         )
+
+
+async def _read(user: User, cursor: int, batch: int) -> tuple[list[OutboxEvent], int] | None:
+    """The next events after ``cursor``; a database that fails transiently is tried again a few
+    times (SQLite's locks, a PostgreSQL failover), then None."""
+    for attempt in range(READ_ATTEMPTS):
+        try:
+            return await read_in_thread(selectors.stream_events_after, fetched_by=user, after_id=cursor, limit=batch)
+        except DatabaseError as exc:
+            if not database_unavailable(exc):
+                raise
+            logger.warning("event stream: reading the log failed (%s), attempt %d", exc, attempt + 1)
+            await asyncio.sleep(READ_RETRY_SECONDS * (attempt + 1))
+    return None
 
 
 async def _caller_now(caller: StreamCaller) -> User | None:

@@ -23,6 +23,7 @@ from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView
 
 CURSOR = re.compile(r"[0-9]{1,19}")
+CURSOR_PATTERN = f"^{CURSOR.pattern}$"
 LAST_EVENT_ID = "last_event_id"
 
 STREAM_DESCRIPTION = """\
@@ -89,7 +90,9 @@ class StreamTicketView(ScopedAPIView):
             "`service_unavailable` while the cache that holds tickets is down (send the header instead)."
         ),
         request=None,
-        responses={201: StreamTicketSerializer},
+        responses={
+            201: OpenApiResponse(StreamTicketSerializer, description="The ticket, and the stream's URL with it.")
+        },
     )
     def post(self, request):
         key_id = request.auth.pk if is_api_key(request.auth) else None
@@ -117,13 +120,13 @@ class EventStreamView(ScopedAPIView):
                 "Last-Event-ID",
                 OpenApiTypes.STR,
                 location=OpenApiParameter.HEADER,
-                pattern=CURSOR.pattern,
+                pattern=CURSOR_PATTERN,
                 description="Resume after this cursor (the last `id:` received).",
             ),
             OpenApiParameter(
                 LAST_EVENT_ID,
                 OpenApiTypes.STR,
-                pattern=CURSOR.pattern,
+                pattern=CURSOR_PATTERN,
                 description="The same as the `Last-Event-ID` header, for a new `EventSource` (which cannot send it).",
             ),
         ],

@@ -79,11 +79,22 @@ class Stream:
     async def json(self) -> dict:
         return json.loads(await self.body())
 
+    async def _chunk(self, timeout: float) -> bytes | None:
+        """The next piece of the body; the application's own failure is raised, not waited out."""
+        get = asyncio.ensure_future(self._chunks.get())
+        await asyncio.wait({get, self.task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if get.done():
+            return get.result()
+        get.cancel()
+        if self.task.done() and self.task.exception() is not None:
+            raise self.task.exception()
+        raise TimeoutError
+
     async def _block(self, timeout: float) -> str | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while "\n\n" not in self._buffer:
-            chunk = await asyncio.wait_for(self._chunks.get(), max(0.001, deadline - loop.time()))
+            chunk = await self._chunk(max(0.001, deadline - loop.time()))
             if chunk is None:
                 self.ended = True
                 return None
@@ -116,14 +127,18 @@ class Stream:
             found.append(event)
         return found
 
-    async def drain(self, quiet: float = 0.5) -> list[Event]:
-        """Every event until none comes for ``quiet`` seconds."""
+    async def drain(self, until=lambda found: True, quiet: float = 0.5, timeout: float = 10) -> list[Event]:
+        """Every event until ``until(events so far)`` holds and then none comes for ``quiet`` seconds
+        (a loaded machine may take a while to send what is awaited; what follows is then quick)."""
         found = []
         while True:
+            done = until(found)
             try:
-                event = await self.next_event(quiet)
+                event = await self.next_event(quiet if done else timeout)
             except TimeoutError:
-                return found
+                if done:
+                    return found
+                raise AssertionError(f"still waiting after {[(e.id, e.type) for e in found]}") from None
             if event is None:
                 return found
             found.append(event)

@@ -91,6 +91,14 @@ def _visible_after(user, cursor) -> list[tuple[str, str]]:
     ]
 
 
+def _kind(event) -> str | None:
+    return event.data["data"].get("notification", {}).get("kind")
+
+
+def _submitted(events) -> list[str]:
+    return [e.data["data"]["workload"]["id"] for e in events if e.type == "workload.submitted"]
+
+
 def test_a_user_receives_their_workloads_events_in_order_and_their_notifications(zone):
     owner = UserFactory()
     operator = OperatorFactory(organization=owner.organization)
@@ -109,7 +117,7 @@ def test_a_user_receives_their_workloads_events_in_order_and_their_notifications
             data={"zone": str(zone.pk), "reason": "Tested"},
         )
         assert status == 200, body
-        received = await stream.drain()
+        received = await stream.drain(until=lambda found: any(_kind(e) == "ASSIGNED" for e in found))
         await stream.close()
         opened_at = next(int(value) for name, value in stream.fields_seen if name == "id")
         expected = await in_thread(_visible_after, owner, opened_at)
@@ -151,7 +159,8 @@ def test_reconnecting_with_last_event_id_replays_only_what_was_missed(zone):
         # An EventSource's own reconnect (the header) and a new one with a new ticket (the query) alike.
         by_header = await open_stream(owner_token, ticket=False, header=seen.id)
         by_query = await open_stream(owner_token, last_event_id=seen.id)
-        missed = [await by_header.drain(), await by_query.drain()]
+        cancelled = lambda found: "workload.cancelled" in {e.type for e in found}  # noqa: E731
+        missed = [await by_header.drain(until=cancelled), await by_query.drain(until=cancelled)]
         for stream in (by_header, by_query):
             await stream.close()
         # Without a cursor: from now on only.
@@ -197,7 +206,17 @@ def test_another_principals_events_never_arrive(zone):
         ids["colleague"] = await submit(tokens["colleague"], zone, "A colleague's")
         ids["me"] = await submit(tokens["me"], zone, "Mine")
         ids["key"] = await submit(key_secret, zone, "The key's")
-        received = {name: await stream.drain() for name, stream in streams.items()}
+        expected = {
+            "me": [ids["me"]],
+            "operator": [ids["colleague"], ids["me"], ids["key"]],
+            "key": [ids["colleague"], ids["me"], ids["key"]],
+            "other_key": [ids["stranger"]],
+            "service": [ids["stranger"], ids["colleague"], ids["me"], ids["key"]],
+        }
+        received = {
+            name: await stream.drain(until=lambda found, name=name: len(_submitted(found)) >= len(expected[name]))
+            for name, stream in streams.items()
+        }
         for stream in streams.values():
             await stream.close()
         return ids, received
@@ -205,7 +224,7 @@ def test_another_principals_events_never_arrive(zone):
     ids, received = run(scenario())
 
     def workloads(name):
-        submitted = [e.data["data"]["workload"]["id"] for e in received[name] if e.type == "workload.submitted"]
+        submitted = _submitted(received[name])
         every = {e.data["data"]["workload"]["id"] for e in received[name] if e.type.startswith("workload.")}
         assert every == set(submitted), name  # no other workload's event of any kind
         return submitted
