@@ -109,10 +109,11 @@ class Hub:
         if not events:
             return
         self._polled_to = events[-1].pk
+        nudge = wake.nudge_of(events)
         if len(events) == POLL_BATCH:
             self.wake_behind(self._polled_to)
-        else:
-            self.dispatch(wake.nudge_of(events))
+        elif nudge is not None:
+            self.dispatch(nudge)
 
     async def _subscribe(self) -> None:
         import redis.asyncio as aioredis

@@ -50,18 +50,18 @@ class Nudge:
 
 
 def nudge_of(events: Iterable[OutboxEvent]) -> Nudge | None:
+    """The nudge of ``events``; None when no stream can be concerned (no organisation's event, no
+    notification: the shared zones' events are not streamed)."""
     events = list(events)
-    if not events:
-        return None
-    return Nudge(
-        last_id=max(event.pk for event in events),
-        organization_ids=frozenset(str(event.organization_id) for event in events if event.organization_id),
-        user_ids=frozenset(
-            str(event.payload["notification"]["recipient"])
-            for event in events
-            if event.type == EventType.NOTIFICATION_CREATED
-        ),
+    organization_ids = frozenset(str(event.organization_id) for event in events if event.organization_id)
+    user_ids = frozenset(
+        str(event.payload["notification"]["recipient"])
+        for event in events
+        if event.type == EventType.NOTIFICATION_CREATED
     )
+    if not organization_ids and not user_ids:
+        return None
+    return Nudge(last_id=max(event.pk for event in events), organization_ids=organization_ids, user_ids=user_ids)
 
 
 def nudge_after_commit(events: Iterable[OutboxEvent]) -> None:
