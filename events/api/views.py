@@ -86,8 +86,7 @@ class StreamTicketView(ScopedAPIView):
         description=(
             "A short-lived (`STREAM_TICKET_TTL_SECONDS`, 30 s), single-use ticket bound to the caller (or API key), "
             "for opening `GET /api/v1/events/stream/?ticket=…` from a browser's `EventSource`, which cannot send "
-            "the `Authorization` header. Get a new one for every connection, reconnects included. 503 "
-            "`service_unavailable` while the cache that holds tickets is down (send the header instead)."
+            "the `Authorization` header. Get a new one for every connection, reconnects included."
         ),
         request=None,
         responses={

@@ -467,3 +467,53 @@ def test_events_are_written_as_one_data_line_of_json():
     assert lines[:2] == ["id: 7", "event: workload.updated"] and text.endswith("\n\n")
     body = json.loads(lines[2].removeprefix("data: "))
     assert body["data"] == {"workload": {"workload_name": "a\nb"}}  # the batch bookkeeping stays internal
+
+
+def test_the_stream_under_a_real_uvicorn_server(zone):
+    """Over a loopback socket: a ticket, the stream's headers and first block, then a workload's
+    event as soon as it is submitted; closing the socket frees the connection's lease."""
+    import http.client
+
+    from events import slots
+    from tests.asgi.server import asgi_server
+
+    owner = UserFactory()
+    owner_token = token(owner)
+    auth = {"Authorization": f"Bearer {owner_token}", "Content-Type": "application/json"}
+
+    def post(port, path, body):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", path, body=json.dumps(body), headers=auth)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+        connection.close()
+        return response.status, answer
+
+    with asgi_server() as port:
+        status, ticket = post(port, TICKETS, {})
+        assert status == 201
+        stream = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        stream.request("GET", ticket["stream_url"], headers={"Accept": "text/event-stream"})
+        response = stream.getresponse()
+        assert response.status == 200 and response.getheader("Content-Type").startswith("text/event-stream")
+        assert response.readline().startswith(b"retry: ")
+        status, workload = post(port, WORKLOADS, submission(zone, workload_name="Over the wire"))
+        assert status == 201
+        lines = []
+        while b"event: workload.submitted\n" not in lines:
+            lines.append(response.readline())
+        data = json.loads(response.readline().decode().removeprefix("data: "))
+        assert data["data"]["workload"]["id"] == workload["id"]
+        stream.close()
+
+        # The server notices the disconnect and the stream hands its lease back.
+        def leases() -> int:
+            principal = f"user:{owner.pk}"
+            if django_settings.REDIS_URL:
+                return wake.redis_client().zcard(slots.KEY_PREFIX + principal)
+            return len(slots._local.get(principal, {}))
+
+        deadline = time.monotonic() + 10
+        while leases() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leases() == 0
