@@ -96,6 +96,13 @@ def notification_create_many(*, drafts: Iterable[NotificationDraft]) -> int:
     return len(notifications)
 
 
+def notifications_forget(*, user: User) -> int:
+    """Erase the copies of ``user``'s notifications in the event log (their rows go with the
+    account, by cascade); returns how many."""
+    ids = Notification.objects.filter(recipient_id=user.pk).values_list("pk", flat=True)
+    return outbox.events_forget(type=EventType.NOTIFICATION_CREATED, subject_ids=ids)
+
+
 def notification_mark_read(*, notification: Notification) -> Notification:
     """Mark one of the caller's notifications read (already read stays as it was)."""
     if notification.read_at is None:

@@ -110,6 +110,13 @@ def event_handle(*, event_id: int) -> str:
     return "handled"
 
 
+def events_forget(*, type: str, subject_ids) -> int:
+    """Delete the events of ``type`` about ``subject_ids``: a person's data erased with them (their
+    notifications' copies in the log). A reader's cursor is a position, so a gap harms no one."""
+    deleted, _ = OutboxEvent.objects.filter(type=type, subject_id__in=list(subject_ids)).delete()
+    return deleted
+
+
 def events_prune(*, before: datetime) -> int:
     """Delete handled events created before ``before`` (the retention period); returns how many."""
     deleted, _ = OutboxEvent.objects.filter(created_at__lt=before, handled_at__isnull=False).delete()
