@@ -35,7 +35,7 @@ from events import selectors, slots
 from events.db import read_in_thread, release_request_connections
 from events.fanout import Listener, hub
 from outbox.models import EventType, OutboxEvent
-from pylon.core.db import database_unavailable
+from pylon.db.outage import database_unavailable
 
 HEARTBEAT = b": ping\n\n"
 READ_ATTEMPTS = 4

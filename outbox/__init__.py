@@ -16,14 +16,15 @@ Model: ``outbox.models.OutboxEvent``
     ``subject_id``    the workload (``workload.*``) or zone (``zone.*``) it is about (a UUID, no FK:
                       the log outlives its subjects).
     ``actor``         the user who caused it (null: Pylon itself — a policy, a refresh).
-    ``payload``       JSON, as of the event. Every ``workload.*`` event has ``{"workload": {"id",
-                      "job_id", "workload_name", "user", ...}}`` (``user``: the owner's id, for
-                      scoping a person's stream); those the workloads app records carry the full
-                      snapshot (``workloads.services.SNAPSHOT_FIELDS``) and, for transitions,
-                      ``action``, ``from_status``, ``note``; a batch upload's ``workload.submitted``
-                      ``batch`` (``id``, ``index``, ``size``: read the whole batch from its first
-                      event with ``selectors.event_batch_subject_ids``); ``workload.updated`` ``changed`` (field
-                      names); ``workload.recommended`` ``recommendations`` (rank, zone, start,
+    ``payload``       JSON, as of the event. Every ``workload.*`` event has ``{"workload": {...}}``,
+                      the workload right after the change (``workloads.services.SNAPSHOT_FIELDS``:
+                      every column of the API's workload, relations as ids; ``user``: the owner's
+                      id, for scoping a person's stream; webhooks send it as the API's object);
+                      transitions add ``action``, ``from_status``, ``note``; a batch upload's
+                      ``workload.submitted`` ``batch`` (``id``, ``index``, ``size``: read the whole
+                      batch from its first event with ``selectors.event_batch`` or
+                      ``event_batch_subject_ids``); ``workload.updated`` ``changed`` (field names);
+                      ``workload.recommended`` ``recommendations`` (rank, zone, start,
                       expected emissions and cost); ``workload.unschedulable`` ``constraint``,
                       ``reason``. ``zone.forecasts_updated``: ``zone_ids``; ``zone.source_changed``:
                       ``zone``, ``carbon_provider``; ``scheduling.policy_changed``: ``preset``,

@@ -38,21 +38,29 @@ def event_log_head() -> int:
     return OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def event_batch_subject_ids(*, event: OutboxEvent) -> list:
-    """The subjects of the events recorded in one ``events_record`` call with ``event`` as a batch
-    (``payload["batch"]``: ``id``, ``index``, ``size``), in the batch's order; ``event`` must be the
-    batch's first (``index`` 0: recorded first, so the lowest id). Just ``event``'s subject when it
-    is not part of a batch."""
+def _batch_rest(event: OutboxEvent) -> QuerySet[OutboxEvent] | None:
     batch = event.payload.get("batch")
     if not batch:
-        return [event.subject_id]
+        return None
     if int(batch["index"]) != 0:
         raise ValueError(f"event {event.id} is not the first of its batch")
-    return list(
-        OutboxEvent.objects.filter(type=event.type, id__gte=event.id, payload__batch__id=batch["id"])
-        .order_by("id")
-        .values_list("subject_id", flat=True)[: int(batch["size"])]
-    )
+    return OutboxEvent.objects.filter(type=event.type, id__gte=event.id, payload__batch__id=batch["id"]).order_by("id")
+
+
+def event_batch(*, event: OutboxEvent) -> list[OutboxEvent]:
+    """The events recorded in one ``events_record`` call with ``event`` as a batch (``payload["batch"]``:
+    ``id``, ``index``, ``size``), in the batch's order; ``event`` must be the batch's first (``index``
+    0: recorded first, so the lowest id). Just ``[event]`` when it is not part of a batch."""
+    events = _batch_rest(event)
+    return [event] if events is None else list(events[: int(event.payload["batch"]["size"])])
+
+
+def event_batch_subject_ids(*, event: OutboxEvent) -> list:
+    """The subjects of ``event_batch(event=event)``, read without their payloads."""
+    events = _batch_rest(event)
+    if events is None:
+        return [event.subject_id]
+    return list(events.values_list("subject_id", flat=True)[: int(event.payload["batch"]["size"])])
 
 
 def events_unhandled(*, created_before: datetime, published_before: datetime) -> QuerySet[OutboxEvent]:

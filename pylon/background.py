@@ -12,6 +12,7 @@ so needs no event: one bounded publish after the commit, never holding the reque
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from celery import Task
@@ -47,14 +48,24 @@ def bounded_broker_connection(*, timeout: float):
 def enqueue_now(name: str, /, **kwargs: Any) -> None:
     """One bounded attempt to queue task ``name``: in-process when eager, else over a connection that
     gives up after ``OUTBOX_PUBLISH_TIMEOUT_SECONDS``. A broker failure is logged, never raised."""
+    enqueue_many_now(name, [kwargs])
+
+
+def enqueue_many_now(name: str, calls: Sequence[dict[str, Any]], /) -> None:
+    """``enqueue_now`` for many calls of one task (each ``kwargs`` in ``calls``), all over one
+    bounded connection: a batch costs one connect, not one each. Stops at the first failure."""
+    if not calls:
+        return
     task = task_named(name)
     if app.conf.task_always_eager:
-        task.delay(**kwargs)
+        for kwargs in calls:
+            task.delay(**kwargs)
         return
     timeout = float(settings.OUTBOX_PUBLISH_TIMEOUT_SECONDS)
     try:
         with bounded_broker_connection(timeout=timeout) as conn:
-            task.apply_async(kwargs=kwargs, connection=conn, retry=False)
+            for kwargs in calls:
+                task.apply_async(kwargs=kwargs, connection=conn, retry=False)
     except Exception as exc:  # the broker is down or frozen: the caller's catch-up runs it later
         logger.warning("could not queue %s (%s); left to its catch-up", name, exc)
 
@@ -64,4 +75,11 @@ def enqueue_on_commit(name: str, /, **kwargs: Any) -> None:
     bounded (``enqueue_now``). A task must never see rows that are not committed, nor run for a
     transaction that rolled back. Only for work with its own catch-up: what must not be lost is an
     outbox event."""
-    transaction.on_commit(lambda: enqueue_now(name, **kwargs), robust=True)
+    enqueue_many_on_commit(name, [kwargs])
+
+
+def enqueue_many_on_commit(name: str, calls: Sequence[dict[str, Any]], /) -> None:
+    """``enqueue_on_commit`` for many calls of one task, over one connection (``enqueue_many_now``)."""
+    calls = list(calls)
+    if calls:
+        transaction.on_commit(lambda: enqueue_many_now(name, calls), robust=True)

@@ -1,4 +1,5 @@
-"""What the benchmark commands share: they work in a transaction they roll back, on a zone of their own."""
+"""What the benchmark commands share: they work in a transaction they roll back, on a zone of their
+own, as a member of an organisation of their own."""
 
 import uuid
 from collections.abc import Iterator
@@ -6,7 +7,12 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 from django.db import transaction
+from django.utils import timezone
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
 
+from accounts.api.serializers import add_profile_claims
+from accounts.models import Organization, User
 from zones.models import GridZone
 
 
@@ -32,3 +38,18 @@ def benchmark_zone(index: int = 0) -> GridZone:
         energy_price=Decimal("0.25"),
         neso_region_id=13,
     )
+
+
+def benchmark_member() -> User:
+    """A member (email confirmed, so they may submit) of a new organisation of the benchmark's own."""
+    tag = uuid.uuid4().hex[:8]
+    organization = Organization.objects.create(name="Benchmark", slug=f"bench-{tag}")
+    return User.objects.create(
+        email=f"bench-{tag}@bench.example", organization=organization, email_verified_at=timezone.now()
+    )
+
+
+def sign_in(client: APIClient, user: User) -> None:
+    """``client`` sends a fresh access token of ``user`` (a real JWT, good for minutes)."""
+    access = add_profile_claims(RefreshToken.for_user(user), user).access_token
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")

@@ -9,8 +9,8 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 
 from pylon.api.exceptions import DATABASE_UNAVAILABLE_MESSAGE, database_unavailable_headers, error_body
 from pylon.api.throttling import LIMIT_HEADERS
-from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ErrorCode
+from pylon.db.outage import database_unavailable
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from django.views.defaults import page_not_found
 from django.views.defaults import server_error as html_server_error
 
 from pylon.api.exceptions import error_body
-from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ErrorCode
+from pylon.db.outage import database_unavailable
 from pylon.middleware import database_unavailable_response
 
 logger = logging.getLogger(__name__)

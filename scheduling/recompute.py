@@ -297,18 +297,13 @@ def _outcome_events(
     rows, keep, built, moved: list, notifications: list[notification_services.NotificationDraft]
 ) -> list[outbox.NewEvent]:
     """``workload.recommended`` where the recommended zones changed, ``workload.unschedulable`` where
-    the owner is being told that nothing fits."""
+    the owner is being told that nothing fits; each with the workload's snapshot as written (read
+    back in this transaction: the zones were updated in bulk)."""
     moved_ids, unschedulable_ids = set(moved), {n.workload_id for n in notifications}
-    events = []
+    outcomes = []
     for k in keep:
         row = rows[k]
         ranked, _, infeasible = built[k]
-        workload = {
-            "id": row["id"],
-            "job_id": row["job_id"],
-            "workload_name": row["workload_name"],
-            "user": row["user_id"],
-        }
         if row["id"] in unschedulable_ids and infeasible is not None:
             event_type = EventType.WORKLOAD_UNSCHEDULABLE
             details = {"constraint": str(infeasible.constraint), "reason": infeasible.message}
@@ -328,12 +323,16 @@ def _outcome_events(
             }
         else:
             continue
-        events.append(
-            outbox.NewEvent(
-                type=event_type,
-                organization_id=row["organization_id"],
-                subject_id=row["id"],
-                payload={"workload": workload, **details},
-            )
+        outcomes.append((row, event_type, details))
+    snapshots: dict = {}
+    for batch in batches([row["id"] for row, _, _ in outcomes]):
+        snapshots.update(workload_services.workload_snapshots(workload_ids=batch))
+    return [
+        outbox.NewEvent(
+            type=event_type,
+            organization_id=row["organization_id"],
+            subject_id=row["id"],
+            payload={"workload": snapshots[row["id"]], **details},
         )
-    return events
+        for row, event_type, details in outcomes
+    ]

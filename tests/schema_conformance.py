@@ -91,3 +91,12 @@ def check_response(method: str, path: str, response) -> None:
     assert not errors, f"{method} {template} {response.status_code} does not match its schema: " + "; ".join(
         f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors[:5]
     )
+
+
+def check_component(name: str, body: Any) -> None:
+    """``body`` (decoded JSON) is an instance of the schema's component ``name``."""
+    validator = jsonschema.Draft202012Validator({**_components(), "$ref": f"#/components/schemas/{name}"})
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, f"not a {name}: " + "; ".join(
+        f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors[:5]
+    )

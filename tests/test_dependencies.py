@@ -7,7 +7,18 @@ from pathlib import Path
 
 from django.conf import settings
 
-PACKAGES = ("accounts", "zones", "workloads", "scheduling", "notifications", "outbox", "events", "pylon")
+PACKAGES = (
+    "accounts",
+    "zones",
+    "workloads",
+    "scheduling",
+    "notifications",
+    "outbox",
+    "events",
+    "pylon",
+    "apikeys",
+    "webhooks",
+)
 
 
 def _modules() -> dict[str, Path]:
@@ -87,3 +98,13 @@ def test_services_never_import_tasks():
         if name.endswith(".tasks") or ".management." in name:
             continue
         assert not {m for m in _imports(name, path, modules) if m.endswith(".tasks")}, name
+
+
+def test_webhooks_are_a_consumer_nothing_below_imports():
+    """Webhooks read the outbox and the workloads' serializers; the apps whose events they send never
+    know of them (they record events, whoever handles them)."""
+    modules = _modules()
+    for name, path in modules.items():
+        if name.split(".")[0] in ("accounts", "zones", "workloads", "scheduling", "notifications", "outbox"):
+            assert not {m for m in _imports(name, path, modules) if m.startswith("webhooks")}, name
+    assert "outbox.registry" in _imports("webhooks.handlers", modules["webhooks.handlers"], modules)

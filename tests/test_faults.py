@@ -256,7 +256,7 @@ def test_django_s_500_handler_maps_a_refused_connection_to_503(db, rf, tmp_path)
 def test_a_database_bug_is_still_a_500_not_a_503(db):
     from django.db import OperationalError, transaction
 
-    from pylon.core.db import database_unavailable
+    from pylon.db.outage import database_unavailable
 
     # ProgrammingError on PostgreSQL, OperationalError on SQLite: a bug either way.
     with pytest.raises(Exception) as caught, transaction.atomic(), connection.cursor() as cursor:  # noqa: PT011

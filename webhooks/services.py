@@ -9,20 +9,19 @@ and the sweep (``deliveries_due_send``) sends it again.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
 from pylon import background
+from pylon.api.renderers import to_json
 from pylon.core.exceptions import ApplicationError
 from pylon.services import model_update
 from webhooks import signing, targets, transport
@@ -112,46 +111,68 @@ def _signing_secrets(endpoint: WebhookEndpoint, *, now: datetime) -> list[str]:
     return [endpoint.secret, endpoint.previous_secret] if keep_previous else [endpoint.secret]
 
 
-def message_body(*, message_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
-    """The JSON every subscriber receives: ``{id, type, created_at, data}``."""
-    return json.dumps(
-        {"id": message_id, "type": event_type, "created_at": created_at, "data": data},
-        cls=DjangoJSONEncoder,
-        separators=(",", ":"),
-    )
+@dataclass(frozen=True)
+class Message:
+    """One message to fan out: ``id`` is its ``webhook-id`` (stable: the same event, the same id)."""
+
+    id: str
+    type: str
+    created_at: datetime
+    data: dict[str, Any]
+
+    def body(self) -> str:
+        """The JSON every subscriber receives, ``{id, type, created_at, data}``, written as the API
+        writes JSON (decimals as numbers, times in UTC with a ``Z``)."""
+        return to_json({"id": self.id, "type": self.type, "created_at": self.created_at, "data": self.data}).decode()
 
 
-def deliveries_create(
-    *, endpoints: list[WebhookEndpoint], message_id: str, event_type: str, created_at: datetime, data: dict
-) -> list[WebhookDelivery]:
-    """One delivery per endpoint (an existing one for this message is kept: idempotent), each
-    attempted once this transaction commits. Returns the new ones."""
-    body = message_body(message_id=message_id, event_type=event_type, created_at=created_at, data=data)
+#: Pairs looked up per query when checking which (endpoint, message) pairs already have a delivery.
+LOOKUP_BATCH = 1000
+
+
+def deliveries_create(*, endpoints: list[WebhookEndpoint], messages: list[Message]) -> list[WebhookDelivery]:
+    """One delivery per endpoint and message; a pair that has one already is left alone (idempotent:
+    handling an event again creates nothing). The new ones are attempted once this transaction
+    commits, queued over one broker connection (the sweep sends any whose kick is lost). Returns the
+    new ones (a pair a concurrent handler wrote between the lookup and the insert is skipped by the
+    insert, and its kick finds nothing to do). A fixed number of queries per thousand messages,
+    whatever the number of endpoints."""
+    if not endpoints or not messages:
+        return []
+    existing: set[tuple[Any, str]] = set()
+    for lo in range(0, len(messages), LOOKUP_BATCH):
+        ids = [message.id for message in messages[lo : lo + LOOKUP_BATCH]]
+        existing.update(
+            WebhookDelivery.objects.filter(endpoint__in=endpoints, message_id__in=ids).values_list(
+                "endpoint_id", "message_id"
+            )
+        )
     now = timezone.now()
     created = []
-    for endpoint in endpoints:
-        try:
-            with transaction.atomic():
-                delivery = WebhookDelivery.objects.create(
-                    endpoint=endpoint, message_id=message_id, event_type=event_type, body=body, next_attempt_at=now
-                )
-        except IntegrityError:  # already fanned out (a redelivered event)
-            continue
-        created.append(delivery)
-        background.enqueue_on_commit(DELIVER_TASK, delivery_id=str(delivery.pk))
+    for message in messages:
+        body = message.body()  # once per message, whatever the number of endpoints
+        created.extend(
+            WebhookDelivery(
+                endpoint=endpoint, message_id=message.id, event_type=message.type, body=body, next_attempt_at=now
+            )
+            for endpoint in endpoints
+            if (endpoint.pk, message.id) not in existing
+        )
+    # ignore_conflicts: a concurrent handler of the same event may have written a pair since the lookup.
+    WebhookDelivery.objects.bulk_create(created, batch_size=LOOKUP_BATCH, ignore_conflicts=True)
+    background.enqueue_many_on_commit(DELIVER_TASK, [{"delivery_id": str(delivery.pk)} for delivery in created])
     return created
 
 
 def webhook_ping(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Send a ``ping`` to one endpoint (whatever it subscribes to)."""
-    now = timezone.now()
-    (delivery,) = deliveries_create(
-        endpoints=[endpoint],
-        message_id=f"msg_{uuid.uuid4().hex}",
-        event_type=WebhookEventType.PING,
-        created_at=now,
+    message = Message(
+        id=f"msg_{uuid.uuid4().hex}",
+        type=WebhookEventType.PING,
+        created_at=timezone.now(),
         data={"endpoint": str(endpoint.pk)},
     )
+    (delivery,) = deliveries_create(endpoints=[endpoint], messages=[message])
     return delivery
 
 

@@ -116,38 +116,58 @@ ACTION_EVENTS = {
     WorkloadAction.FAIL: EventType.WORKLOAD_FAILED,
     WorkloadAction.CANCEL: EventType.WORKLOAD_CANCELLED,
 }
-#: What an event's payload says of its workload, as of the event (relations as their ids).
-SNAPSHOT_FIELDS = (
-    "id",
-    "job_id",
-    "workload_name",
-    "status",
-    "urgency",
-    "workload_type",
-    "user",
-    "host_dc",
+#: What Pylon records as a workload is scheduled, run and accounted (read-only to every client).
+RESULT_FIELDS = (
+    "recommended_grid_zone",
+    "recommended_2_grid_zone",
+    "recommended_3_grid_zone",
     "chosen_grid_zone",
     "planned_start",
-    "actual_start",
-    "actual_end",
-    "deadline",
+    "actual_energy_kwh",
     "carbon_emitted_kg",
     "cost_gbp",
+    "baseline_carbon_kg",
+    "baseline_cost_gbp",
+    "submitted_at",
+    "actual_start",
+    "actual_end",
+    "updated_at",
 )
+#: What an event's payload says of its workload, as of the event: every column of the public
+#: representation (the API's ``ComputeWorkload``; relations as their ids, the owner as ``user``).
+SNAPSHOT_FIELDS = ("id", "job_id", "user", "organization", "status", *USER_FIELDS, *RESULT_FIELDS)
+_SNAPSHOT_COLUMNS = {name: ComputeWorkload._meta.get_field(name).attname for name in SNAPSHOT_FIELDS}
+
+
+def _snapshot_value(value: Any) -> Any:
+    # Times keep their microseconds (the log's JSON encoder would cut them to milliseconds).
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def workload_snapshot(workload: ComputeWorkload) -> dict[str, Any]:
+    """``workload`` as an event's payload records it (``SNAPSHOT_FIELDS``), from the instance: no query."""
+    return {name: _snapshot_value(getattr(workload, column)) for name, column in _SNAPSHOT_COLUMNS.items()}
+
+
+def workload_snapshots(*, workload_ids: Sequence) -> dict[Any, dict[str, Any]]:
+    """The snapshots of ``workload_ids`` as the rows are now (one query), by id: for a writer that
+    changed them with ``update()`` and records their events in the same transaction."""
+    rows = ComputeWorkload.objects.filter(pk__in=workload_ids).values(*_SNAPSHOT_COLUMNS.values())
+    return {
+        row["id"]: {name: _snapshot_value(row[column]) for name, column in _SNAPSHOT_COLUMNS.items()} for row in rows
+    }
 
 
 def workload_event(
     workload: ComputeWorkload, *, event_type: str, actor: User | None, **details: Any
 ) -> outbox.NewEvent:
     """The outbox event ``event_type`` of ``workload``: its snapshot as of now, and ``details``."""
-    fields = {field.name: field.attname for field in ComputeWorkload._meta.concrete_fields}
-    snapshot = {name: getattr(workload, fields[name]) for name in SNAPSHOT_FIELDS}
     return outbox.NewEvent(
         type=event_type,
         organization_id=workload.organization_id,
         subject_id=workload.pk,
         actor_id=getattr(actor, "pk", None),
-        payload={"workload": snapshot, **details},
+        payload={"workload": workload_snapshot(workload), **details},
     )
 
 

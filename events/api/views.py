@@ -48,7 +48,8 @@ with `type` one of `workload.submitted`, `.updated`, `.recommended`, `.unschedul
 `carbon_emitted_kg`, `cost_gbp`; transitions add `action`, `from_status`, `note`; `workload.updated` \
 `changed`; `workload.recommended` `recommendations`; `workload.unschedulable` `constraint`, `reason`) or \
 `notification.created` (`data.notification`: `id`, `kind`, `title`, `body`, `workload` (its id or null), \
-`created_at`). `evt_<cursor>` is the same id webhooks use. Unknown types may be added: ignore them.
+`created_at`). `evt_<cursor>` is the id of the same event's webhook message. Unknown types may be added: \
+ignore them.
 
 **Resuming.** Without a cursor the stream starts now. Send the last `id:` received as the `Last-Event-ID` \
 header (an `EventSource` does on its own reconnects) or, when opening a new `EventSource` with a new \

@@ -25,8 +25,8 @@ from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
 from pylon.api.authentication import AccessTokenExpired, ApiKeyExpired, ApiKeyNotValid, StreamTicketNotValid
 from pylon.api.viewsets import WritesInTransaction
-from pylon.core.db import database_unavailable
 from pylon.core.exceptions import ApplicationError, ErrorCode
+from pylon.db.outage import database_unavailable
 
 # DRF's exception classes → our codes. Subclasses first: InvalidToken is an AuthenticationFailed.
 _DRF_CODES: tuple[tuple[type[Exception], str], ...] = (

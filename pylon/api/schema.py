@@ -119,10 +119,11 @@ class PylonAutoSchema(AutoSchema):
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
-        if direction == "response" and schema.get("properties"):
+        if direction == "response" and schema.get("properties") and not getattr(serializer, "sparse", False):
             # A serializer writes every field it declares, optional or not on input: a generated client
             # should not make the caller test for presence. (The suite validates every response it sees
-            # against these lists, so a field that can be absent fails a test.)
+            # against these lists, so a field that can be absent fails a test.) A ``sparse`` one
+            # documents a message whose optional fields appear only where they apply (webhooks).
             schema["required"] = sorted(schema["properties"])
         return schema
 

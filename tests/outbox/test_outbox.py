@@ -80,11 +80,12 @@ def test_a_rolled_back_change_leaves_no_event_and_publishes_nothing(
 def test_lifecycle_actions_record_their_events_in_order(user, operator, zone, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         workload = _submit(user, zone)
-    workload_services.workload_assign(
-        workload=workload, actor=operator, zone=zone, planned_start=timezone.now() + timedelta(minutes=5), note="go"
-    )
-    workload_services.workload_start(workload=workload, actor=operator)
-    workload_services.workload_complete(workload=workload, actor=operator)
+    with django_capture_on_commit_callbacks(execute=True):
+        workload_services.workload_assign(
+            workload=workload, actor=operator, zone=zone, planned_start=timezone.now() + timedelta(minutes=5), note="go"
+        )
+        workload_services.workload_start(workload=workload, actor=operator)
+        workload_services.workload_complete(workload=workload, actor=operator)
     events = selectors.events_after(after_id=0, subject_id=workload.pk)
     assert [e.type for e in events] == [
         EventType.WORKLOAD_SUBMITTED,
@@ -100,8 +101,17 @@ def test_lifecycle_actions_record_their_events_in_order(user, operator, zone, dj
         "go",
     )
     assert assigned.payload["workload"]["chosen_grid_zone"] == str(zone.pk)
-    # Events no handler wants never go to the broker: they are handled when recorded.
-    assert all(e.handled_at is not None for e in events)
+    assert all(e.handled_at is not None for e in events)  # by their handlers (webhooks), after each commit
+
+
+def test_an_event_no_handler_wants_is_handled_when_recorded(
+    organization, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(registry, "_handlers", {})
+    with django_capture_on_commit_callbacks() as callbacks:
+        event = outbox.event_record(type=EventType.POLICY_CHANGED, organization_id=organization.pk)
+    assert event.handled_at is not None and event.published_at is not None
+    assert callbacks == []  # nothing is published to the broker after the commit
 
 
 def test_a_reader_resumes_after_the_last_id_it_saw(organization, other_organization):

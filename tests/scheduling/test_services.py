@@ -304,10 +304,11 @@ def test_the_query_count_does_not_grow_with_the_workloads(grid_zones, user):
         return [s for s in sql if not s.startswith("INSERT")], [s for s in sql if s.startswith("INSERT")]
 
     (small_other, small_inserts), (large_other, large_inserts) = kinds(small), kinds(large)
-    # 11, and 6 for capacity: the overrunning runs and the other chunks' promises when computing; the zone
-    # locks, the ledger, the overrunning runs and the promises again when reconciling. PostgreSQL also
-    # takes the outbox's order lock (one SELECT) before recording the events.
-    assert len(large_other) == len(small_other) == 17 + (connection.vendor == "postgresql")
+    # 12, and 6 for capacity: the overrunning runs and the other chunks' promises when computing; the zone
+    # locks, the ledger, the overrunning runs and the promises again when reconciling; one reading back
+    # the events' workload snapshots. PostgreSQL also takes the outbox's order lock (one SELECT) before
+    # recording the events.
+    assert len(large_other) == len(small_other) == 18 + (connection.vendor == "postgresql")
     # Bulk inserts: SQLite splits them at 999 parameters (90 rows of 20 columns: two statements).
     # the last is the outbox's workload.recommended events.
     assert len(small_inserts) == 3 and len(large_inserts) <= 5

@@ -133,3 +133,22 @@ def test_the_deliveries_list_has_a_fixed_query_count(make_client, operator, djan
 
     count(2)
     count(4)
+
+
+def test_the_schema_documents_the_message_with_the_apis_workload():
+    """Generated SDKs type ``data.workload`` as the workload the API answers, and only ``id``, ``type``,
+    ``created_at`` and ``data`` as always present (a ping has no workload)."""
+    from tests.schema_conformance import _schema
+
+    schema = _schema()
+    callback = schema["paths"]["/api/v1/webhooks/endpoints/"]["post"]["callbacks"]["message"]
+    (operation,) = callback.values()
+    body = operation["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/WebhookMessage"}
+    components = schema["components"]["schemas"]
+    assert components["WebhookMessage"]["required"] == ["created_at", "data", "id", "type"]
+    data = components["WebhookMessageData"]
+    assert data["properties"]["workload"]["allOf"] == [{"$ref": "#/components/schemas/ComputeWorkload"}]
+    assert "required" not in data
+    retrieve = schema["paths"]["/api/v1/workloads/{id}/"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert retrieve["schema"] == {"$ref": "#/components/schemas/ComputeWorkload"}

@@ -8,13 +8,21 @@ import pytest
 from django.utils import timezone
 
 from conftest import REQUEST_OVERHEAD_QUERIES
+from outbox import services as outbox
+from outbox.models import EventType, OutboxEvent
 from pylon.api.renderers import to_json
 from tests.accounts.factories import OperatorFactory, UserFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
-from workloads.api.serializers import WORKLOAD_LIST_COLUMNS, ComputeWorkloadSerializer, workload_list_representation
+from workloads.api.serializers import (
+    WORKLOAD_LIST_COLUMNS,
+    ComputeWorkloadSerializer,
+    workload_list_representation,
+    workload_snapshot_representations,
+)
 from workloads.models import ComputeWorkload
 from workloads.selectors import workload_list
+from workloads.services import workload_event
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +41,8 @@ def _walk(client, url):
     return pages
 
 
-def test_the_fast_output_is_exactly_the_serializers(user):
+def _workloads_of_every_kind(user) -> list[ComputeWorkload]:
+    """A finished workload with every field set (decimals, times, five zones) and a bare pending one."""
     zones = GridZoneFactory.create_batch(3)
     finished = WorkloadFactory(
         user=user,
@@ -56,11 +65,26 @@ def test_the_fast_output_is_exactly_the_serializers(user):
         workload_name="naïve “quotes” ✓",
     )
     pending = WorkloadFactory(user=user, host_dc=zones[2], deadline=None, estimated_energy_kwh=None)
-    queryset = workload_list(fetched_by=user).filter(pk__in=[finished.pk, pending.pk])
+    return [finished, pending]
+
+
+def test_the_fast_output_is_exactly_the_serializers(user):
+    queryset = workload_list(fetched_by=user).filter(pk__in=[w.pk for w in _workloads_of_every_kind(user)])
     fast = workload_list_representation(list(queryset.values(*WORKLOAD_LIST_COLUMNS)))
     slow = ComputeWorkloadSerializer(queryset, many=True).data
     assert to_json(fast) == to_json(slow)
     assert list(fast[0]) == list(slow[0])  # same fields, same order
+
+
+def test_an_events_snapshot_is_shaped_exactly_as_the_serializer_shapes_the_workload(user):
+    """Webhooks send ``data.workload`` from the snapshot an event recorded (the API's ``ComputeWorkload``)."""
+    workloads = _workloads_of_every_kind(user)
+    events = outbox.events_record(
+        events=[workload_event(w, event_type=EventType.WORKLOAD_SUBMITTED, actor=user) for w in workloads]
+    )
+    recorded = [OutboxEvent.objects.get(pk=event.pk).payload["workload"] for event in events]  # JSON, as stored
+    shaped = workload_snapshot_representations(recorded)
+    assert to_json(shaped) == to_json(ComputeWorkloadSerializer(workloads, many=True).data)
 
 
 class TestCursorPagination:

@@ -1,32 +1,15 @@
-"""The messages Pylon POSTs to webhook endpoints, as serializers: the schema documents them (an
-OpenAPI callback of ``webhooks_endpoints_create``) so that generated SDKs get their types."""
+"""The messages Pylon POSTs to webhook endpoints: their serializers document them in the schema (an
+OpenAPI callback of ``webhooks_endpoints_create``) so that generated SDKs get their types, and
+``workload_messages`` shapes them from outbox events."""
 
 from drf_spectacular.utils import OpenApiCallback, OpenApiResponse, extend_schema
 from rest_framework import serializers
 
+from outbox.models import OutboxEvent
 from webhooks.models import WebhookEventType
-from workloads.models import Urgency, WorkloadStatus, WorkloadType
-
-
-class WebhookWorkloadSnapshotSerializer(serializers.Serializer):
-    """The workload as of the event. Lifecycle events carry every field; `workload.recommended` and
-    `workload.unschedulable` carry `id`, `job_id`, `workload_name` and `user`."""
-
-    id = serializers.UUIDField()
-    job_id = serializers.CharField()
-    workload_name = serializers.CharField()
-    user = serializers.UUIDField(help_text="The owner's id.")
-    status = serializers.ChoiceField(choices=WorkloadStatus.choices, required=False)
-    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
-    workload_type = serializers.ChoiceField(choices=WorkloadType.choices, required=False)
-    host_dc = serializers.UUIDField(required=False, allow_null=True, help_text="The preferred zone's id.")
-    chosen_grid_zone = serializers.UUIDField(required=False, allow_null=True, help_text="The assigned zone's id.")
-    planned_start = serializers.DateTimeField(required=False, allow_null=True)
-    actual_start = serializers.DateTimeField(required=False, allow_null=True)
-    actual_end = serializers.DateTimeField(required=False, allow_null=True)
-    deadline = serializers.DateTimeField(required=False, allow_null=True)
-    carbon_emitted_kg = serializers.DecimalField(max_digits=14, decimal_places=4, required=False, allow_null=True)
-    cost_gbp = serializers.DecimalField(max_digits=14, decimal_places=4, required=False, allow_null=True)
+from webhooks.services import Message
+from workloads import services as workload_services
+from workloads.api.serializers import ComputeWorkloadSerializer, workload_snapshot_representations
 
 
 class WebhookRecommendationSerializer(serializers.Serializer):
@@ -38,7 +21,17 @@ class WebhookRecommendationSerializer(serializers.Serializer):
 
 
 class WebhookMessageDataSerializer(serializers.Serializer):
-    workload = WebhookWorkloadSnapshotSerializer(required=False, help_text="Every `workload.*` message.")
+    """What the event says: `workload` in every `workload.*` message, the others where they apply."""
+
+    sparse = True  # its optional fields are absent where they do not apply (``PylonAutoSchema``)
+
+    workload = ComputeWorkloadSerializer(
+        required=False,
+        help_text=(
+            "Every `workload.*` message: the workload as the change left it, the same object as "
+            "`GET /api/v1/workloads/{id}/` answers (its owner's name and zones' summaries as they are when sent)."
+        ),
+    )
     recommendations = WebhookRecommendationSerializer(many=True, required=False, help_text="`workload.recommended`.")
     constraint = serializers.CharField(
         required=False, help_text="`workload.unschedulable`: what rules every option out."
@@ -79,3 +72,45 @@ def _receiver(view_class):
 
 
 WEBHOOK_MESSAGE_CALLBACK = OpenApiCallback(name="message", path="{$request.body#/url}", decorator=_receiver)
+
+
+#: What an event's payload may add beside its workload (``outbox``'s payloads), as the message's ``data``.
+_DETAILS = ("recommendations", "constraint", "reason", "note")
+_SNAPSHOT_FIELDS = frozenset(workload_services.SNAPSHOT_FIELDS)
+
+
+def _complete(snapshot: dict) -> bool:
+    return snapshot.keys() >= _SNAPSHOT_FIELDS
+
+
+def _snapshots(events: list[OutboxEvent]) -> list[dict | None]:
+    """Each event's workload as recorded. An event recorded before its payload held every field
+    (in flight during a deploy) gets its workload as it is now; None when it is gone."""
+    partial = [event.subject_id for event in events if not _complete(event.payload["workload"])]
+    current = workload_services.workload_snapshots(workload_ids=partial) if partial else {}
+    return [
+        event.payload["workload"] if _complete(event.payload["workload"]) else current.get(event.subject_id)
+        for event in events
+    ]
+
+
+def workload_messages(events: list[OutboxEvent]) -> list[Message]:
+    """The webhook messages of workload events: ``{id: "evt_<event id>", type, created_at, data:
+    {workload, …}}``. Two queries (owners, zones) however many events."""
+    snapshots = _snapshots(events)
+    kept = [(event, snapshot) for event, snapshot in zip(events, snapshots, strict=True) if snapshot is not None]
+    workloads = workload_snapshot_representations([snapshot for _, snapshot in kept])
+    messages = []
+    for (event, _), workload in zip(kept, workloads, strict=True):
+        details = {name: event.payload[name] for name in _DETAILS if event.payload.get(name)}
+        if details:
+            details = dict(WebhookMessageDataSerializer(details).data)
+        messages.append(
+            Message(
+                id=f"evt_{event.pk}",
+                type=event.type,
+                created_at=event.created_at,
+                data={"workload": workload, **details},
+            )
+        )
+    return messages

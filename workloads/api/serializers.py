@@ -10,29 +10,12 @@ from pylon.api.serializers import StrictInputMixin
 from workloads import models as m
 from workloads.batch import BatchMode
 from workloads.models import ComputeWorkload, WorkloadEvent
-from workloads.services import USER_FIELDS
+from workloads.services import RESULT_FIELDS, SNAPSHOT_FIELDS, USER_FIELDS
 from workloads.state_machine import WorkloadAction
 from zones import selectors as zone_selectors
 from zones.api.serializers import GridZoneSummarySerializer
 from zones.models import GridZone, IntensityIndex
 
-#: What Pylon records as a workload is scheduled, run and accounted.
-RESULT_FIELDS = (
-    "recommended_grid_zone",
-    "recommended_2_grid_zone",
-    "recommended_3_grid_zone",
-    "chosen_grid_zone",
-    "planned_start",
-    "actual_energy_kwh",
-    "carbon_emitted_kg",
-    "cost_gbp",
-    "baseline_carbon_kg",
-    "baseline_cost_gbp",
-    "submitted_at",
-    "actual_start",
-    "actual_end",
-    "updated_at",
-)
 #: Set by Pylon, never by a client: sending one is a 400 that names it.
 SYSTEM_FIELDS = ("id", "job_id", "user", "owner", "organization", "status", *RESULT_FIELDS)
 
@@ -119,6 +102,38 @@ def workload_list_representation(rows: list[dict]) -> list[dict]:
                 item[name] = zones.get(row[column]) if is_zone else row[column]
         out.append(item)
     return out
+
+
+def _snapshot_parser(name: str):
+    field = ComputeWorkload._meta.get_field(name)
+    return field.target_field.to_python if field.is_relation else field.to_python
+
+
+#: Each snapshot field's list column and how its JSON value becomes the Python value a row holds.
+_SNAPSHOT_COLUMNS = {
+    name: ("user_id" if name == "user" else _RELATED_IDS.get(name, name), _snapshot_parser(name))
+    for name in SNAPSHOT_FIELDS
+}
+
+
+def workload_snapshot_representations(snapshots: list[dict]) -> list[dict]:
+    """What ``ComputeWorkloadSerializer(many=True).data`` gives for workloads as their events'
+    snapshots recorded them (``workloads.services.workload_snapshot``, JSON-decoded): the workload's
+    own fields as of the event; its owner's name and email and its zones' summaries as they are now.
+    Two queries (owners, zones) whatever the number of snapshots."""
+    rows = [
+        {
+            column: None if snapshot[name] is None else parse(snapshot[name])
+            for name, (column, parse) in _SNAPSHOT_COLUMNS.items()
+        }
+        for snapshot in snapshots
+    ]
+    owner_ids = {row["user_id"] for row in rows}
+    owners = {owner.pop("id"): owner for owner in User.objects.filter(pk__in=owner_ids).values(*_OWNER_FIELDS)}
+    for row in rows:  # an owner deleted since keeps their id, with no name
+        owner = owners.get(row["user_id"], {"user_name": "", "email": ""})
+        row.update({f"user__{name}": value for name, value in owner.items()})
+    return workload_list_representation(rows)
 
 
 def _decimal(max_digits, places, low, high, **kwargs):

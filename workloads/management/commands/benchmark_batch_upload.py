@@ -13,7 +13,6 @@ It prints figures; it is not a timed test.
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -21,11 +20,8 @@ from django.db import connection
 from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
-from accounts.api.serializers import add_profile_claims
-from accounts.models import Organization, User
-from pylon.benchmarks import benchmark_zone, rolled_back
+from pylon.benchmarks import benchmark_member, benchmark_zone, rolled_back, sign_in
 from workloads.models import ComputeWorkload
 
 
@@ -43,19 +39,10 @@ class Command(BaseCommand):
             self._run(rows)
 
     def _run(self, n: int) -> None:
-        tag = uuid.uuid4().hex[:8]
-        organization = Organization.objects.create(name="Benchmark", slug=f"bench-{tag}")
-        user = User.objects.create(
-            email=f"bench-{tag}@bench.example", organization=organization, email_verified_at=timezone.now()
-        )
+        user = benchmark_member()
         zone = benchmark_zone()
         client = APIClient()
-
-        def sign_in() -> None:  # an access token lives minutes; 5,000 single POSTs take longer
-            access = add_profile_claims(RefreshToken.for_user(user), user).access_token
-            client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
-
-        sign_in()
+        sign_in(client, user)
         deadline = (timezone.now() + timedelta(days=2)).isoformat()
         rows = [
             {
@@ -78,8 +65,8 @@ class Command(BaseCommand):
 
         began = time.perf_counter()
         for i, row in enumerate(rows):
-            if i % 500 == 499:
-                sign_in()
+            if i % 500 == 499:  # an access token lives minutes; 5,000 single POSTs take longer
+                sign_in(client, user)
             response = client.post("/api/v1/workloads/", row, format="json")
             if response.status_code != 201:
                 raise CommandError(f"A single submit failed: {response.status_code} {response.content[:300]!r}")
