@@ -36,8 +36,11 @@ from events.db import read_in_thread, release_request_connections
 from events.fanout import Listener, hub
 from outbox.models import EventType, OutboxEvent
 from pylon.db.outage import database_unavailable
+from webhooks.api.messages import workload_messages
 
 HEARTBEAT = b": ping\n\n"
+#: What a workload event's payload says of the change beside the webhook message's ``data``.
+TRANSITION_DETAILS = ("action", "from_status", "changed")
 READ_ATTEMPTS = 4
 READ_RETRY_SECONDS = 0.25
 
@@ -59,20 +62,40 @@ def event_id(event: OutboxEvent) -> str:
     return f"evt_{event.pk}"
 
 
-def event_data(event: OutboxEvent) -> dict[str, Any]:
-    if event.type == EventType.NOTIFICATION_CREATED:
-        notification = {k: v for k, v in event.payload["notification"].items() if k != "recipient"}
-        return {"notification": notification}
-    return {key: value for key, value in event.payload.items() if key != "batch"}
+def events_data(events: list[OutboxEvent]) -> list[dict[str, Any]]:
+    """Each event's ``data``. A workload event's is its webhook message's (``data.workload`` as
+    ``GET /api/v1/workloads/{id}/`` shows it, as the change left it; two queries for all of them)
+    with the transition's ``action``, ``from_status`` and ``changed``; a notification's its snapshot."""
+    workload_events = [event for event in events if event.type != EventType.NOTIFICATION_CREATED]
+    messages = {message.id: message.data for message in workload_messages(workload_events)} if workload_events else {}
+    found = []
+    for event in events:
+        if event.type == EventType.NOTIFICATION_CREATED:
+            notification = {k: v for k, v in event.payload["notification"].items() if k != "recipient"}
+            found.append({"notification": notification})
+            continue
+        data = messages.get(event_id(event))
+        if data is None:  # its workload is gone: the event's own snapshot
+            data = {k: v for k, v in event.payload.items() if k not in ("batch", *TRANSITION_DETAILS)}
+        found.append({**data, **{k: event.payload[k] for k in TRANSITION_DETAILS if k in event.payload}})
+    return found
 
 
-def event_message(event: OutboxEvent) -> bytes:
+def event_message(event: OutboxEvent, data: dict[str, Any]) -> bytes:
     body = json.dumps(
-        {"id": event_id(event), "type": event.type, "created_at": event.created_at, "data": event_data(event)},
+        {"id": event_id(event), "type": event.type, "created_at": event.created_at, "data": data},
         cls=DjangoJSONEncoder,
         separators=(",", ":"),
     )
     return f"id: {event.pk}\nevent: {event.type}\ndata: {body}\n\n".encode()
+
+
+def _next_messages(*, user: User, after_id: int, limit: int) -> tuple[list[tuple[int, bytes]], int]:
+    """The next events ``user`` may see after ``after_id``, written out, and how far the log was scanned."""
+    events, scanned_to = selectors.stream_events_after(fetched_by=user, after_id=after_id, limit=limit)
+    return [
+        (event.pk, event_message(event, data)) for event, data in zip(events, events_data(events), strict=True)
+    ], scanned_to
 
 
 async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[bytes]:
@@ -95,10 +118,10 @@ async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[by
             if read is None:
                 return  # the database is away: the client resumes from its cursor when it is back
             events, listener.scanned_to = read
-            for event in events:
+            for position, message in events:
                 started = time.monotonic()
-                yield event_message(event)
-                cursor = event.pk
+                yield message
+                cursor = position
                 if time.monotonic() - started > send_timeout:
                     return  # the client cannot keep up: it resumes from the log
             if len(events) == batch:
@@ -127,12 +150,12 @@ async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[by
         )
 
 
-async def _read(user: User, cursor: int, batch: int) -> tuple[list[OutboxEvent], int] | None:
+async def _read(user: User, cursor: int, batch: int) -> tuple[list[tuple[int, bytes]], int] | None:
     """The next events after ``cursor``; a database that fails transiently is tried again a few
     times (SQLite's locks, a PostgreSQL failover), then None."""
     for attempt in range(READ_ATTEMPTS):
         try:
-            return await read_in_thread(selectors.stream_events_after, fetched_by=user, after_id=cursor, limit=batch)
+            return await read_in_thread(_next_messages, user=user, after_id=cursor, limit=batch)
         except DatabaseError as exc:
             if not database_unavailable(exc):
                 raise

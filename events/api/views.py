@@ -42,14 +42,12 @@ Other clients may send `Authorization: Bearer …` (a JWT or an API key with `wo
     data: {"id": "evt_<cursor>", "type": "<type>", "created_at": "<ISO 8601>", "data": {…}}
 
 with `type` one of `workload.submitted`, `.updated`, `.recommended`, `.unschedulable`, `.assigned`, \
-`.started`, `.completed`, `.failed`, `.cancelled` (`data`: `workload`, the workload as of the event — `id`, \
-`job_id`, `workload_name`, `user` (the owner's id) and, for lifecycle events, `status`, `urgency`, \
-`workload_type`, `host_dc`, `chosen_grid_zone`, `planned_start`, `actual_start`, `actual_end`, `deadline`, \
-`carbon_emitted_kg`, `cost_gbp`; transitions add `action`, `from_status`, `note`; `workload.updated` \
-`changed`; `workload.recommended` `recommendations`; `workload.unschedulable` `constraint`, `reason`) or \
-`notification.created` (`data.notification`: `id`, `kind`, `title`, `body`, `workload` (its id or null), \
-`created_at`). `evt_<cursor>` is the id of the same event's webhook message. Unknown types may be added: \
-ignore them.
+`.started`, `.completed`, `.failed`, `.cancelled` — `data` is that event's webhook message's data \
+(`WebhookMessage`: `data.workload` as `GET /api/v1/workloads/{id}/` shows it, as the change left it; \
+`recommendations`, `constraint`, `reason`, `note` where they apply) plus the transition's `action` and \
+`from_status` (and `workload.updated`'s `changed`) — or `notification.created` (`data.notification`: `id`, \
+`kind`, `title`, `body`, `workload` (its id or null), `created_at`). Unknown types may be added: ignore \
+them.
 
 **Resuming.** Without a cursor the stream starts now. Send the last `id:` received as the `Last-Event-ID` \
 header (an `EventSource` does on its own reconnects) or, when opening a new `EventSource` with a new \

@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.api.serializers import add_profile_claims
 from apikeys import services as apikey_services
 from apikeys.models import ApiKeyScope
+from conftest import client_for
 from events.db import read_in_thread
 from outbox import selectors as outbox_selectors
 from outbox import services as outbox
@@ -457,16 +458,40 @@ def test_streams_leave_no_database_connection_behind(zone):
 
 
 def test_events_are_written_as_one_data_line_of_json():
+    from django.utils import timezone
+
     from events.stream import event_message
     from outbox.models import OutboxEvent
 
-    event = OutboxEvent(pk=7, type="workload.updated", payload={"workload": {"workload_name": "a\nb"}, "batch": {}})
-    event.created_at = __import__("django.utils.timezone").utils.timezone.now()
-    text = event_message(event).decode()
+    event = OutboxEvent(pk=7, type="workload.updated", payload={}, created_at=timezone.now())
+    text = event_message(event, {"workload": {"workload_name": "a\nb"}}).decode()
     lines = text.split("\n")
     assert lines[:2] == ["id: 7", "event: workload.updated"] and text.endswith("\n\n")
     body = json.loads(lines[2].removeprefix("data: "))
-    assert body["data"] == {"workload": {"workload_name": "a\nb"}}  # the batch bookkeeping stays internal
+    assert body == {
+        "id": "evt_7",
+        "type": "workload.updated",
+        "created_at": body["created_at"],
+        "data": {"workload": {"workload_name": "a\nb"}},
+    }
+
+
+def test_a_workload_events_data_is_its_webhook_message_with_the_transition(zone):
+    """The SPA gets the workload as the REST API shows it (the webhook message's ``data``)."""
+    from events.stream import events_data
+    from outbox.models import OutboxEvent
+    from webhooks.api.messages import workload_messages
+
+    owner = UserFactory()
+    operator = OperatorFactory(organization=owner.organization)
+    response = client_for(owner).post(WORKLOADS, submission(zone), format="json")
+    assert response.status_code == 201
+    client_for(operator).post(f"{WORKLOADS}{response.json()['id']}/assign/", {"zone": str(zone.pk), "reason": "r"})
+    assigned = OutboxEvent.objects.get(type="workload.assigned", subject_id=response.json()["id"])
+    (data,) = events_data([assigned])
+    (message,) = workload_messages([assigned])
+    assert data == {**message.data, "action": "assign", "from_status": "PENDING"}
+    assert data["workload"]["status"] == "SCHEDULED" and data["workload"]["chosen_grid_zone"]
 
 
 def test_the_stream_under_a_real_uvicorn_server(zone):
