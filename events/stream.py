@@ -124,6 +124,11 @@ async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[by
                 cursor = position
                 if time.monotonic() - started > send_timeout:
                     return  # the client cannot keep up: it resumes from the log
+            if time.monotonic() >= next_beat:  # a busy stream rechecks its caller (and renews its lease) too
+                user = await _caller_now(caller, listener)
+                if user is None:
+                    return
+                next_beat = time.monotonic() + heartbeat
             if len(events) == batch:
                 continue
             while not listener.woken.is_set():
@@ -131,11 +136,9 @@ async def event_stream(caller: StreamCaller, *, cursor: int) -> AsyncIterator[by
                     await asyncio.wait_for(listener.woken.wait(), timeout=max(0.0, next_beat - time.monotonic()))
                 except TimeoutError:
                     # The caller as they are now: a role changed applies, a revoked key ends the stream.
-                    current = await _caller_now(caller)
-                    if current is None:
+                    user = await _caller_now(caller, listener)
+                    if user is None:
                         return
-                    user = current
-                    listener.reach(user)
                     started = time.monotonic()
                     yield HEARTBEAT
                     if time.monotonic() - started > send_timeout:
@@ -164,10 +167,13 @@ async def _read(user: User, cursor: int, batch: int) -> tuple[list[tuple[int, by
     return None
 
 
-async def _caller_now(caller: StreamCaller) -> User | None:
+async def _caller_now(caller: StreamCaller, listener: Listener) -> User | None:
+    """The caller as they are now (None: they may no longer), their stream's reach updated and its
+    lease renewed."""
     current = await read_in_thread(
         selectors.stream_principal_current, user_id=caller.user.pk, api_key_id=caller.api_key_id
     )
     if current is not None:
+        listener.reach(current)
         await read_in_thread(slots.slot_renew, principal=caller.principal, connection=caller.connection)
     return current
