@@ -12,12 +12,11 @@ from accounts.models import User
 from apikeys import selectors as apikey_selectors
 from notifications import selectors as notification_selectors
 from outbox import selectors as outbox_selectors
+from outbox import wake
 from outbox.models import EventType, OutboxEvent
 from workloads import selectors as workload_selectors
 
-#: The events of the stream: every ``workload.*`` event and the caller's new notifications.
-WORKLOAD_EVENT_TYPES = tuple(value for value in EventType.values if value.startswith("workload."))
-STREAM_EVENT_TYPES = (*WORKLOAD_EVENT_TYPES, EventType.NOTIFICATION_CREATED)
+WORKLOAD_EVENT_TYPES = wake.WORKLOAD_EVENT_TYPES
 
 
 def stream_event_list(*, fetched_by: User) -> QuerySet[OutboxEvent]:

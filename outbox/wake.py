@@ -28,6 +28,10 @@ from outbox.models import EventType, OutboxEvent
 logger = logging.getLogger(__name__)
 
 CHANNEL = "pylon:events:nudge"
+#: The events the live streams show: every ``workload.*`` event and new notifications. Nudges are
+#: sent for these only.
+WORKLOAD_EVENT_TYPES = tuple(value for value in EventType.values if value.startswith("workload."))
+STREAMED_EVENT_TYPES = (*WORKLOAD_EVENT_TYPES, EventType.NOTIFICATION_CREATED)
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,8 @@ class Nudge:
 
 
 def nudge_of(events: Iterable[OutboxEvent]) -> Nudge | None:
-    """The nudge of ``events``; None when no stream can be concerned (no organisation's event, no
-    notification: the shared zones' events are not streamed)."""
-    events = list(events)
+    """The nudge of ``events``; None when no stream can be concerned (none of them is streamed)."""
+    events = [event for event in events if event.type in STREAMED_EVENT_TYPES]
     organization_ids = frozenset(str(event.organization_id) for event in events if event.organization_id)
     user_ids = frozenset(
         str(event.payload["notification"]["recipient"])
