@@ -49,6 +49,11 @@ def user_for_email(*, user_id) -> User | None:
     return _people().filter(pk=user_id, is_active=True).first()
 
 
+def user_active(*, user_id) -> User | None:
+    """The account ``user_id`` if it may still act (a live stream rechecks its caller with it)."""
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
 def user_for_password_reset(*, email: str) -> User | None:
     """The account a reset request names, if it may reset its password (Django's rule: active, and
     with a usable password). None says nothing to the caller: the answer is the same 202."""

@@ -35,3 +35,12 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
     if row is None or not tokens.key_matches(key, row.key_hash):
         return None
     return row
+
+
+def api_key_usable(*, key_id) -> ApiKey | None:
+    """The key ``key_id`` with its principal while it may still be used (not revoked, not expired,
+    its principal active): a stream ticket issued to it, and the stream it opened, recheck it."""
+    row = ApiKey.objects.select_related("principal", "principal__organization").filter(pk=key_id).first()
+    if row is None or not row.is_usable() or not row.principal.is_active:
+        return None
+    return row

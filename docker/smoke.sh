@@ -37,4 +37,17 @@ grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.l
   curl -fsS -o /dev/null -H 'X-Request-ID: smoke-req-1' "http://127.0.0.1:$port/healthz"; sleep 0.5
   grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.log"
 } || { tail -5 "$work/server.log"; echo "smoke: no JSON request line with the request id"; exit 1; }
-echo "smoke: image steps OK (static collected, gunicorn up, /livez and /healthz 200, docs and $asset served)"
+# The live event stream under gunicorn's uvicorn workers: a ticket, then text/event-stream that opens
+# with its retry hint and stays open (curl gives up after 2 s: the stream never ends by itself).
+api="http://127.0.0.1:$port/api/v1"
+login='{"email": "smoke-'$RANDOM'@example.com", "password": "smoke-Pass-'$RANDOM'-long"}'
+curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' -d "$login" "$api/auth/register/"
+access=$(curl -fsS -X POST -H 'Content-Type: application/json' -d "$login" "$api/auth/token/" | python -c 'import json,sys; print(json.load(sys.stdin)["access"])')
+stream_url=$(curl -fsS -X POST -H "Authorization: Bearer $access" "$api/events/stream-tickets/" \
+  | python -c 'import json,sys; print(json.load(sys.stdin)["stream_url"])')
+stream=$(curl -s -N --max-time 2 -D - "http://127.0.0.1:$port$stream_url" || true)
+grep -qi '^content-type: text/event-stream' <<<"$stream" && grep -q '^retry: ' <<<"$stream" \
+  || { echo "$stream" | head -20; echo "smoke: the event stream did not open"; exit 1; }
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port$stream_url")
+[ "$code" = 401 ] || { echo "smoke: a used stream ticket answered $code"; exit 1; }
+echo "smoke: image steps OK (static collected, gunicorn up, /livez and /healthz 200, docs and $asset served, the event stream opens)"

@@ -11,8 +11,8 @@ Model: ``outbox.models.OutboxEvent``
     ``type``          ``EventType`` (``workload.submitted``, ``.updated``, ``.recommended``,
                       ``.unschedulable``, ``.assigned``, ``.started``, ``.completed``, ``.failed``,
                       ``.cancelled``; ``zone.source_changed``, ``zone.forecasts_updated``;
-                      ``scheduling.policy_changed``; internal: ``account.email_confirmation_requested``,
-                      ``account.password_reset_requested``).
+                      ``scheduling.policy_changed``; ``notification.created``; internal:
+                      ``account.email_confirmation_requested``, ``account.password_reset_requested``).
     ``organization``  whose event it is (null for shared data: zones, forecasts).
     ``subject_id``    the workload (``workload.*``), zone (``zone.*``) or user (``account.*``) it is
                       about (a UUID, no FK: the log outlives its subjects).
@@ -29,8 +29,10 @@ Model: ``outbox.models.OutboxEvent``
                       expected emissions and cost); ``workload.unschedulable`` ``constraint``,
                       ``reason``. ``zone.forecasts_updated``: ``zone_ids``; ``zone.source_changed``:
                       ``zone``, ``carbon_provider``; ``scheduling.policy_changed``: ``preset``,
-                      ``auto_assign``. ``account.*``: nothing (never a token nor an address: the
-                      message is built when it is sent).
+                      ``auto_assign``. ``notification.created``: ``notification`` (``id``,
+                      ``recipient``, ``kind``, ``title``, ``body``, ``workload``, ``created_at``).
+                      ``account.*``: nothing (never a token nor an address: the message is built
+                      when it is sent).
     ``request_id``    the X-Request-ID of the request whose change recorded it ("" outside a
                       request); its message carries it, so the handlers' tasks log it too.
     ``created_at``    when it was recorded.
@@ -58,6 +60,10 @@ React (handlers, registered by the consuming app in its ``AppConfig.ready``)::
 
     @registry.handler(EventType.WORKLOAD_SUBMITTED, EventType.WORKLOAD_UPDATED)
     def recommend(event: OutboxEvent) -> None: ...   # idempotent; raise to be retried
+
+Live streams: after the commit, ``wake.nudge_after_commit`` sends one nudge (Redis pub/sub, or
+in-process without Redis) naming the last id, organisations and notification recipients; the
+``events`` app's streams re-read the log from their cursors.
 
 Delivery: after the commit, ``relay.publish_after_commit`` makes one bounded attempt to publish
 ``outbox.tasks.outbox_dispatch(event_id)``; ``outbox.tasks.outbox_relay`` (beat, every minute) and

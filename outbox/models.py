@@ -28,6 +28,7 @@ class EventType(models.TextChoices):
         "An account's email address is to be confirmed (a link is owed)",
     )
     ACCOUNT_PASSWORD_RESET_REQUESTED = "account.password_reset_requested", "An account asked for a password reset link"
+    NOTIFICATION_CREATED = "notification.created", "A user was sent a notification"
 
 
 class OutboxEvent(models.Model):

@@ -32,6 +32,12 @@ def events_after(
     return list(events.order_by("id")[:limit])
 
 
+def event_log_head() -> int:
+    """The id of the newest committed event (0 for an empty log): every smaller id is committed
+    too (or rolled back), so a reader that has scanned up to it has missed nothing."""
+    return OutboxEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
 def _batch_rest(event: OutboxEvent) -> QuerySet[OutboxEvent] | None:
     batch = event.payload.get("batch")
     if not batch:

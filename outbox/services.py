@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from outbox import registry, relay
+from outbox import registry, relay, wake
 from outbox.models import EventType, OutboxEvent
 from pylon.observability import context
 
@@ -73,6 +73,7 @@ def events_record(*, events: list[NewEvent]) -> list[OutboxEvent]:
         _hold_order_lock()
         OutboxEvent.objects.bulk_create(rows, batch_size=1000)
     relay.publish_after_commit([row.pk for row in rows if row.handled_at is None], request_id=request_id)
+    wake.nudge_after_commit(rows)
     return rows
 
 
@@ -107,6 +108,13 @@ def event_handle(*, event_id: int) -> str:
         handle(event)
     OutboxEvent.objects.filter(pk=event.pk, handled_at__isnull=True).update(handled_at=timezone.now())
     return "handled"
+
+
+def events_forget(*, type: str, subject_ids) -> int:
+    """Delete the events of ``type`` about ``subject_ids``: a person's data erased with them (their
+    notifications' copies in the log). A reader's cursor is a position, so a gap harms no one."""
+    deleted, _ = OutboxEvent.objects.filter(type=type, subject_id__in=list(subject_ids)).delete()
+    return deleted
 
 
 def events_prune(*, before: datetime) -> int:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "analytics.apps.AnalyticsConfig",
     "webhooks.apps.WebhooksConfig",
     "apikeys.apps.ApiKeysConfig",
+    "events.apps.EventsConfig",
 ]
 
 MIDDLEWARE = [
@@ -231,6 +232,22 @@ OUTBOX_REDELIVER_AFTER_SECONDS = env.float(
     "OUTBOX_REDELIVER_AFTER_SECONDS", default=max(900.0, CELERY_VISIBILITY_TIMEOUT_SECONDS * 2.0)
 )
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
+
+# --- Live event stream (events/) --------------------------------------------------------------
+# A stream ticket (for an EventSource, which cannot send headers) is valid this long, and once.
+STREAM_TICKET_TTL_SECONDS = env.int("STREAM_TICKET_TTL_SECONDS", default=30)
+# An idle stream writes a `: ping` comment this often (proxies close silent connections).
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=15.0)
+# The `retry:` hint: how long an EventSource waits before reconnecting.
+STREAM_RETRY_MILLISECONDS = env.int("STREAM_RETRY_MILLISECONDS", default=3000)
+# Open streams per user or API key, across every process; one more is a 429 `too_many_streams`.
+STREAM_MAX_CONNECTIONS = env.int("STREAM_MAX_CONNECTIONS", default=5)
+# Every process polls the log this often, so an event whose pub/sub nudge was lost is only delayed.
+STREAM_POLL_SECONDS = env.float("STREAM_POLL_SECONDS", default=5.0)
+# Events a stream reads from the log at a time (and so holds at most).
+STREAM_BATCH_SIZE = env.int("STREAM_BATCH_SIZE", default=100)
+# A client that takes longer than this to accept a write is disconnected (it resumes from the log).
+STREAM_SEND_TIMEOUT_SECONDS = env.float("STREAM_SEND_TIMEOUT_SECONDS", default=30.0)
 
 # --- Health -----------------------------------------------------------------------------------
 # /healthz answers within this many seconds whatever a dependency does (each check runs with it).
@@ -443,6 +460,10 @@ SPECTACULAR_SETTINGS = {
             "description": "Signed HTTP callbacks to an organisation's endpoints (Standard Webhooks).",
         },
         {"name": "api-keys", "description": "The organisation's API keys, for machines (operators)."},
+        {
+            "name": "events",
+            "description": "The live event stream (Server-Sent Events) of workload changes and notifications.",
+        },
         {"name": "health", "description": "Service health for load balancers and orchestrators."},
     ],
 }

@@ -14,6 +14,7 @@ api_v1 = [
     path("", include("analytics.api.urls")),
     path("", include("webhooks.api.urls")),
     path("", include("apikeys.api.urls")),
+    path("", include("events.api.urls")),
 ]
 
 urlpatterns = [

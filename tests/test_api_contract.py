@@ -66,6 +66,8 @@ OPERATION_IDS = {
     "auth_register",
     "auth_token_obtain",
     "auth_token_refresh",
+    "events_stream",
+    "events_stream_tickets_create",
     "healthz",
     "livez",
     "notifications_list",

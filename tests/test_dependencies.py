@@ -7,7 +7,18 @@ from pathlib import Path
 
 from django.conf import settings
 
-PACKAGES = ("accounts", "zones", "workloads", "scheduling", "notifications", "outbox", "pylon", "apikeys", "webhooks")
+PACKAGES = (
+    "accounts",
+    "zones",
+    "workloads",
+    "scheduling",
+    "notifications",
+    "outbox",
+    "events",
+    "pylon",
+    "apikeys",
+    "webhooks",
+)
 
 
 def _modules() -> dict[str, Path]:

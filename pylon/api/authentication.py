@@ -52,6 +52,12 @@ class _TokenUsers:
             raise self.DoesNotExist
         return users[0]
 
+class StreamTicketNotValid(AuthenticationFailed):
+    default_detail = (
+        "The stream ticket is unknown, expired or already used; get a new one at POST /api/v1/events/stream-tickets/."
+    )
+    default_code = ErrorCode.STREAM_TICKET_NOT_VALID
+
 
 class JWTAuthentication(authentication.JWTAuthentication):
     def __init__(self, *args, **kwargs):

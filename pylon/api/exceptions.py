@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
-from pylon.api.authentication import AccessTokenExpired, ApiKeyExpired, ApiKeyNotValid
+from pylon.api.authentication import AccessTokenExpired, ApiKeyExpired, ApiKeyNotValid, StreamTicketNotValid
 from pylon.api.viewsets import WritesInTransaction
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.db.outage import database_unavailable
@@ -33,6 +33,7 @@ _DRF_CODES: tuple[tuple[type[Exception], str], ...] = (
     (AccessTokenExpired, ErrorCode.TOKEN_EXPIRED),
     (ApiKeyExpired, ErrorCode.API_KEY_EXPIRED),
     (ApiKeyNotValid, ErrorCode.API_KEY_NOT_VALID),
+    (StreamTicketNotValid, ErrorCode.STREAM_TICKET_NOT_VALID),
     (InvalidToken, ErrorCode.TOKEN_NOT_VALID),
     (drf_exceptions.ValidationError, ErrorCode.VALIDATION_ERROR),
     (drf_exceptions.ParseError, ErrorCode.PARSE_ERROR),

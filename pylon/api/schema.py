@@ -249,7 +249,8 @@ def document_polling_headers(result, generator, request, public):
             for code, response in responses.items():
                 if limit_headers and (code.startswith("2") or code == "429"):
                     response.setdefault("headers", {}).update(limit_headers)
-            streamed = "text/csv" in responses.get("200", {}).get("content", {})  # streamed: no ETag
+            # Streamed (a download, the event stream): no ETag.
+            streamed = bool({"text/csv", "text/event-stream"} & set(responses.get("200", {}).get("content", {})))
             if method == "get" and "200" in responses and not streamed:
                 responses["200"].setdefault("headers", {}).update(_header_refs(["ETag"]))
                 operation.setdefault("parameters", []).append(IF_NONE_MATCH)

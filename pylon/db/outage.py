@@ -15,7 +15,12 @@ from django.db import InterfaceError, OperationalError
 #: transaction rollbacks (40: serialisation failure, deadlock), lock not available (55P03).
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "53", "57", "40", "55P03")
 #: SQLite's messages for the same (another writer holds the file, the file cannot be opened).
-TRANSIENT_SQLITE_MESSAGES = ("database is locked", "unable to open database file", "disk i/o error")
+TRANSIENT_SQLITE_MESSAGES = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database file",
+    "disk i/o error",
+)
 
 
 def database_unavailable(exc: BaseException | None) -> bool:

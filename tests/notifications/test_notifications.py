@@ -124,3 +124,22 @@ class TestTheService:
         with pytest.raises(ValueError):
             services.notification_create_many(drafts=[draft])
         assert not Notification.objects.exists()
+
+
+def test_a_notification_is_recorded_in_the_event_log_and_forgotten_with_its_recipient(organization):
+    """The live stream reads notifications from the event log; erasing the account erases the copies."""
+    from accounts.erasure import user_delete
+    from notifications import services as notification_services
+    from outbox.models import EventType, OutboxEvent
+    from tests.accounts.factories import PASSWORD, UserFactory
+
+    person, other = UserFactory(organization=organization), UserFactory(organization=organization)
+    mine = notification_services.notification_create(user=person, kind="FAILED", title="JOB-1 failed", body="b")
+    theirs = notification_services.notification_create(user=other, kind="FAILED", title="JOB-2 failed")
+    event = OutboxEvent.objects.get(type=EventType.NOTIFICATION_CREATED, subject_id=mine.pk)
+    assert event.payload["notification"]["recipient"] == str(person.pk)
+    assert event.payload["notification"]["title"] == "JOB-1 failed"
+
+    user_delete(user=person, password=PASSWORD)
+    assert not OutboxEvent.objects.filter(subject_id=mine.pk).exists()
+    assert OutboxEvent.objects.filter(subject_id=theirs.pk).exists()
