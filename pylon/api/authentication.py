@@ -52,6 +52,7 @@ class _TokenUsers:
             raise self.DoesNotExist
         return users[0]
 
+
 class StreamTicketNotValid(AuthenticationFailed):
     default_detail = (
         "The stream ticket is unknown, expired or already used; get a new one at POST /api/v1/events/stream-tickets/."
