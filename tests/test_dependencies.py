@@ -18,6 +18,7 @@ PACKAGES = (
     "pylon",
     "apikeys",
     "webhooks",
+    "analytics",
 )
 
 
