@@ -66,8 +66,10 @@ in-process without Redis) naming the last id, organisations and notification rec
 ``events`` app's streams re-read the log from their cursors.
 
 Delivery: after the commit, ``relay.publish_after_commit`` makes one bounded attempt to publish
-``outbox.tasks.outbox_dispatch(event_id)``; ``outbox.tasks.outbox_relay`` (beat, every minute) and
-``manage.py outbox_relay`` publish whatever is left; ``outbox_dispatch`` runs the event's handlers
-once (at least once under failures). Events no handler wants never reach the broker.
+the transaction's events as ``outbox.tasks.outbox_dispatch_batch(event_ids)``, one message a chunk of
+``OUTBOX_DISPATCH_BATCH`` ids; ``outbox.tasks.outbox_relay`` (beat, every minute) and ``manage.py
+outbox_relay`` publish whatever is left, in chunks too; the task runs each event's handlers in id
+order, once (at least once under failures), each event in its own transaction: one that fails stays
+unhandled without holding up the others. Events no handler wants never reach the broker.
 ``outbox.tasks.outbox_prune`` deletes handled events after ``OUTBOX_RETENTION_DAYS``.
 """

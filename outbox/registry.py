@@ -1,8 +1,10 @@
 """Who reacts to which event: handlers registered by the consuming apps (in their ``ready()``).
 
 A handler is a plain function ``handler(event: OutboxEvent) -> None`` that runs in a Celery worker
-(in-process when Celery is eager). Delivery is at least once, so a handler must be idempotent: run
-twice for one event, it leaves the same rows as once. It raises to have the event retried.
+(in-process when Celery is eager), inside a transaction of its event's own: what it writes commits
+with the event's ``handled_at``, and its ``on_commit`` callbacks run after that. Delivery is at least
+once, so a handler must be idempotent: run twice for one event, it leaves the same rows as once. It
+raises to have the event rolled back and retried; the other events of its message go on.
 """
 
 from __future__ import annotations

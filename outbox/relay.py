@@ -5,9 +5,11 @@ attempt: a connection of its own with connect and send timeouts of ``OUTBOX_PUBL
 and no publish retry. When that fails (the broker is down or frozen) the events stay unpublished and
 this process stops trying for ``OUTBOX_PUBLISH_BACKOFF_SECONDS``, so later requests pay nothing;
 ``publish_pending`` (the ``outbox_relay`` beat task and management command) publishes them later.
-A message names only the event id; the task skips an event already handled, so a row published twice
-does no double work. A message carries the request id of the change that recorded its event (the
-``pylon_request_id`` header), so the handlers' and their tasks' log lines name that request.
+A message names a chunk of at most ``OUTBOX_DISPATCH_BATCH`` event ids, in id order (a 5,000-row
+upload is ten messages, not 5,000); the task skips an event already handled, so a row published twice
+does no double work. Handlers' and their tasks' log lines name the request that recorded the event:
+the task sets it from the event's row while handling that event; a chunk whose events share one
+request (a transaction's) also carries it in the ``pylon_request_id`` header, for the task's own lines.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from pylon.observability.celery import REQUEST_ID_HEADER
 
 logger = logging.getLogger(__name__)
 
-#: The task a published event becomes (``outbox.tasks``, found by name: it imports this module).
-DISPATCH_TASK = "outbox.tasks.outbox_dispatch"
+#: The task a published chunk of events becomes (``outbox.tasks``, found by name: it imports this module).
+DISPATCH_TASK = "outbox.tasks.outbox_dispatch_batch"
 
 _breaker = threading.Lock()
 _paused_until = 0.0
@@ -66,22 +68,33 @@ def _headers(request_id: str | None) -> dict[str, str] | None:
     return {REQUEST_ID_HEADER: request_id} if request_id else None
 
 
-def _send(event_ids: Sequence[int], request_ids: Mapping[int, str]) -> None:
-    """Hand the events to Celery: in-process when eager, else over one bounded broker connection."""
-    outbox_dispatch = background.task_named(DISPATCH_TASK)
+def _chunks(event_ids: Sequence[int], request_ids: Mapping[int, str]) -> list[tuple[list[int], str]]:
+    """``event_ids`` in id order, in chunks of ``OUTBOX_DISPATCH_BATCH``, each with the request id its
+    events share ("" when they have none or several: the sweep's chunks mix requests)."""
+    ids, size = sorted(event_ids), max(1, int(settings.OUTBOX_DISPATCH_BATCH))
+    chunks = []
+    for start in range(0, len(ids), size):
+        chunk = ids[start : start + size]
+        shared = {request_ids.get(event_id, "") for event_id in chunk}
+        chunks.append((chunk, shared.pop() if len(shared) == 1 else ""))
+    return chunks
 
+
+def _send(event_ids: Sequence[int], request_ids: Mapping[int, str]) -> None:
+    """Hand the events to Celery, a message a chunk: in-process when eager, else over one bounded
+    broker connection."""
+    outbox_dispatch_batch = background.task_named(DISPATCH_TASK)
+    chunks = _chunks(event_ids, request_ids)
     if app.conf.task_always_eager:
-        for event_id in event_ids:
+        for chunk, request_id in chunks:
             try:
-                outbox_dispatch.apply_async(args=[event_id], headers=_headers(request_ids.get(event_id)))
-            except Exception:  # eager: a failing handler leaves its event unhandled for the drain
-                logger.exception("outbox: handling event %s failed; it stays pending", event_id)
+                outbox_dispatch_batch.apply_async(args=[chunk], headers=_headers(request_id))
+            except Exception:  # eager: what the task could not handle stays pending for the drain
+                logger.exception("outbox: handling events %s..%s failed; they stay pending", chunk[0], chunk[-1])
         return
     with background.bounded_broker_connection(timeout=float(settings.OUTBOX_PUBLISH_TIMEOUT_SECONDS)) as conn:
-        for event_id in event_ids:
-            outbox_dispatch.apply_async(
-                args=[event_id], connection=conn, retry=False, headers=_headers(request_ids.get(event_id))
-            )
+        for chunk, request_id in chunks:
+            outbox_dispatch_batch.apply_async(args=[chunk], connection=conn, retry=False, headers=_headers(request_id))
 
 
 def publish(

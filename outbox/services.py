@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -95,19 +96,71 @@ def event_record(
     return event
 
 
+@dataclass
+class HandledEvents:
+    """What ``events_handle`` did with each id it was given."""
+
+    handled: list[int] = field(default_factory=list)
+    duplicate: list[int] = field(default_factory=list)  # already handled: a redelivery, a republished row
+    missing: list[int] = field(default_factory=list)  # pruned, or never committed
+    failed: dict[int, Exception] = field(default_factory=dict)  # rolled back, still unhandled
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in ("handled", "duplicate", "missing", "failed")}
+
+
+def events_handle(*, event_ids: Sequence[int], stop_on: tuple[type[BaseException], ...] = ()) -> HandledEvents:
+    """Run the registered handlers of ``event_ids`` in id order, each event once: one already handled
+    (a duplicate message, a republished row) is skipped. Each event's handlers and its ``handled_at``
+    commit together in a transaction of their own (a savepoint inside the caller's): an event whose
+    handler raises is rolled back and stays unhandled, for a retry or the relay's sweep, without undoing
+    or holding up the others — except on ``stop_on`` (a task's time limit), which is raised at once.
+    While an event's handlers run, the log context names the request that recorded it (a sweep's
+    chunk mixes requests). Handlers are idempotent, so a run interrupted before ``handled_at`` is
+    written (a killed worker) is simply run again."""
+    result = HandledEvents()
+    wanted = sorted(set(event_ids))
+    events = {event.pk: event for event in OutboxEvent.objects.filter(pk__in=wanted)}
+    for event_id in wanted:
+        event = events.get(event_id)
+        if event is None:
+            result.missing.append(event_id)
+        elif event.handled_at is not None:
+            result.duplicate.append(event_id)
+        else:
+            failure = _event_handle(event, stop_on=stop_on)
+            if failure is None:
+                result.handled.append(event_id)
+            else:
+                result.failed[event_id] = failure
+    return result
+
+
+def _event_handle(event: OutboxEvent, *, stop_on: tuple[type[BaseException], ...]) -> Exception | None:
+    token = context.request_id.set(event.request_id) if event.request_id else None
+    try:
+        with transaction.atomic():
+            for handle in registry.handlers_for(event.type):
+                handle(event)
+            OutboxEvent.objects.filter(pk=event.pk, handled_at__isnull=True).update(handled_at=timezone.now())
+    except stop_on:
+        raise
+    except Exception as exc:
+        logger.exception("outbox: handling event %s (%s) failed; it stays pending", event.pk, event.type)
+        return exc
+    finally:
+        if token is not None:
+            context.request_id.reset(token)
+    return None
+
+
 def event_handle(*, event_id: int) -> str:
-    """Run the registered handlers of one event, once: an event already handled (a duplicate
-    message, a republished row) is skipped. Handlers are idempotent, so a run interrupted before
-    ``handled_at`` is written (a killed worker) is simply run again. Returns what happened."""
-    event = OutboxEvent.objects.filter(pk=event_id).first()
-    if event is None:
-        return "missing"
-    if event.handled_at is not None:
-        return "duplicate"
-    for handle in registry.handlers_for(event.type):
-        handle(event)
-    OutboxEvent.objects.filter(pk=event.pk, handled_at__isnull=True).update(handled_at=timezone.now())
-    return "handled"
+    """``events_handle`` for one event, raising what its handler raised; returns what happened
+    (``handled``, ``duplicate``, ``missing``)."""
+    result = events_handle(event_ids=[event_id])
+    if event_id in result.failed:
+        raise result.failed[event_id]
+    return next(name for name, ids in vars(result).items() if event_id in ids)
 
 
 def events_forget(*, type: str, subject_ids) -> int:

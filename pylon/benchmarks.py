@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -53,3 +55,24 @@ def sign_in(client: APIClient, user: User) -> None:
     """``client`` sends a fresh access token of ``user`` (a real JWT, good for minutes)."""
     access = add_profile_claims(RefreshToken.for_user(user), user).access_token
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+
+
+class BatchRoundsCommand(BaseCommand):
+    """A benchmark of a batch upload of ``--rows`` workloads measured in ``--rounds`` rounds of each
+    case, alternating: its options, their bounds, and the rolled-back transaction ``run`` works in."""
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rows", type=int, default=5000)
+        parser.add_argument("--rounds", type=int, default=2, help="Rounds of each case, alternating (ABBA).")
+
+    def handle(self, *args, **options):
+        rows, rounds = options["rows"], options["rounds"]
+        if not 1 <= rows <= 5000:
+            raise CommandError("--rows must be between 1 and 5000 (the batch limit).")
+        if rounds < 1:
+            raise CommandError("--rounds must be at least 1.")
+        with override_settings(ALLOWED_HOSTS=["testserver"]), rolled_back():
+            self.run(rows, rounds)
+
+    def run(self, rows: int, rounds: int) -> None:
+        raise NotImplementedError

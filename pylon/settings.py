@@ -232,6 +232,9 @@ OUTBOX_REDELIVER_AFTER_SECONDS = env.float(
     "OUTBOX_REDELIVER_AFTER_SECONDS", default=max(900.0, CELERY_VISIBILITY_TIMEOUT_SECONDS * 2.0)
 )
 OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
+# How many events one broker message carries (``outbox_dispatch_batch``): a 5,000-row upload is ten
+# messages, not 5,000, and a worker handles each chunk's events in one task.
+OUTBOX_DISPATCH_BATCH = env.int("OUTBOX_DISPATCH_BATCH", default=500)
 
 # --- Live event stream (events/) --------------------------------------------------------------
 # A stream ticket (for an EventSource, which cannot send headers) is valid this long, and once.

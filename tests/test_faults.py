@@ -90,8 +90,8 @@ def test_submissions_answer_promptly_with_the_broker_down_and_are_published_late
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(not __import__("django.conf").conf.settings.REDIS_URL, reason="needs the Redis broker")
 def test_the_relay_publishes_each_pending_event_to_the_real_broker_exactly_once(make_client, settings):
-    """After an outage the drain puts one message per event on the real queue, and a second drain
-    none: a worker will do the work once."""
+    """After an outage the drain puts the event on the real queue (a chunk of one), and a second
+    drain nothing: a worker will do the work once."""
     import redis
     from kombu.utils.json import loads
 
@@ -112,7 +112,7 @@ def test_the_relay_publishes_each_pending_event_to_the_real_broker_exactly_once(
         messages = [loads(raw) for raw in queue.lrange("celery", 0, -1)]
         event = OutboxEvent.objects.get(type=EventType.WORKLOAD_SUBMITTED)
         assert [(m["headers"]["task"], m["headers"]["argsrepr"]) for m in messages] == [
-            ("outbox.tasks.outbox_dispatch", f"[{event.pk}]")
+            ("outbox.tasks.outbox_dispatch_batch", f"[[{event.pk}]]")
         ]
     finally:
         app.control.purge()

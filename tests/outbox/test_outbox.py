@@ -176,7 +176,7 @@ def test_an_event_carries_the_request_id_of_its_change_to_its_message(organizati
     monkeypatch.setattr(dispatch, "apply_async", lambda args, headers=None, **kw: sent.append((args, headers)))
     settings.OUTBOX_RELAY_GRACE_SECONDS = 0
     assert relay.publish_pending() == 1
-    assert sent == [([event.pk], {REQUEST_ID_HEADER: "req-outbox-1"})]
+    assert sent == [([[event.pk]], {REQUEST_ID_HEADER: "req-outbox-1"})]
 
 
 def test_an_event_recorded_outside_a_request_has_no_request_id(organization, handled):

@@ -1,4 +1,5 @@
-"""The fan-out benchmark command, at a tiny scale: both cases, their figures, nothing kept."""
+"""The fan-out benchmark command, at a tiny scale: both cases, their figures, nothing kept; the
+bounds of the batch benchmarks' options."""
 
 import io
 
@@ -23,7 +24,8 @@ def test_prints_both_cases_and_keeps_nothing():
     assert not WebhookEndpoint.objects.exists() and not WebhookDelivery.objects.exists()
 
 
+@pytest.mark.parametrize("command", ["benchmark_webhook_fanout", "benchmark_outbox_dispatch"])
 @pytest.mark.parametrize(("rows", "rounds"), [(5001, 1), (10, 0)])
-def test_its_bounds(rows, rounds):
+def test_its_bounds(command, rows, rounds):
     with pytest.raises(CommandError):
-        call_command("benchmark_webhook_fanout", rows=rows, rounds=rounds, stdout=io.StringIO())
+        call_command(command, rows=rows, rounds=rounds, stdout=io.StringIO())

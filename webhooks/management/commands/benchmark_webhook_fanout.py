@@ -19,35 +19,21 @@ import statistics
 import time
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connection
-from django.test.utils import override_settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from outbox.models import EventType, OutboxEvent
-from pylon.benchmarks import benchmark_member, benchmark_zone, rolled_back, sign_in
+from pylon.benchmarks import BatchRoundsCommand, benchmark_member, benchmark_zone, sign_in
 from webhooks import handlers, signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 
-class Command(BaseCommand):
+class Command(BatchRoundsCommand):
     help = "Time a batch upload and its webhook fan-out, without and with a subscribed endpoint."
 
-    def add_arguments(self, parser):
-        parser.add_argument("--rows", type=int, default=5000)
-        parser.add_argument("--rounds", type=int, default=2, help="Rounds of each case, alternating (ABBA).")
-
-    def handle(self, *args, **options):
-        rows, rounds = options["rows"], options["rounds"]
-        if not 1 <= rows <= 5000:
-            raise CommandError("--rows must be between 1 and 5000 (the batch limit).")
-        if rounds < 1:
-            raise CommandError("--rounds must be at least 1.")
-        with override_settings(ALLOWED_HOSTS=["testserver"]), rolled_back():
-            self._run(rows, rounds)
-
-    def _run(self, n: int, rounds: int) -> None:
+    def run(self, n: int, rounds: int) -> None:
         user = benchmark_member()
         zone = benchmark_zone()
         client = APIClient()
