@@ -27,26 +27,24 @@ def zone(db):
     return GridZoneFactory(zone_name="Lowland", gpu_capacity=8)
 
 
-def _running(zone, user, gpus: int, started, hours: int = 2):
+def _holding(zone, user, gpus: int, hours: int = 2, **state):
+    """A workload of ``user`` in ``zone`` needing ``gpus`` GPUs for ``hours`` (``state``: its status
+    and its planned or actual start)."""
     return WorkloadFactory(
         user=user,
-        status=S.RUNNING,
         chosen_grid_zone=zone,
-        actual_start=started,
         required_gpu_mins=Decimal(gpus * 60 * hours),
         estimated_duration_mins=60 * hours,
+        **state,
     )
+
+
+def _running(zone, user, gpus: int, started, hours: int = 2):
+    return _holding(zone, user, gpus, hours, status=S.RUNNING, actual_start=started)
 
 
 def _scheduled(zone, user, gpus: int, start, hours: int = 2):
-    return WorkloadFactory(
-        user=user,
-        status=S.SCHEDULED,
-        chosen_grid_zone=zone,
-        planned_start=start,
-        required_gpu_mins=Decimal(gpus * 60 * hours),
-        estimated_duration_mins=60 * hours,
-    )
+    return _holding(zone, user, gpus, hours, status=S.SCHEDULED, planned_start=start)
 
 
 def _overrun_into(zone, user):
