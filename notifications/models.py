@@ -17,6 +17,7 @@ class NotificationKind(models.TextChoices):
     UNSCHEDULABLE = "UNSCHEDULABLE", "Cannot be scheduled"
     CANCELLED = "CANCELLED", "Cancelled"
     WEBHOOK_DISABLED = "WEBHOOK_DISABLED", "A webhook endpoint was disabled"
+    OVERBOOKED = "OVERBOOKED", "A zone is held over capacity"
 
 
 class Notification(models.Model):

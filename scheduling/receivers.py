@@ -6,7 +6,7 @@ may run later reacts to outbox events instead (``scheduling.handlers``).
 
 from django.db import transaction
 
-from scheduling import owner_notifications
+from scheduling import operator_notifications, owner_notifications
 from workloads import signals as workload_signals
 
 
@@ -19,5 +19,11 @@ def on_workload_transitioned(sender, workload_id, action, from_status, to_status
         )
 
 
+def on_capacity_overbooked(sender, overbookings, **kwargs) -> None:
+    with transaction.atomic():  # a savepoint, as above
+        operator_notifications.notify_overbooked(overbookings=overbookings)
+
+
 def connect() -> None:
     workload_signals.workload_transitioned.connect(on_workload_transitioned, dispatch_uid="scheduling.transitioned")
+    workload_signals.capacity_overbooked.connect(on_capacity_overbooked, dispatch_uid="scheduling.overbooked")

@@ -47,6 +47,7 @@ OPERATION_IDS = {
     "analytics_workloads_export",
     "analytics_zones_profile",
     "analytics_zones_utilisation",
+    "analytics_zones_overbooked",
     "accounts_users_retrieve",
     "auth_email_confirm",
     "auth_email_confirmation_resend",

@@ -21,7 +21,8 @@ periodically by ``workloads.tasks.capacity_holds_roll``): a SCHEDULED workload n
 end of its planned start's half hour holds its whole run from now (it may start at any moment; the
 half hours behind it are released), and a RUNNING one past its estimated end holds every half hour
 until it ends. Time is not an assignment, so these are not refused: where they take a zone past its
-capacity, the next start or assignment there is refused (409) and the operator decides.
+capacity, the next start or assignment there is refused (409), the operators of the work held there
+are told (``workloads.overbooking``) and decide.
 """
 
 from __future__ import annotations
@@ -83,16 +84,16 @@ class Shortfall:
     def sentence(self) -> str:
         first, last = self.slots[0], self.slots[-1] + HALF_HOUR
         return (
-            f"{_amount(self.needed)} {self.label} needed, at most {_amount(max(self.least_free, 0.0))} free in "
-            f"{len(self.slots)} half hour(s) between {_fmt(first)} and {_fmt(last)}."
+            f"{amount(self.needed)} {self.label} needed, at most {amount(max(self.least_free, 0.0))} free in "
+            f"{len(self.slots)} half hour(s) between {fmt_utc(first)} and {fmt_utc(last)}."
         )
 
 
-def _amount(value: float) -> str:
+def amount(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _fmt(value: datetime) -> str:
+def fmt_utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
@@ -223,9 +224,9 @@ def capacity_change_check(*, zone: GridZone, data: dict, now: datetime) -> None:
             .distinct()
         )
         errors[field] = [
-            f"Scheduled and running work holds up to {_amount(most)} {label} here in {len(over)} half hour(s) "
-            f"between {_fmt(over[0])} and {_fmt(over[-1] + HALF_HOUR)} ({', '.join(holders)}): lower it to "
-            f"{_amount(most)} at the least, or reassign or cancel that work first."
+            f"Scheduled and running work holds up to {amount(most)} {label} here in {len(over)} half hour(s) "
+            f"between {fmt_utc(over[0])} and {fmt_utc(over[-1] + HALF_HOUR)} ({', '.join(holders)}): lower it to "
+            f"{amount(most)} at the least, or reassign or cancel that work first."
         ]
     if errors:
         raise CapacityExceeded(
@@ -325,12 +326,15 @@ def holds_roll_everywhere(*, now: datetime) -> list[tuple]:
         return overbooked(since=now)
 
 
-def overbooked(*, since: datetime) -> list[tuple]:
+def overbooked(*, since: datetime, zone_ids: Sequence | None = None) -> list[tuple]:
     """(zone id, half hour, resource, held, capacity) wherever the ledger holds more than a zone has
-    from ``since`` on: runs that overran or started late, and operators' overrides."""
-    capacity_of = {zone.pk: zone for zone in GridZone.objects.all()}
+    from ``since`` on (in these zones; every zone when None): runs that overran or started late, and
+    operators' overrides. Two queries."""
+    zones = GridZone.objects.all() if zone_ids is None else GridZone.objects.filter(pk__in=list(zone_ids))
+    capacity_of = {zone.pk: zone for zone in zones}
     found = []
-    for zone_id, slot_start, *sums in held_in_grid(start=since, end=datetime.max.replace(tzinfo=UTC)):
+    until = datetime.max.replace(tzinfo=UTC)
+    for zone_id, slot_start, *sums in held_in_grid(start=since, end=until, zone_ids=zone_ids):
         zone = capacity_of[zone_id]
         for (name, capacity_field, _), held in zip(RESOURCES, sums, strict=True):
             if (held or 0.0) > float(getattr(zone, capacity_field)) + TOLERANCE:
@@ -338,11 +342,12 @@ def overbooked(*, since: datetime) -> list[tuple]:
     return found
 
 
-def held_in_grid(*, start: datetime, end: datetime) -> list[tuple]:
-    """(zone id, half hour, gpus, cores, memory) summed over every zone's holds in ``[start, end)``."""
+def held_in_grid(*, start: datetime, end: datetime, zone_ids: Sequence | None = None) -> list[tuple]:
+    """(zone id, half hour, gpus, cores, memory) summed over the zones' holds (every zone's when
+    None) in ``[start, end)``."""
+    holds = CapacityHold.objects.filter(slot_start__gte=floor_half_hour(start), slot_start__lt=end)
+    if zone_ids is not None:
+        holds = holds.filter(zone_id__in=list(zone_ids))
     return list(
-        CapacityHold.objects.filter(slot_start__gte=floor_half_hour(start), slot_start__lt=end)
-        .order_by()
-        .values_list("zone_id", "slot_start")
-        .annotate(*(Sum(name) for name, _, _ in RESOURCES))
+        holds.order_by().values_list("zone_id", "slot_start").annotate(*(Sum(name) for name, _, _ in RESOURCES))
     )

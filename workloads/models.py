@@ -234,3 +234,22 @@ class CapacityHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.workload_id} holds {self.zone_id} at {self.slot_start:%Y-%m-%d %H:%M}"
+
+
+class CapacityOverbooking(models.Model):
+    """A zone's half hour the ledger holds over capacity that operators have been told of
+    (``workloads.overbooking``): late starts and overruns are not refused, and an operator may override.
+    A half hour leaves the table once it is no longer over capacity (or has passed), so the same
+    overbooking is told once, and a new one in its place is news again."""
+
+    id = models.BigAutoField(primary_key=True)
+    zone = models.ForeignKey("zones.GridZone", on_delete=models.CASCADE, related_name="capacity_overbookings")
+    slot_start = models.DateTimeField(help_text="Start of the half hour over capacity (:00 or :30 UTC).")
+    flagged_at = models.DateTimeField(default=timezone.now, help_text="When its operators were told.")
+
+    class Meta:
+        ordering = ["zone", "slot_start"]
+        constraints = [models.UniqueConstraint(fields=["zone", "slot_start"], name="capacity_overbooking_once")]
+
+    def __str__(self) -> str:
+        return f"{self.zone_id} overbooked at {self.slot_start:%Y-%m-%d %H:%M}"

@@ -23,7 +23,7 @@ from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError, ErrorCode
 from pylon.services import model_update
 from scheduling.engine import estimate_energy_kwh
-from workloads import capacity, selectors, signals
+from workloads import capacity, overbooking, selectors, signals
 from workloads.models import (
     DEFAULT_DURATION_MINS,
     ComputeWorkload,
@@ -402,7 +402,7 @@ def workload_assign(
         )
 
     action = WorkloadAction.REASSIGN if reassign else WorkloadAction.ASSIGN
-    return _transition(
+    assigned = _transition(
         workload,
         action=action,
         actor=actor,
@@ -411,6 +411,9 @@ def workload_assign(
         check=run_ends_by_the_deadline,
         hold=hold_the_run,
     )
+    if override_capacity:
+        overbooking.overbooking_check(zone_id=zone.pk, now=now)
+    return assigned
 
 
 def _hold_checked(
@@ -444,7 +447,7 @@ def workload_start(
             current, zone=zone, start=current.actual_start, end=end, override=override_capacity, what="Started"
         )
 
-    return _transition(
+    started = _transition(
         workload,
         action=WorkloadAction.START,
         actor=actor,
@@ -452,6 +455,9 @@ def workload_start(
         changes={"actual_start": timezone.now()},
         hold=hold_the_real_run,
     )
+    if override_capacity:
+        overbooking.overbooking_check(zone_id=started.chosen_grid_zone_id, now=started.actual_start)
+    return started
 
 
 def workload_complete(

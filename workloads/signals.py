@@ -9,3 +9,8 @@ from django.dispatch import Signal
 #: A lifecycle action moved a workload. Arguments: ``workload_id``, ``action``, ``from_status``, ``to_status``,
 #: ``actor_id`` (None when Pylon acted by itself, e.g. a policy's auto-assignment).
 workload_transitioned = Signal()
+
+#: Late starts, overruns or an operator's override left a zone's half hours over its capacity; sent
+#: once per overbooked window, under the zones' locks (``workloads.overbooking``). Argument:
+#: ``overbookings``, a list of ``workloads.overbooking.Overbooking``.
+capacity_overbooked = Signal()

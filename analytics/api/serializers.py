@@ -5,7 +5,10 @@ from rest_framework import serializers
 
 from analytics.periods import DEFAULT_TIME_ZONE, Bucket, Period, time_zone
 from analytics.selectors import MAX_PROFILE_WEEKS, GroupBy
+from workloads.capacity import RESOURCES
 from zones.api.serializers import GridZoneSummarySerializer, UtcDateTimeField
+
+OVERBOOKED_RESOURCES = [(name, label) for name, _, label in RESOURCES]
 
 
 class LocalDateTimeField(serializers.DateTimeField):
@@ -151,6 +154,25 @@ class ZoneUtilisationSerializer(PeriodAnswerSerializer):
         return {
             "results": ZoneUtilisationRowSerializer(many=True, help_text="Zone × bucket pairs with reservations."),
         }
+
+
+class ZoneOverbookingRowSerializer(serializers.Serializer):
+    zone = GridZoneSummarySerializer()
+    slot_start = UtcDateTimeField(help_text="Start of the half hour (UTC).")
+    slot_end = UtcDateTimeField(help_text="End of the half hour (UTC).")
+    resource = serializers.ChoiceField(
+        choices=OVERBOOKED_RESOURCES, help_text="The resource held over capacity in that half hour."
+    )
+    held = serializers.FloatField(help_text="What scheduled and running work holds there (every organisation's).")
+    capacity = serializers.FloatField(help_text="What the zone has.")
+    short = serializers.FloatField(help_text="held − capacity: what has to move elsewhere.")
+    workloads = serializers.ListField(
+        child=serializers.CharField(), help_text="Job ids of the caller's work held there (no other organisation's)."
+    )
+
+
+class ZoneOverbookingSerializer(serializers.Serializer):
+    results = ZoneOverbookingRowSerializer(many=True, help_text="Half hour × resource cells over capacity, by time.")
 
 
 class ZoneProfileQuerySerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from analytics.api.serializers import (
     PeriodQuerySerializer,
     WorkloadAnalyticsQuerySerializer,
     WorkloadAnalyticsSerializer,
+    ZoneOverbookingSerializer,
     ZoneProfileQuerySerializer,
     ZoneProfileSerializer,
     ZoneUtilisationSerializer,
@@ -102,6 +103,24 @@ class ZoneUtilisationView(_WorkloadFiguresView):
         period = _query(PeriodQuerySerializer, request)["period"]
         results = selectors.zone_utilisation(fetched_by=request.user, period=period)
         return Response(ZoneUtilisationSerializer({"period": period, "results": results}).data)
+
+
+@extend_schema(tags=["analytics"])
+class ZoneOverbookingView(_WorkloadFiguresView):
+    permission_classes = [IsOperatorOrServiceRole]
+
+    @extend_schema(
+        operation_id="analytics_zones_overbooked",
+        summary="Half hours held over a zone's capacity (operators)",
+        description="From the current half hour on, every zone's half hours where scheduled and running work "
+        "holds more than the zone has (a late start, an overrun, an operator's override), per resource, with "
+        "the caller's own work held there. The operators of that work are also notified once per overbooked "
+        "window (`OVERBOOKED`).",
+        responses={200: ZoneOverbookingSerializer},
+    )
+    def get(self, request):
+        results = selectors.zone_overbooking(fetched_by=request.user)
+        return Response(ZoneOverbookingSerializer({"results": results}).data)
 
 
 @extend_schema(tags=["analytics"])

@@ -152,7 +152,8 @@ class TestZoneCapacity:
         assert response.status_code == 409 and response.json()["code"] == "capacity_exceeded"
         message = response.json()["fields"]["gpu_capacity"][0]["message"]
         assert message.startswith("Scheduled and running work holds up to 8 GPUs here in 2 half hour(s) between ")
-        assert f"between {capacity._fmt(start + timedelta(hours=1))} and {capacity._fmt(start + HALF * 4)}" in message
+        first, end = capacity.fmt_utc(start + timedelta(hours=1)), capacity.fmt_utc(start + HALF * 4)
+        assert f"between {first} and {end}" in message
         assert busy.job_id in message
         zone.refresh_from_db()
         assert zone.gpu_capacity == 8
