@@ -1,5 +1,7 @@
 """The per-principal throttle: DRF's sliding-window rule and headers, on Redis in one round trip."""
 
+import time
+
 import pytest
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 
@@ -82,3 +84,17 @@ def test_redis_forgetting_the_script_costs_nothing_but_a_reload(user):
     cache._cache.get_client(write=True).script_flush()
     second = client.get(ZONES)
     assert int(first["RateLimit-Remaining"]) == int(second["RateLimit-Remaining"]) + 1
+
+
+def test_concurrent_requests_cannot_both_take_the_last_place():
+    # DRF reads the history, then writes it back: two processes could both see one place left.
+    # The script checks and records in one step, so of 12 at once exactly the limit get in.
+    from tests.reliability.faults import at_once
+
+    _redis_cache()
+    results = at_once(
+        12,
+        lambda: caches[DEFAULT_CACHE_ALIAS].log_hit("throttle-log_race", now=time.time(), window=60, limit=5),
+    )
+    assert sorted(hit.allowed for hit in results) == [False] * 7 + [True] * 5
+    assert max(hit.count for hit in results) == 5
