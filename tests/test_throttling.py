@@ -76,12 +76,15 @@ def test_a_request_costs_one_redis_round_trip(user, monkeypatch):
     assert len(sent) == 3, sent
 
 
-def test_redis_forgetting_the_script_costs_nothing_but_a_reload(user):
+def test_a_script_redis_does_not_know_is_loaded_again(user):
+    # After a Redis restart (or SCRIPT FLUSH) the registered hash is unknown: redis-py loads the script
+    # again. Simulated with a hash Redis never saw, not by flushing a server other tests share.
     cache = _redis_cache()
     GridZoneFactory()
     client = client_for(user)
     first = client.get(ZONES)
-    cache._cache.get_client(write=True).script_flush()
+    for script in cache._cache._log_hit_scripts.values():
+        script.sha = "0" * 40
     second = client.get(ZONES)
     assert int(first["RateLimit-Remaining"]) == int(second["RateLimit-Remaining"]) + 1
 
