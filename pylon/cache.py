@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
@@ -134,6 +135,39 @@ def _delta(key, delta=1, *args, **kwargs):
     return delta  # a counter that cannot be read starts again
 
 
+class WindowHit(NamedTuple):
+    """A request offered to a sliding-window log: let in or not, and the log as it now stands."""
+
+    allowed: bool
+    count: int  # requests in the window, this one included when it was let in
+    oldest: float | None  # when the oldest of them came (None: the window is empty)
+
+
+def _first_of_window(key, *, now, window, limit):
+    return WindowHit(True, 1, now)  # a log that cannot be read starts again: the request is let in
+
+
+#: Prune the times that left the window, refuse when it is full, else record this one: one round
+#: trip, atomic (two processes cannot both take the last place). The same rule as DRF's
+#: ``SimpleRateThrottle``: a time leaves at ``now - window`` inclusive; a refused request is not
+#: recorded. The oldest score is returned as Redis prints it (a Lua number would be truncated).
+_LOG_HIT_LUA = """
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+local allowed = 0
+if count < tonumber(ARGV[3]) then
+    redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+    redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
+    count = count + 1
+    allowed = 1
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {allowed, count, oldest[2] or false}
+"""
+
+
 class _RedisCacheClient(RedisCacheClient):
     """Django's, with one ``redis.Redis`` per connection pool: Django builds a new one (and its table
     of response callbacks) for every operation, a third of what a throttle's read costs."""
@@ -141,6 +175,7 @@ class _RedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
+        self._log_hit_scripts = {}
 
     def get_client(self, key=None, *, write=False):
         index = self._get_connection_pool_index(write)
@@ -148,6 +183,15 @@ class _RedisCacheClient(RedisCacheClient):
         if client is None:
             client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
         return client
+
+    def log_hit(self, key, *, now: float, window: float, limit: int, member: str) -> WindowHit:
+        client = self.get_client(key, write=True)
+        # Registered once per client: EVALSHA from then on (redis-py loads it again if Redis forgot it).
+        script = self._log_hit_scripts.get(id(client))
+        if script is None:
+            script = self._log_hit_scripts[id(client)] = client.register_script(_LOG_HIT_LUA)
+        allowed, count, oldest = script(keys=[key], args=[repr(now), repr(float(window)), limit, member])
+        return WindowHit(bool(allowed), int(count), None if oldest is None else float(oldest))
 
 
 class FailOpenRedisCache(RedisCache):
@@ -171,3 +215,11 @@ class FailOpenRedisCache(RedisCache):
     set_many = _fail_open(_all_failed)(RedisCache.set_many)
     delete_many = _fail_open(_nothing)(RedisCache.delete_many)
     clear = _fail_open(_false)(RedisCache.clear)
+
+    @_fail_open(_first_of_window)
+    def log_hit(self, key, *, now: float, window: float, limit: int) -> WindowHit:
+        """Offer a request made at ``now`` to the log of the last ``window`` seconds at ``key``, which
+        lets ``limit`` in (the throttles' primitive: one Redis round trip, see ``_LOG_HIT_LUA``)."""
+        key = self.make_and_validate_key(key)
+        # A member per request: two requests in the same microsecond are two entries, not one.
+        return self._cache.log_hit(key, now=now, window=window, limit=limit, member=f"{now!r}:{os.urandom(6).hex()}")
