@@ -104,6 +104,16 @@ def user_register(*, email: str, password: str, user_name: str = "", join_code: 
     return user
 
 
+@transaction.atomic
+def account_email_owe(*, event_type: str, user_id) -> bool:
+    """Owe the account ``user_id`` an account email, if it may still receive one; True when owed."""
+    user = selectors.user_for_email(user_id=user_id)
+    if user is None:
+        return False
+    _email_owed(event_type, user=user, actor=None)
+    return True
+
+
 def _email_owed(event_type: str, *, user: User, actor: User | None) -> None:
     """Owe ``user`` an account email: an outbox event in the caller's transaction, so a broker outage
     delays it and never loses it (``accounts.handlers`` sends it). It names the account only: the

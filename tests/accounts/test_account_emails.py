@@ -96,3 +96,34 @@ def test_the_event_log_holds_no_token_nor_address(api_client, user, mailoutbox, 
     stored = json.dumps(event.payload)
     assert token not in stored and user.email not in stored
     assert event.subject_id == user.pk and event.handled_at is not None
+
+
+@pytest.mark.parametrize(
+    ("task_name", "subject_word"),
+    [
+        ("accounts.tasks.send_email_confirmation", "confirm"),
+        ("accounts.tasks.send_password_reset_email", "reset"),
+    ],
+)
+def test_a_message_of_the_earlier_release_still_queued_at_deploy_is_emailed_once(
+    user, mailoutbox, settings, django_capture_on_commit_callbacks, task_name, subject_word
+):
+    from pylon.celery import app
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert app.tasks[task_name].apply(kwargs={"user_id": str(user.pk)}).get() is True
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == [user.email]
+    assert subject_word in mailoutbox[0].subject.lower()
+    assert _drain(settings) == 0  # handled once: nothing left for the relay
+    assert len(mailoutbox) == 1
+
+
+def test_a_queued_message_of_the_earlier_release_for_a_deactivated_account_sends_nothing(user, mailoutbox):
+    from pylon.celery import app
+
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    assert app.tasks["accounts.tasks.send_email_confirmation"].apply(kwargs={"user_id": str(user.pk)}).get() is False
+    assert mailoutbox == []
+    assert not OutboxEvent.objects.filter(subject_id=user.pk).exists()
