@@ -83,25 +83,39 @@ class UserAdmin(DjangoUserAdmin):
         return readonly
 
     # Membership changes (organisation, role, activation) are the services' (``membership.member_update``):
-    # checked and audited as through the API. The rest of the form is saved as Django does, first, so
-    # that the services' own writes (staff and the Operators group for a role) have the last word.
+    # checked and audited as through the API; so are admin access (``member_admin_access_update``) and a
+    # new account (``member_create``). The rest of the form is saved as Django does, first, so that the
+    # services' own writes (staff and the Operators group for a role) have the last word.
     def save_model(self, request, obj, form, change):
-        if change:
-            form.edit_savepoint = transaction.savepoint()  # a refused membership change undoes the whole edit
-            form.membership_changes = {
-                name: form.cleaned_data[name] for name in membership.MEMBERSHIP_FIELDS if name in form.changed_data
-            }
-            stored = User.objects.get(pk=obj.pk)
-            for name in form.membership_changes:
+        if not change:
+            membership.member_create(member=obj, by=request.user)
+            return
+        form.edit_savepoint = transaction.savepoint()  # a refused membership change undoes the whole edit
+        form.membership_changes = self._changes(form, membership.MEMBERSHIP_FIELDS)
+        form.access_changes = self._changes(form, membership.ADMIN_ACCESS_FIELDS)
+        stored = User.objects.get(pk=obj.pk)
+        for name in [*form.membership_changes, *form.access_changes]:
+            if name not in self._RELATIONS:
                 setattr(obj, name, getattr(stored, name))
         super().save_model(request, obj, form, change)
 
+    _RELATIONS = ("groups", "user_permissions")  # saved by ``save_m2m`` unless taken out of its data
+
+    @staticmethod
+    def _changes(form, names):
+        return {name: form.cleaned_data[name] for name in names if name in form.changed_data}
+
     def save_related(self, request, form, formsets, change):
+        access_changes = getattr(form, "access_changes", {})
+        for name in self._RELATIONS:
+            if name in access_changes:
+                del form.cleaned_data[name]  # the service sets it
         super().save_related(request, form, formsets, change)
         changes = getattr(form, "membership_changes", None)
-        if not changes:
+        if not (changes or access_changes):
             return
         try:
+            membership.member_admin_access_update(member=form.instance, by=request.user, **access_changes)
             membership.member_update(member=form.instance, by=request.user, **changes)
         except (ApplicationError, PermissionDenied, ValidationError) as exc:  # e.g. lost a race to the form's check
             transaction.savepoint_rollback(form.edit_savepoint)

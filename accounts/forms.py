@@ -10,6 +10,13 @@ class UserAdminCreationForm(AdminUserCreationForm):
         model = User
         fields = ("email", "user_name", "role", "organization")
 
+    def clean_organization(self):
+        # Only a staff service account has none, and this form makes no staff (the database refuses it).
+        organization = self.cleaned_data.get("organization")
+        if organization is None:
+            raise ValidationError("A member needs an organisation.", code="required")
+        return organization
+
 
 class UserAdminChangeForm(UserChangeForm):
     class Meta:

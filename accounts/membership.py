@@ -1,6 +1,7 @@
-"""Writes of organisation management: the join code, members' activation, roles and organisation.
-Every change is an ``AuditEntry`` written in the same transaction as the change (who, what, to whom,
-when), whether it comes from the API or the admin (``member_update``)."""
+"""Writes of organisation management: the join code, members' activation, roles and organisation,
+and what the admin alone changes (accounts it creates, admin access). Every change is an
+``AuditEntry`` written in the same transaction as the change (who, what, to whom, when), whether it
+comes from the API or the admin (``member_update``, ``member_create``, ``member_admin_access_update``)."""
 
 from __future__ import annotations
 
@@ -182,4 +183,107 @@ def member_update(*, member: User, by: User, **changes) -> User:
         member = member_role_change(member=member, role=changes["role"], by=by)
     if "is_active" in changes:
         member = _member_set_active(member=member, by=by, active=changes["is_active"])
+    return member
+
+
+def _audit_member(member: User, *, by: User, action: str, from_value: str = "", to_value: str = "") -> None:
+    """Record a change to ``member`` in their organisation's log. A service account belongs to no
+    organisation, so it has no log to record in (the admin's own history still lists the edit)."""
+    if member.organization_id is not None:
+        audit_record(
+            organization_id=member.organization_id,
+            actor=by,
+            action=action,
+            target=member,
+            from_value=from_value,
+            to_value=to_value,
+        )
+
+
+@transaction.atomic
+def member_create(*, member: User, by: User) -> User:
+    """Save an account built in the admin (its creation form has set the password): only an operator
+    of its organisation (the service role for a service account) may; an operator gets the operators'
+    admin access, as a promotion gives it; recorded with the new member's role."""
+    if member.organization_id is None:
+        if not by.is_service_role:
+            raise PermissionDenied("Only the service role may create a service account.")
+    else:
+        _require_operator_of(by, member.organization_id)
+    member.save()
+    if member.role == Role.OPERATOR:
+        services.operator_grant_admin_access(user=member)
+    _audit_member(member, by=by, action=AuditAction.MEMBER_CREATED, to_value=member.role)
+    return member
+
+
+#: What ``member_admin_access_update`` changes: who may use the admin, and with which rights.
+ADMIN_ACCESS_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+_ADMIN_ACCESS_FLAGS = {
+    "is_staff": (AuditAction.STAFF_GRANTED, AuditAction.STAFF_REVOKED),
+    "is_superuser": (AuditAction.SUPERUSER_GRANTED, AuditAction.SUPERUSER_REVOKED),
+}
+_AUDIT_VALUE_LENGTH = AuditEntry._meta.get_field("from_value").max_length
+
+
+def _names_for_audit(names) -> str:
+    text = ", ".join(sorted(names))
+    return text if len(text) <= _AUDIT_VALUE_LENGTH else text[: _AUDIT_VALUE_LENGTH - 1] + "…"
+
+
+def _group_names(groups) -> list[str]:
+    return sorted(group.name for group in groups)
+
+
+def _permission_names(permissions) -> list[str]:
+    return sorted(f"{p.content_type.app_label}.{p.codename}" for p in permissions.select_related("content_type"))
+
+
+def _relation_set(member: User, *, by: User, related, to, names, action: str) -> None:
+    """Set one of the member's admin rights relations to ``to``; record it when it changed."""
+    before = names(related.all())
+    related.set(to)
+    after = names(related.all())
+    if before != after:
+        _audit_member(
+            member,
+            by=by,
+            action=action,
+            from_value=_names_for_audit(before),
+            to_value=_names_for_audit(after),
+        )
+
+
+@transaction.atomic
+def member_admin_access_update(*, member: User, by: User, **changes) -> User:
+    """Change who may use the admin and with which rights (``ADMIN_ACCESS_FIELDS``: only those
+    given): only the service role may; each change that changes something is recorded."""
+    unknown = set(changes) - set(ADMIN_ACCESS_FIELDS)
+    if unknown:
+        raise ValueError(f"not admin access fields: {', '.join(sorted(unknown))}")
+    if not by.is_service_role:
+        raise PermissionDenied("Only the service role may change admin access.")
+    for flag, (granted, revoked) in _ADMIN_ACCESS_FLAGS.items():
+        if flag in changes and bool(changes[flag]) != getattr(member, flag):
+            setattr(member, flag, bool(changes[flag]))
+            member.save(update_fields=[flag])
+            _audit_member(member, by=by, action=granted if changes[flag] else revoked)
+    if "groups" in changes:
+        _relation_set(
+            member,
+            by=by,
+            related=member.groups,
+            to=changes["groups"],
+            names=_group_names,
+            action=AuditAction.GROUPS_CHANGED,
+        )
+    if "user_permissions" in changes:
+        _relation_set(
+            member,
+            by=by,
+            related=member.user_permissions,
+            to=changes["user_permissions"],
+            names=_permission_names,
+            action=AuditAction.PERMISSIONS_CHANGED,
+        )
     return member

@@ -179,6 +179,13 @@ class AuditAction(models.TextChoices):
     ROLE_CHANGED = "ROLE_CHANGED", "Role changed"
     MEMBER_MOVED = "MEMBER_MOVED", "Member moved to another organisation"
     ACCOUNT_DELETED = "ACCOUNT_DELETED", "Account deleted"
+    MEMBER_CREATED = "MEMBER_CREATED", "Member created in the admin"
+    STAFF_GRANTED = "STAFF_GRANTED", "Admin sign-in granted"
+    STAFF_REVOKED = "STAFF_REVOKED", "Admin sign-in revoked"
+    SUPERUSER_GRANTED = "SUPERUSER_GRANTED", "Superuser granted"
+    SUPERUSER_REVOKED = "SUPERUSER_REVOKED", "Superuser revoked"
+    GROUPS_CHANGED = "GROUPS_CHANGED", "Admin groups changed"
+    PERMISSIONS_CHANGED = "PERMISSIONS_CHANGED", "Admin permissions changed"
 
 
 class AuditEntry(models.Model):
