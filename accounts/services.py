@@ -284,6 +284,7 @@ OPERATOR_ADMIN_PERMISSIONS = [
     ("workloads", "view_computeworkload"),
     ("workloads", "change_computeworkload"),
     ("workloads", "view_workloadevent"),
+    ("workloads", "view_capacityoverbooking"),
     ("scheduling", "view_schedulingpolicy"),
     ("scheduling", "change_schedulingpolicy"),
     ("scheduling", "view_recommendation"),
@@ -291,13 +292,25 @@ OPERATOR_ADMIN_PERMISSIONS = [
 ]
 
 
+def _operator_permissions_grant(group: Group, *, using: str = "default") -> None:
+    wanted = Permission.objects.using(using).none()
+    for app_label, codename in OPERATOR_ADMIN_PERMISSIONS:
+        wanted |= Permission.objects.using(using).filter(content_type__app_label=app_label, codename=codename)
+    group.permissions.add(*wanted)
+
+
 def operator_group_ensure() -> Group:
     group, _ = Group.objects.get_or_create(name=OPERATORS_GROUP)
-    wanted = Permission.objects.none()
-    for app_label, codename in OPERATOR_ADMIN_PERMISSIONS:
-        wanted |= Permission.objects.filter(content_type__app_label=app_label, codename=codename)
-    group.permissions.add(*wanted)
+    _operator_permissions_grant(group)
     return group
+
+
+def operator_group_refresh(*, using: str = "default") -> None:
+    """Give an existing Operators group every permission ``OPERATOR_ADMIN_PERMISSIONS`` names (run at
+    each migrate); no group yet is left so: the first operator granted admin access creates it."""
+    group = Group.objects.using(using).filter(name=OPERATORS_GROUP).first()
+    if group is not None:
+        _operator_permissions_grant(group, using=using)
 
 
 def operator_grant_admin_access(*, user: User) -> User:

@@ -14,13 +14,20 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Case, Count, IntegerField, Min, Q, QuerySet, Sum, Value, When
+from django.db.models import Avg, Case, Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
 from scheduling import engine
-from workloads.models import URGENCY_RANK, ComputeWorkload, WorkloadEvent, WorkloadStatus
+from workloads.models import (
+    URGENCY_RANK,
+    CapacityHold,
+    CapacityOverbooking,
+    ComputeWorkload,
+    WorkloadEvent,
+    WorkloadStatus,
+)
 from workloads.state_machine import TRANSITIONS
 from zones import selectors as zone_selectors
 from zones.models import GridZone
@@ -301,3 +308,62 @@ def workload_events_owned(*, owner: User) -> QuerySet[WorkloadEvent]:
         .select_related("actor")
         .order_by("created_at", "id")
     )
+
+
+# -- half hours flagged as held over capacity ------------------------------------------------------
+
+
+def _holds_there(*, fetched_by: User) -> QuerySet[CapacityHold]:
+    """The holds of the work ``fetched_by`` sees, in the flagged half hour of the outer row."""
+    return CapacityHold.objects.filter(
+        zone_id=OuterRef("zone_id"),
+        slot_start=OuterRef("slot_start"),
+        workload__in=workload_list(fetched_by=fetched_by).values("pk"),
+    )
+
+
+def overbooking_list(*, fetched_by: User) -> QuerySet[CapacityOverbooking]:
+    """The flagged half hours (``workloads.overbooking``) ``fetched_by`` may see: every one for the
+    service role, those holding their organisation's work for an operator (zones are shared; whose
+    work is held is not), none for anyone else."""
+    flagged = CapacityOverbooking.objects.select_related("zone")
+    if fetched_by.is_service_role:
+        return flagged
+    if fetched_by.is_operator and fetched_by.organization_id:
+        return flagged.filter(Exists(_holds_there(fetched_by=fetched_by)))
+    return flagged.none()
+
+
+def overbooking_filter_held(
+    overbookings: QuerySet[CapacityOverbooking], *, fetched_by: User, organization_id=None, job_id: str | None = None
+) -> QuerySet[CapacityOverbooking]:
+    """Those of ``overbookings`` where work ``fetched_by`` sees is held: of ``organization_id``, and
+    whose job id contains ``job_id``, when given."""
+    holds = _holds_there(fetched_by=fetched_by)
+    if organization_id is not None:
+        holds = holds.filter(workload__organization_id=organization_id)
+    if job_id:
+        holds = holds.filter(workload__job_id__icontains=job_id)
+    return overbookings.filter(Exists(holds))
+
+
+def overbooking_held_work(overbookings: Iterable[CapacityOverbooking], *, fetched_by: User) -> dict[tuple, list[str]]:
+    """The job ids ``fetched_by`` sees held in each of ``overbookings``, by (zone id, half hour):
+    one query however many rows."""
+    keys = {(row.zone_id, row.slot_start) for row in overbookings}
+    if not keys:
+        return {}
+    held = (
+        CapacityHold.objects.filter(
+            workload__in=workload_list(fetched_by=fetched_by).values("pk"),
+            zone_id__in={zone_id for zone_id, _ in keys},
+            slot_start__in={slot for _, slot in keys},
+        )
+        .order_by("workload__job_id")
+        .values_list("zone_id", "slot_start", "workload__job_id")
+    )
+    work: dict[tuple, list[str]] = {key: [] for key in keys}
+    for zone_id, slot_start, job_id in held:
+        if (zone_id, slot_start) in work:
+            work[(zone_id, slot_start)].append(job_id)
+    return work

@@ -4,6 +4,7 @@ Rows come through the same selectors as the API, so a staff operator sees only t
 organisation's workloads; every action goes through the same services and state machine.
 """
 
+from workloads.admin.overbooking import CapacityOverbookingAdmin
 from workloads.admin.workloads import ComputeWorkloadAdmin, WorkloadEventAdmin
 
-__all__ = ["ComputeWorkloadAdmin", "WorkloadEventAdmin"]
+__all__ = ["CapacityOverbookingAdmin", "ComputeWorkloadAdmin", "WorkloadEventAdmin"]
