@@ -1,6 +1,7 @@
 """Writes for accounts and organisations (HackSoft styleguide: business rules live here)."""
 
 from collections.abc import Callable
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -19,6 +20,7 @@ from rest_framework_simplejwt.utils import datetime_from_epoch
 from accounts import selectors
 from accounts.models import Organization, Role, SentAccountEmail, User
 from accounts.tokens import email_confirmation_tokens, password_reset_tokens, user_from_link
+from outbox import selectors as outbox_selectors
 from outbox import services as outbox
 from outbox.models import EventType
 from pylon.core.exceptions import ApplicationError, ErrorCode
@@ -134,6 +136,16 @@ def account_email_send_once(*, event_id: int, user_id, send: Callable[..., None]
     if created:
         send(user=user)
     return created
+
+
+def account_emails_prune(*, before: datetime) -> int:
+    """Delete the records of account emails sent before ``before`` whose event can no longer be
+    delivered (handled, or pruned from the log): nothing is left for them to send twice. Returns how many."""
+    stale = SentAccountEmail.objects.filter(sent_at__lt=before).exclude(
+        event_id__in=outbox_selectors.events_pending().values("id")
+    )
+    deleted, _ = stale.delete()
+    return deleted
 
 
 def _ensure_email_free(email: str, *, user: User) -> None:

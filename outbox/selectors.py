@@ -73,8 +73,12 @@ def events_unhandled(*, created_before: datetime, published_before: datetime) ->
     )
 
 
+def events_pending() -> QuerySet[OutboxEvent]:
+    """Events not handled yet: each may still be delivered to its handlers (again)."""
+    return OutboxEvent.objects.filter(handled_at__isnull=True)
+
+
 def outbox_backlog() -> dict:
     """How many events wait for their handlers and how old the oldest is (for health and metrics)."""
-    oldest = OutboxEvent.objects.filter(handled_at__isnull=True).order_by("id").values_list("created_at", flat=True)
-    first = oldest.first()
-    return {"pending": OutboxEvent.objects.filter(handled_at__isnull=True).count(), "oldest_created_at": first}
+    first = events_pending().order_by("id").values_list("created_at", flat=True).first()
+    return {"pending": events_pending().count(), "oldest_created_at": first}

@@ -213,6 +213,10 @@ CELERY_BEAT_SCHEDULE = {
     # Publishes outbox events the after-commit attempt could not (the broker was down).
     "outbox-relay": {"task": "outbox.tasks.outbox_relay", "schedule": 60.0},
     "outbox-prune": {"task": "outbox.tasks.outbox_prune", "schedule": crontab(hour=3, minute=17)},
+    "prune-account-email-records": {
+        "task": "accounts.tasks.account_emails_prune",
+        "schedule": crontab(hour=3, minute=27),
+    },
     # Webhook retries: a delivery row holds its next attempt's time; this sends the due ones.
     "send-due-webhooks": {
         "task": "webhooks.tasks.webhooks_send_due",
@@ -287,6 +291,9 @@ EMAIL_CONFIRMATION_URL = env.str("EMAIL_CONFIRMATION_URL", default="http://local
 # Django's token generator: a reset link works once, for this long.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=3600)
 EMAIL_CONFIRMATION_TIMEOUT = env.int("EMAIL_CONFIRMATION_TIMEOUT_SECONDS", default=3 * 24 * 3600)
+# The record that an account email was sent for an outbox event (so a redelivery sends nothing twice)
+# is deleted this long after, once its event can no longer be delivered (daily).
+ACCOUNT_EMAIL_RECORD_RETENTION_DAYS = env.int("ACCOUNT_EMAIL_RECORD_RETENTION_DAYS", default=30)
 # Whether an account whose address is not confirmed may sign in (it still cannot submit workloads).
 ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN = env.bool("ACCOUNTS_ALLOW_UNVERIFIED_SIGN_IN", default=True)
 

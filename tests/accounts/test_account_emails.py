@@ -2,13 +2,17 @@
 redelivered event sends nothing twice. No secret is ever in the event log."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
+from accounts import tasks
+from accounts.models import SentAccountEmail
 from outbox import relay
 from outbox import services as outbox_services
-from outbox.models import OutboxEvent
+from outbox.models import EventType, OutboxEvent
 from tests.accounts.test_recovery import RESET, link_in
 from tests.reliability.faults import broker_at, closed_port
 
@@ -127,3 +131,27 @@ def test_a_queued_message_of_the_earlier_release_for_a_deactivated_account_sends
     assert app.tasks["accounts.tasks.send_email_confirmation"].apply(kwargs={"user_id": str(user.pk)}).get() is False
     assert mailoutbox == []
     assert not OutboxEvent.objects.filter(subject_id=user.pk).exists()
+
+
+def test_records_of_sent_emails_are_pruned_once_old_and_their_event_can_no_longer_be_delivered(user, settings):
+    def event(handled: bool):
+        row = outbox_services.event_record(type=EventType.ACCOUNT_PASSWORD_RESET_REQUESTED, subject_id=user.pk)
+        if handled:
+            OutboxEvent.objects.filter(pk=row.pk).update(handled_at=timezone.now())
+        return row.pk
+
+    settings.ACCOUNT_EMAIL_RECORD_RETENTION_DAYS = 10
+    long_ago = timezone.now() - timedelta(days=11)
+    handled, pending, gone, recent = event(True), event(False), 10**9, event(True)
+    for event_id, sent_at in [(handled, long_ago), (pending, long_ago), (gone, long_ago), (recent, timezone.now())]:
+        SentAccountEmail.objects.create(event_id=event_id, sent_at=sent_at)
+
+    assert tasks.account_emails_prune.apply().get() == 2
+    # an unhandled event may be delivered again: its record still stops a second email
+    assert set(SentAccountEmail.objects.values_list("event_id", flat=True)) == {pending, recent}
+
+
+def test_the_prune_runs_daily_on_beat():
+    schedule = settings.CELERY_BEAT_SCHEDULE["prune-account-email-records"]
+    assert schedule["task"] == "accounts.tasks.account_emails_prune"
+    assert schedule["schedule"].hour == {3}
