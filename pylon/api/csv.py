@@ -15,8 +15,10 @@ from decimal import Decimal
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.renderers import JSONRenderer
+
+from pylon.api.renderers import ORJSONRenderer
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: Bytes gathered before a chunk is handed to the server: few writes, bounded memory.
@@ -59,14 +61,30 @@ def csv_response(*, filename: str, header: Iterable[str], rows: Iterable[Iterabl
 
 
 class CSVDownloadNegotiation(BaseContentNegotiation):
-    """For a view that only downloads CSV, which it writes itself: anything else it answers (its
-    errors) is JSON in the one error format, whatever ``Accept`` or ``?format=`` say."""
+    """For a view (or action) that only downloads CSV, which it writes itself: anything else it
+    answers (its errors) is JSON in the one error format, whatever ``Accept`` or ``?format=`` say.
+    The one home of that rule for every download; a download that takes ``?format=`` checks it as
+    an input (``CSVFormatQuerySerializer``)."""
 
     def select_renderer(self, request, renderers, format_suffix=None):
-        return JSONRenderer(), JSONRenderer.media_type
+        return ORJSONRenderer(), ORJSONRenderer.media_type
 
     def select_parser(self, request, parsers):
         return None
+
+
+UNKNOWN_FORMAT = "Unknown format: this endpoint offers `csv`."
+
+
+class CSVFormatQuerySerializer(serializers.Serializer):
+    """``?format=csv`` (or none): what a CSV download accepts."""
+
+    format = serializers.CharField(required=False, allow_blank=True)
+
+    def validate_format(self, value: str) -> str:
+        if value not in ("", "csv"):
+            raise serializers.ValidationError(UNKNOWN_FORMAT, code="invalid")
+        return value
 
 
 def csv_schema_response(description: str) -> dict:

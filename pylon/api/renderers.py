@@ -35,15 +35,3 @@ class ORJSONRenderer(BaseRenderer):
         if data is None:
             return b""
         return to_json(data)
-
-
-class CSVRenderer(BaseRenderer):
-    """Selects ``?format=csv`` in content negotiation. The export views stream their CSV themselves;
-    their errors are written as JSON in the one error format (``JSONErrorsMixin``)."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
-        return to_json(data)

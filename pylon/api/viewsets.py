@@ -31,11 +31,9 @@ from django.db.models import Model, QuerySet
 from rest_framework import generics, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from pylon.api.permissions import ApiKeyScopes
-from pylon.api.renderers import ORJSONRenderer
 
 NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response", "dispatch")
 LEFT_SCOPE = "The change would leave the {name} outside what you may see."
@@ -138,13 +136,6 @@ class ScopedViewSetMixin(WritesInTransaction):
         if rate_limit is not None:
             for name, value in rate_limit.headers().items():
                 response[name] = value
-        # Errors are the one JSON error format even when the request negotiated another format
-        # (``?format=csv`` on a download): a client always gets an ``Error`` it can parse.
-        if isinstance(response, Response) and response.status_code >= 400:
-            renderer = getattr(response, "accepted_renderer", None)
-            if renderer is not None and renderer.media_type != ORJSONRenderer.media_type:
-                response.accepted_renderer = ORJSONRenderer()
-                response.accepted_media_type = ORJSONRenderer.media_type
         return response
 
 

@@ -6,9 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.urls import resolve
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 
 from pylon.api import csv as pylon_csv
+from pylon.api.csv import CSVDownloadNegotiation
 from tests.accounts.factories import UserFactory
 from tests.workloads.factories import WorkloadFactory
 from tests.zones.factories import GridZoneFactory
@@ -125,3 +128,50 @@ def test_a_chunked_read_does_not_load_every_row(user, settings):
     first = next(rows)
     assert first[0].startswith("JOB-TEST-")
     assert len(list(rows)) == 11
+
+
+def _csv_download_routes():
+    """Every operation whose success body is ``text/csv``, from the generated schema."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if "text/csv" in operation.get("responses", {}).get("200", {}).get("content", {}):
+                yield path, method
+
+
+def test_every_csv_download_answers_its_errors_through_the_one_negotiation():
+    """The rule "a CSV download's errors are JSON in the one error format" has one home."""
+    routes = list(_csv_download_routes())
+    assert len(routes) >= 3
+    for path, method in routes:
+        match = resolve(path)
+        view = match.func
+        negotiation = view.initkwargs.get("content_negotiation_class", view.cls.content_negotiation_class)
+        assert negotiation is CSVDownloadNegotiation, (path, method)
+
+
+@pytest.mark.parametrize(
+    "query, body",
+    [
+        (
+            "?format=xlsx",
+            b'{"code":"validation_error","message":"Invalid input: format.","fields":{"format":[{"code":"invalid",'
+            b'"message":"Unknown format: this endpoint offers `csv`."}]}}',
+        ),
+        (
+            "?format=csv&status=ASLEEP",
+            b'{"code":"validation_error","message":"Invalid input: status.","fields":{"status":[{"code":'
+            b'"invalid_choice","message":"Select a valid choice. ASLEEP is not one of the available choices."}]}}',
+        ),
+    ],
+)
+def test_an_error_is_the_same_json_whatever_the_caller_accepts(make_client, user, query, body):
+    client = make_client(user)
+    for accept in ("application/json", "text/csv", "*/*"):
+        response = client.get(f"/api/v1/workloads/export/{query}", HTTP_ACCEPT=accept)
+        assert (response.status_code, response["Content-Type"], response.content) == (400, "application/json", body)
+
+
+def test_an_empty_format_is_the_default_csv(make_client, user):
+    WorkloadFactory(user=user)
+    assert len(download(make_client(user).get("/api/v1/workloads/export/?format="))) == 1

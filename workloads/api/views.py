@@ -11,10 +11,15 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from apikeys.models import ApiKeyScope
-from pylon.api.csv import CSVDownloadNegotiation, csv_response, csv_schema_response
+from pylon.api.csv import (
+    UNKNOWN_FORMAT,
+    CSVDownloadNegotiation,
+    CSVFormatQuerySerializer,
+    csv_response,
+    csv_schema_response,
+)
 from pylon.api.filters import UPDATED_SINCE_HELP, FilterBackend, SafeSearchFilter
 from pylon.api.pagination import CompiledScope, list_source
-from pylon.api.renderers import CSVRenderer
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
 from scheduling import services as scheduling_services
@@ -268,8 +273,9 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
         ],
         responses=csv_schema_response("The CSV file (`Content-Disposition: attachment`)."),
     )
-    @action(detail=False, methods=["get"], pagination_class=None, renderer_classes=[CSVRenderer])
+    @action(detail=False, methods=["get"], pagination_class=None, content_negotiation_class=CSVDownloadNegotiation)
     def export(self, request):
+        CSVFormatQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
         workloads = self.filter_queryset(self.get_queryset())
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         return csv_response(
@@ -281,7 +287,7 @@ class WorkloadViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedGe
             return super().perform_content_negotiation(request, force)
         except Http404:
             # DRF answers an unknown ?format= with a bare 404; say which parameter is wrong instead.
-            raise ValidationError({"format": ["Unknown format: this endpoint offers `csv`."]}) from None
+            raise ValidationError({"format": [UNKNOWN_FORMAT]}) from None
 
     def _valid(self, serializer_class) -> dict:
         serializer = serializer_class(data=self.request.data)
