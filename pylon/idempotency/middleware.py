@@ -3,7 +3,8 @@
 It is a middleware because it must run outside ``ATOMIC_REQUESTS``: the claim has to be committed
 before the view's transaction starts, and the response stored after that transaction committed.
 The caller is authenticated here with the view's own authentication classes (so a key is scoped to
-the same user the view will see); a request that does not authenticate is left to the view's 401.
+the same user the view will see), once: the view reuses the result. A request that does not
+authenticate is left to the view's 401.
 """
 
 from __future__ import annotations
@@ -39,7 +40,11 @@ def _caller(request, view_class):
         user = drf_request.user
     except APIException:
         return None
-    return user if user is not None and user.is_authenticated else None
+    if user is None or not user.is_authenticated:
+        return None
+    # The view takes this result instead of authenticating again (DRF's forced authentication).
+    request._force_auth_user, request._force_auth_token = user, drf_request.auth
+    return user
 
 
 def _replay(record) -> HttpResponse:

@@ -12,11 +12,14 @@ from django.conf import settings
 from django.db import connection  # noqa: F401  (named by the skipif condition)
 from django.utils import timezone
 
+from apikeys.authentication import ApiKeyAuthentication
+from pylon.api.authentication import JWTAuthentication
 from pylon.idempotency import policy
 from pylon.idempotency.models import IdempotencyKey
 from pylon.idempotency.services import request_fingerprint
 from pylon.idempotency.tasks import purge_idempotency_keys
 from tests.accounts.factories import UserFactory
+from tests.apikeys.factories import api_key_create, key_client
 from tests.reliability.faults import at_once
 from tests.test_endpoints import ENDPOINTS
 from tests.workloads.test_workload_api import WORKLOADS, submission
@@ -189,3 +192,33 @@ def test_of_parallel_requests_with_one_key_exactly_one_runs():
     assert ComputeWorkload.objects.count() == 1
     assert answers.count((201, None)) == 1  # the one that ran
     assert all(answer in {(409, None), (201, "true")} for answer in answers if answer != (201, None))
+
+
+@pytest.mark.parametrize("credential", ["jwt", "api_key"])
+def test_a_post_with_a_key_authenticates_its_caller_once(
+    make_client, user, organization, zone, credential, monkeypatch
+):
+    """The middleware authenticates the caller (to scope the key); the view reuses that, and the
+    answer (who the caller is, what they may do) is the same as without a key."""
+    if credential == "jwt":
+        client, cls = make_client(user), JWTAuthentication
+    else:
+        _, secret = api_key_create(organization)
+        client, cls = key_client(secret), ApiKeyAuthentication
+    calls = []
+    authenticate = cls.authenticate
+    monkeypatch.setattr(cls, "authenticate", lambda self, request: calls.append(1) or authenticate(self, request))
+
+    first = _post(client, submission(zone), str(uuid.uuid4()))
+    assert first.status_code == 201 and len(calls) == 1
+    workload = ComputeWorkload.objects.get(pk=first.json()["id"])
+    assert workload.organization_id == organization.pk
+    calls.clear()
+    assert client.post(WORKLOADS, submission(zone), format="json").status_code == 201 and len(calls) == 1
+
+
+def test_a_bad_credential_with_a_key_is_still_the_views_401(api_client, zone):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
+    response = _post(api_client, submission(zone), str(uuid.uuid4()))
+    assert response.status_code == 401 and response.json()["code"] == "token_not_valid"
+    assert not IdempotencyKey.objects.exists()
