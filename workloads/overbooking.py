@@ -79,7 +79,7 @@ def overbookings_flag(*, over: list[tuple], now: datetime, zone_ids=None) -> int
     ]
     if not news:
         return 0
-    found = [_overbooking(window, cells) for window in news]
+    found = _overbookings(news, cells)
     signals.capacity_overbooked.send_robust(sender=CapacityOverbooking, overbookings=found)
     return len(found)
 
@@ -121,26 +121,32 @@ def _windows(cells: dict[tuple, list]) -> list[list[tuple]]:
     return windows
 
 
-def _overbooking(window: list[tuple], cells: dict[tuple, list]) -> Overbooking:
-    zone_id = window[0][0]
-    slots = tuple(slot for _, slot in window)
+def _overbookings(windows: list[list[tuple]], cells: dict[tuple, list]) -> list[Overbooking]:
+    """The windows as flagged: two queries however many (the zones are locked while they run)."""
+    zone_ids = {zone_id for window in windows for zone_id, _ in window}
+    held: dict[tuple, list[tuple]] = defaultdict(list)
+    for zone_id, slot_start, organization_id, job_id in CapacityHold.objects.filter(
+        zone_id__in=zone_ids, slot_start__in={slot for window in windows for _, slot in window}
+    ).values_list("zone_id", "slot_start", "workload__organization_id", "workload__job_id"):
+        held[(zone_id, slot_start)].append((organization_id, job_id))
+    names = dict(GridZone.objects.filter(pk__in=zone_ids).values_list("pk", "zone_name"))
+    return [_overbooking(window, cells, held=held, zone_name=names[window[0][0]]) for window in windows]
+
+
+def _overbooking(window: list[tuple], cells: dict[tuple, list], *, held: dict, zone_name: str) -> Overbooking:
     worst: dict[str, tuple[float, float]] = {}
     for key in window:
-        for resource, held, limit in cells[key]:
-            if resource not in worst or held > worst[resource][0]:
-                worst[resource] = (held, limit)
-    work: dict[Any, list[str]] = defaultdict(list)
-    for organization_id, job_id in (
-        CapacityHold.objects.filter(zone_id=zone_id, slot_start__in=slots)
-        .order_by("workload__job_id")
-        .values_list("workload__organization_id", "workload__job_id")
-        .distinct()
-    ):
-        work[organization_id].append(job_id)
+        for resource, held_amount, limit in cells[key]:
+            if resource not in worst or held_amount > worst[resource][0]:
+                worst[resource] = (held_amount, limit)
+    work: dict[Any, set[str]] = defaultdict(set)
+    for key in window:
+        for organization_id, job_id in held[key]:
+            work[organization_id].add(job_id)
     return Overbooking(
-        zone_id=zone_id,
-        zone_name=GridZone.objects.values_list("zone_name", flat=True).get(pk=zone_id),
-        slots=slots,
-        shortages=tuple((LABELS[resource], held, limit) for resource, (held, limit) in worst.items()),
-        work={organization_id: tuple(jobs) for organization_id, jobs in work.items()},
+        zone_id=window[0][0],
+        zone_name=zone_name,
+        slots=tuple(slot for _, slot in window),
+        shortages=tuple((LABELS[resource], held_amount, limit) for resource, (held_amount, limit) in worst.items()),
+        work={organization_id: tuple(sorted(jobs)) for organization_id, jobs in work.items()},
     )

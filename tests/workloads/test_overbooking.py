@@ -192,3 +192,27 @@ class TestOperatorsReadOverbookedHalfHours:
         with CaptureQueriesContext(connection) as two:
             assert len(client.get(OVERBOOKED).json()["results"]) == 2
         assert len(two) == len(one)
+
+
+@pytest.mark.django_db
+def test_the_rolls_query_count_does_not_grow_with_new_windows(user, operator):
+    """The roll runs with every zone locked: flagging one new window or several (zones and
+    organisations) costs the same number of queries."""
+
+    def flagged_windows(count: int):
+        for _ in range(count):
+            zone = GridZoneFactory(gpu_capacity=8)
+            member = UserFactory(organization=OperatorFactory().organization)
+            _overrun_into(zone, user)
+            _scheduled(zone, member, gpus=1, start=capacity.floor_half_hour(timezone.now()))
+        with CaptureQueriesContext(connection) as queries:
+            overbooking.overbooking_roll(now=timezone.now())
+        return len(queries)
+
+    one = flagged_windows(1)
+    CapacityOverbooking.objects.all().delete()  # each roll below flags its windows as new
+    Notification.objects.all().delete()
+    three = flagged_windows(3)
+    assert CapacityOverbooking.objects.values("zone").distinct().count() == 4
+    assert Notification.objects.filter(kind=NotificationKind.OVERBOOKED).count() > 3
+    assert three == one
