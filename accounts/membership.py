@@ -239,6 +239,13 @@ def _permission_names(permissions) -> list[str]:
     return sorted(f"{p.content_type.app_label}.{p.codename}" for p in permissions.select_related("content_type"))
 
 
+#: The relations among ``ADMIN_ACCESS_FIELDS``: how each names its items, and how its change is recorded.
+_ADMIN_ACCESS_RELATIONS = {
+    "groups": (_group_names, AuditAction.GROUPS_CHANGED),
+    "user_permissions": (_permission_names, AuditAction.PERMISSIONS_CHANGED),
+}
+
+
 def _relation_set(member: User, *, by: User, related, to, names, action: str) -> None:
     """Set one of the member's admin rights relations to ``to``; record it when it changed."""
     before = names(related.all())
@@ -268,22 +275,7 @@ def member_admin_access_update(*, member: User, by: User, **changes) -> User:
             setattr(member, flag, bool(changes[flag]))
             member.save(update_fields=[flag])
             _audit_member(member, by=by, action=granted if changes[flag] else revoked)
-    if "groups" in changes:
-        _relation_set(
-            member,
-            by=by,
-            related=member.groups,
-            to=changes["groups"],
-            names=_group_names,
-            action=AuditAction.GROUPS_CHANGED,
-        )
-    if "user_permissions" in changes:
-        _relation_set(
-            member,
-            by=by,
-            related=member.user_permissions,
-            to=changes["user_permissions"],
-            names=_permission_names,
-            action=AuditAction.PERMISSIONS_CHANGED,
-        )
+    for name, (names, action) in _ADMIN_ACCESS_RELATIONS.items():
+        if name in changes:
+            _relation_set(member, by=by, related=getattr(member, name), to=changes[name], names=names, action=action)
     return member
