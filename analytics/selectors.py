@@ -20,12 +20,25 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.db.models import Count, DecimalField, DurationField, ExpressionWrapper, F, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    Count,
+    DateTimeField,
+    DecimalField,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    IntegerField,
+    Q,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Greatest, Least
 from django.utils import timezone
 
 from accounts.models import User
 from analytics.periods import Period
+from pylon.db.functions import EpochSeconds
 from workloads import capacity
 from workloads import selectors as workload_selectors
 from workloads.models import CapacityHold, Urgency, WorkloadStatus, WorkloadType
@@ -173,68 +186,116 @@ def _group_label(group_by: str | None, row: dict[str, Any]) -> str | None:
 
 #: Work that holds capacity: planned, running or done.
 RESERVING = (WorkloadStatus.SCHEDULED, WorkloadStatus.RUNNING, WorkloadStatus.COMPLETED)
-_HOURS = Decimal(60)
+_RESOURCES = ("gpu", "core", "memory_gb")
+_SECONDS_PER_HOUR = 3600
+_CENT = Decimal("0.01")
 
 
 def zone_utilisation(*, fetched_by: User, period: Period) -> list[dict[str, Any]]:
-    """Per zone and bucket: the GPU-, core- and memory-hours reserved by the caller's SCHEDULED,
-    RUNNING and COMPLETED workloads starting in the bucket (really started, else planned), against
-    the zone's capacity over the bucket. Two queries (the sums, the zones)."""
+    """Per zone and bucket: the GPU-, core- and memory-hours the caller's SCHEDULED, RUNNING and
+    COMPLETED workloads reserve inside the bucket, against the zone's capacity over the bucket.
+
+    A workload reserves its window — from its real start, else its planned one, for its estimated
+    minutes — at a constant rate (its GPU-minutes spread evenly, its cores and memory throughout),
+    so each bucket the window overlaps gets the share of the overlap. Each bucket's hours are the
+    integral of the reserved rate over it, swept bucket by bucket from where windows start and end:
+    one grouped query of those edges (per zone, bucket and kind, cut by ``Period.trunc``), one of
+    the zones, whatever the number of workloads, buckets or the buckets each window spans.
+    """
     if not (fetched_by.is_operator or fetched_by.is_service_role):
         raise PermissionDenied("Zone utilisation is for operators.")
-    start_at = Coalesce("actual_start", "planned_start")
-    duration = F("estimated_duration_mins")
-    decimal = DecimalField(max_digits=24, decimal_places=2)
-    rows = (
-        workload_selectors.workload_list(fetched_by=fetched_by)
-        .filter(status__in=RESERVING, chosen_grid_zone__isnull=False)
-        .annotate(start_at=start_at)
-        .filter(start_at__gte=period.start, start_at__lt=period.end)
-        .annotate(bucket=period.trunc("start_at"))
-        .order_by()
-        .values("bucket", "chosen_grid_zone_id")
-        .annotate(
-            workloads=Count("id"),
-            gpu_mins=Sum("required_gpu_mins"),
-            core_mins=Sum(ExpressionWrapper(F("required_cpu_cores") * duration, output_field=models.BigIntegerField())),
-            memory_gb_mins=Sum(ExpressionWrapper(F("required_memory_gb") * duration, output_field=decimal)),
-        )
-    )
-    rows = list(rows)
-    zones = {
-        zone.pk: zone
-        for zone in zone_selectors.zone_list(fetched_by=fetched_by).filter(
-            pk__in={row["chosen_grid_zone_id"] for row in rows}
-        )
-    }
-    bounds = dict(period.buckets())
+    bounds = list(period.buckets())
+    first, last = bounds[0][0], bounds[-1][1]
+    origin = first.timestamp()
+    edges = _window_edges(fetched_by=fetched_by, period=period, first=first, last=last, origin=origin)
+    zones = zone_selectors.zone_list(fetched_by=fetched_by).in_bulk(list(edges))
     out = []
-    for row in rows:
-        zone, bucket_start = zones[row["chosen_grid_zone_id"]], row["bucket"]
-        bucket_end = bounds.get(bucket_start) or period.next(bucket_start)
-        hours = Decimal((bucket_end - bucket_start).total_seconds() / 3600)
-        reserved = {
-            "gpu": Decimal(row["gpu_mins"] or 0) / _HOURS,
-            "core": Decimal(row["core_mins"] or 0) / _HOURS,
-            "memory_gb": Decimal(row["memory_gb_mins"] or 0) / _HOURS,
-        }
+    for zone_id, zone_edges in edges.items():
+        zone = zones[zone_id]
         capacity = {"gpu": zone.gpu_capacity, "core": zone.cpu_core_capacity, "memory_gb": zone.memory_gb_capacity}
-        entry = {
-            "zone": zone,
-            "bucket_start": bucket_start.astimezone(period.tz),
-            "bucket_end": bucket_end.astimezone(period.tz),
-            "workloads": row["workloads"],
-        }
-        for resource, hours_reserved in reserved.items():
-            available = capacity[resource] * hours
-            entry[f"{resource}_hours_reserved"] = hours_reserved.quantize(Decimal("0.01"))
-            entry[f"{resource}_hours_capacity"] = available.quantize(Decimal("0.01"))
-            entry[f"{resource}_utilisation_pct"] = (
-                (hours_reserved * 100 / available).quantize(Decimal("0.01")) if available else None
-            )
-        out.append(entry)
+        rate = dict.fromkeys(_RESOURCES, 0.0)
+        running = 0  # windows begun in an earlier bucket and not yet ended
+        for bucket_start, bucket_end in bounds:
+            key = bucket_start.astimezone(UTC)  # two wall times of the repeated October hour differ here
+            began, ended = zone_edges.get((1, key)), zone_edges.get((-1, key))
+            if not (running or began):
+                continue
+            hi = bucket_end.timestamp() - origin
+            # By the instants: a difference of two wall times of one zone skips the DST change.
+            length = bucket_end.timestamp() - bucket_start.timestamp()
+            entry = {
+                "zone": zone,
+                "bucket_start": bucket_start,
+                "bucket_end": bucket_end,
+                "workloads": running + (began["workloads"] if began else 0),
+            }
+            for resource in _RESOURCES:
+                # What ran all through the bucket, plus what began in it from its start, less what
+                # ended in it from its end: ∫ rate over the bucket.
+                seconds = rate[resource] * length
+                if began:
+                    seconds += hi * began[f"{resource}_rate"] - began[f"{resource}_moment"]
+                if ended:
+                    seconds -= hi * ended[f"{resource}_rate"] - ended[f"{resource}_moment"]
+                    rate[resource] -= ended[f"{resource}_rate"]
+                if began:
+                    rate[resource] += began[f"{resource}_rate"]
+                reserved = Decimal(max(seconds, 0.0) / _SECONDS_PER_HOUR)
+                available = capacity[resource] * Decimal(length / _SECONDS_PER_HOUR)
+                entry[f"{resource}_hours_reserved"] = reserved.quantize(_CENT)
+                entry[f"{resource}_hours_capacity"] = available.quantize(_CENT)
+                entry[f"{resource}_utilisation_pct"] = (
+                    (reserved * 100 / available).quantize(_CENT) if available else None
+                )
+            running += (began["workloads"] if began else 0) - (ended["workloads"] if ended else 0)
+            out.append(entry)
     out.sort(key=lambda e: (e["bucket_start"], e["zone"].zone_name))
     return out
+
+
+def _window_edges(
+    *, fetched_by: User, period: Period, first: datetime, last: datetime, origin: float
+) -> dict[Any, dict[tuple[int, datetime], dict[str, Any]]]:
+    """Where the reserving windows begin (kind 1) and end (kind -1), per zone, then per kind and
+    bucket (its UTC start): how many,
+    the sum of their rates (per second of window) and of rate × the edge's seconds after ``origin``.
+    The windows are clipped to ``[first, last)``: what lies outside the buckets is in none of them."""
+    # Typed by hand: the ORM infers no type for a number × a duration, and SQLite's duration
+    # arithmetic refuses a PositiveIntegerField.
+    minutes = ExpressionWrapper(F("estimated_duration_mins"), output_field=IntegerField())
+    length = ExpressionWrapper(minutes * Value(timedelta(minutes=1)), output_field=DurationField())
+    windows = (
+        workload_selectors.workload_list(fetched_by=fetched_by)
+        .filter(status__in=RESERVING, chosen_grid_zone__isnull=False, estimated_duration_mins__gt=0)
+        .annotate(start_at=Coalesce("actual_start", "planned_start"))
+        .annotate(end_at=ExpressionWrapper(F("start_at") + length, output_field=DateTimeField()))
+        .filter(start_at__lt=last, end_at__gt=first)
+        .annotate(window_start=Greatest("start_at", Value(first)), window_end=Least("end_at", Value(last)))
+        .order_by()
+    )
+    rates = {
+        # GPU-minutes over the window's minutes: the GPUs held on average.
+        "gpu": Cast("required_gpu_mins", FloatField()) / F("estimated_duration_mins"),
+        "core": Cast("required_cpu_cores", FloatField()),
+        "memory_gb": Cast("required_memory_gb", FloatField()),
+    }
+    # A window ends in the bucket holding its last instant, not the one its end opens.
+    last_instant = ExpressionWrapper(F("window_end") - Value(timedelta(microseconds=1)), output_field=DateTimeField())
+    kinds = []
+    for kind, edge, bucket_of in ((1, "window_start", F("window_start")), (-1, "window_end", last_instant)):
+        kinds.append(
+            windows.annotate(kind=Value(kind), bucket=period.trunc(bucket_of), edge_at=EpochSeconds(edge) - origin)
+            .values("kind", "bucket", "chosen_grid_zone_id")
+            .annotate(
+                workloads=Count("id"),
+                **{f"{name}_rate": Sum(rate) for name, rate in rates.items()},
+                **{f"{name}_moment": Sum(rate * F("edge_at")) for name, rate in rates.items()},
+            )
+        )
+    edges: dict[Any, dict[tuple[int, datetime], dict[str, Any]]] = defaultdict(dict)
+    for row in kinds[0].union(kinds[1], all=True):
+        edges[row["chosen_grid_zone_id"]][(row["kind"], row["bucket"].astimezone(UTC))] = row
+    return edges
 
 
 # -- half hours held over capacity ------------------------------------------------------------------

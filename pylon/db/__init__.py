@@ -1,2 +1,2 @@
-"""Pylon's database layer: the PostgreSQL backend with a cheap health check (``postgresql``) and
-telling an outage from a bug (``outage``)."""
+"""Pylon's database layer: the PostgreSQL backend with a cheap health check (``postgresql``),
+telling an outage from a bug (``outage``) and the SQL functions the ORM lacks (``functions``)."""

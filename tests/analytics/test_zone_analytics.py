@@ -21,17 +21,14 @@ RANGE = {"from": "2026-05-31T23:00Z", "to": "2026-06-01T23:00Z", "bucket": "day"
 
 
 def reserve(user, zone, status=S.SCHEDULED, **extra):
-    return WorkloadFactory(
-        user=user,
-        status=status,
-        chosen_grid_zone=zone,
-        planned_start=START,
-        required_gpu_mins=Decimal("120"),
-        required_cpu_cores=8,
-        required_memory_gb=Decimal("64"),
-        estimated_duration_mins=90,
-        **extra,
-    )
+    shape = {
+        "planned_start": START,
+        "required_gpu_mins": Decimal("120"),
+        "required_cpu_cores": 8,
+        "required_memory_gb": Decimal("64"),
+        "estimated_duration_mins": 90,
+    }
+    return WorkloadFactory(user=user, status=status, chosen_grid_zone=zone, **{**shape, **extra})
 
 
 def test_utilisation_against_capacity(operator):
@@ -66,7 +63,155 @@ def test_utilisation_query_count_is_fixed(operator, django_assert_num_queries, z
     client = client_for(operator)
     with django_assert_num_queries(REQUEST_OVERHEAD_QUERIES + 2):
         body = client.get(UTILISATION, {**RANGE, "bucket": "hour"}).json()
-    assert len(body["results"]) == zones
+    assert len(body["results"]) == zones * 2  # each 90-minute window from 08:00 spans two hours
+
+
+def hours(body, resource="gpu"):
+    """{bucket_start: (hours reserved, utilisation %)} of a one-zone answer."""
+    return {
+        row["bucket_start"]: (
+            Decimal(str(row[f"{resource}_hours_reserved"])),
+            Decimal(str(row[f"{resource}_utilisation_pct"])),
+        )
+        for row in body["results"]
+    }
+
+
+def test_a_run_is_apportioned_to_every_bucket_it_overlaps(operator):
+    zone = GridZoneFactory(gpu_capacity=2, cpu_core_capacity=16, memory_gb_capacity=100)
+    member = UserFactory(organization=operator.organization)
+    reserve(
+        member,
+        zone,
+        planned_start=datetime(2026, 6, 1, 10, 30, tzinfo=UTC),
+        estimated_duration_mins=150,
+        required_gpu_mins=Decimal("150"),  # one GPU throughout
+        required_cpu_cores=4,
+    )
+    query = {"from": "2026-06-01T09:00Z", "to": "2026-06-01T15:00Z", "bucket": "hour", "tz": "UTC"}
+    body = client_for(operator).get(UTILISATION, query).json()
+    assert hours(body) == {
+        "2026-06-01T10:00:00+00:00": (Decimal("0.5"), Decimal("25")),
+        "2026-06-01T11:00:00+00:00": (Decimal("1"), Decimal("50")),
+        "2026-06-01T12:00:00+00:00": (Decimal("1"), Decimal("50")),
+    }
+    assert {start: reserved for start, (reserved, _) in hours(body, "core").items()} == {
+        "2026-06-01T10:00:00+00:00": Decimal("2"),
+        "2026-06-01T11:00:00+00:00": Decimal("4"),
+        "2026-06-01T12:00:00+00:00": Decimal("4"),
+    }
+    assert [row["workloads"] for row in body["results"]] == [1, 1, 1]
+
+
+def test_only_the_part_inside_the_buckets_counts(operator):
+    zone = GridZoneFactory(gpu_capacity=1)
+    member = UserFactory(organization=operator.organization)
+    for start in (datetime(2026, 6, 1, 8, 0, tzinfo=UTC), datetime(2026, 6, 1, 10, 30, tzinfo=UTC)):
+        reserve(member, zone, planned_start=start, estimated_duration_mins=120, required_gpu_mins=Decimal("120"))
+    query = {"from": "2026-06-01T09:00Z", "to": "2026-06-01T11:00Z", "bucket": "hour", "tz": "UTC"}
+    body = client_for(operator).get(UTILISATION, query).json()
+    assert hours(body) == {
+        "2026-06-01T09:00:00+00:00": (Decimal("1"), Decimal("100")),  # the second hour of the 08:00 run
+        "2026-06-01T10:00:00+00:00": (Decimal("0.5"), Decimal("50")),  # the first half hour of the 10:30 one
+    }
+
+
+def test_hours_across_the_october_change_in_london(operator):
+    zone = GridZoneFactory(gpu_capacity=1)
+    member = UserFactory(organization=operator.organization)
+    # 00:30 UTC (01:30 BST) for 2.5 hours, across 01:00 UTC when the clocks go back to 01:00 GMT.
+    reserve(
+        member,
+        zone,
+        planned_start=datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        estimated_duration_mins=150,
+        required_gpu_mins=Decimal("150"),
+    )
+    query = {"from": "2026-10-24T23:00Z", "to": "2026-10-25T04:00Z", "bucket": "hour", "tz": "Europe/London"}
+    body = client_for(operator).get(UTILISATION, query).json()
+    assert hours(body) == {
+        "2026-10-25T01:00:00+01:00": (Decimal("0.5"), Decimal("50")),
+        "2026-10-25T01:00:00+00:00": (Decimal("1"), Decimal("100")),  # the repeated hour, a bucket of its own
+        "2026-10-25T02:00:00+00:00": (Decimal("1"), Decimal("100")),
+    }
+
+
+def test_days_across_the_march_change_in_london(operator):
+    zone = GridZoneFactory(gpu_capacity=1)
+    member = UserFactory(organization=operator.organization)
+    # Saturday 22:00 GMT to Monday 01:00 BST: 2 h on Saturday, all 23 h of Sunday, 1 h on Monday.
+    reserve(
+        member,
+        zone,
+        planned_start=datetime(2026, 3, 28, 22, 0, tzinfo=UTC),
+        estimated_duration_mins=26 * 60,
+        required_gpu_mins=Decimal(26 * 60),
+    )
+    query = {"from": "2026-03-28T00:00Z", "to": "2026-03-30T23:00Z", "bucket": "day", "tz": "Europe/London"}
+    body = client_for(operator).get(UTILISATION, query).json()
+    assert hours(body) == {
+        "2026-03-28T00:00:00+00:00": (Decimal("2"), Decimal("8.33")),
+        "2026-03-29T00:00:00+00:00": (Decimal("23"), Decimal("100")),
+        "2026-03-30T00:00:00+01:00": (Decimal("1"), Decimal("4.17")),
+    }
+    assert [Decimal(str(row["gpu_hours_capacity"])) for row in body["results"]] == [24, 23, 24]
+
+
+def test_a_zone_held_within_its_capacity_is_never_over_100_percent(operator):
+    zone = GridZoneFactory(gpu_capacity=2, cpu_core_capacity=8, memory_gb_capacity=64)
+    member = UserFactory(organization=operator.organization)
+    # Two lanes of back-to-back runs of uneven lengths, starting off the hour: at any instant the zone
+    # holds at most 2 GPUs, 8 cores and 64 GB (a run's GPU-minutes spread evenly over its window).
+    minutes = 0
+    for lane, lengths in enumerate(((37, 95, 130, 61, 17, 200), (13, 250, 44, 44, 180, 9))):
+        at = datetime(2026, 6, 1, 6, 17 + lane, tzinfo=UTC)
+        for length in lengths:
+            reserve(
+                member,
+                zone,
+                planned_start=at,
+                estimated_duration_mins=length,
+                required_gpu_mins=Decimal(length),
+                required_cpu_cores=4,
+                required_memory_gb=Decimal(32),
+                status=(S.SCHEDULED, S.COMPLETED)[lane],
+            )
+            at += timedelta(minutes=length)
+            minutes += length
+    body = client_for(operator).get(UTILISATION, {**RANGE, "bucket": "hour"}).json()
+    for resource in ("gpu", "core", "memory_gb"):
+        percentages = [pct for _, pct in hours(body, resource).values()]
+        assert max(percentages) == Decimal("100")  # the hours both lanes run all through
+        assert min(percentages) > 0
+    assert sum(reserved for reserved, _ in hours(body).values()) == Decimal(minutes) / 60  # nothing lost
+
+
+def test_which_workloads_reserve_and_from_when(operator):
+    zone = GridZoneFactory(gpu_capacity=10)
+    member = UserFactory(organization=operator.organization)
+    ten = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+    shape = {"estimated_duration_mins": 60, "required_gpu_mins": Decimal("60")}
+    reserve(member, zone, planned_start=ten, **shape)  # SCHEDULED: its planned hour
+    reserve(member, zone, S.RUNNING, planned_start=ten, actual_start=ten + timedelta(hours=2), **shape)
+    # COMPLETED: from its real start for its estimate, whenever it really ended.
+    reserve(
+        member,
+        zone,
+        S.COMPLETED,
+        planned_start=ten,
+        actual_start=ten + timedelta(hours=1),
+        actual_end=ten + timedelta(hours=4),
+        **shape,
+    )
+    for status in (S.PENDING, S.FAILED, S.CANCELLED):
+        reserve(member, zone, status, planned_start=ten, **shape)
+    query = {"from": "2026-06-01T09:00Z", "to": "2026-06-01T15:00Z", "bucket": "hour", "tz": "UTC"}
+    body = client_for(operator).get(UTILISATION, query).json()
+    assert {start: reserved for start, (reserved, _) in hours(body).items()} == {
+        "2026-06-01T10:00:00+00:00": Decimal("1"),
+        "2026-06-01T11:00:00+00:00": Decimal("1"),
+        "2026-06-01T12:00:00+00:00": Decimal("1"),
+    }
 
 
 def test_profile_means_by_weekday_and_local_hour(user):
