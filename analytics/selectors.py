@@ -220,7 +220,7 @@ def zone_utilisation(*, fetched_by: User, period: Period) -> list[dict[str, Any]
             began, ended = zone_edges.get((1, key)), zone_edges.get((-1, key))
             if not (running or began):
                 continue
-            hi = bucket_end.timestamp() - origin
+            end_at = bucket_end.timestamp() - origin
             # By the instants: a difference of two wall times of one zone skips the DST change.
             length = bucket_end.timestamp() - bucket_start.timestamp()
             entry = {
@@ -234,9 +234,9 @@ def zone_utilisation(*, fetched_by: User, period: Period) -> list[dict[str, Any]
                 # ended in it from its end: ∫ rate over the bucket.
                 seconds = rate[resource] * length
                 if began:
-                    seconds += hi * began[f"{resource}_rate"] - began[f"{resource}_moment"]
+                    seconds += end_at * began[f"{resource}_rate"] - began[f"{resource}_moment"]
                 if ended:
-                    seconds -= hi * ended[f"{resource}_rate"] - ended[f"{resource}_moment"]
+                    seconds -= end_at * ended[f"{resource}_rate"] - ended[f"{resource}_moment"]
                     rate[resource] -= ended[f"{resource}_rate"]
                 if began:
                     rate[resource] += began[f"{resource}_rate"]
@@ -257,9 +257,9 @@ def _window_edges(
     *, fetched_by: User, period: Period, first: datetime, last: datetime, origin: float
 ) -> dict[Any, dict[tuple[int, datetime], dict[str, Any]]]:
     """Where the reserving windows begin (kind 1) and end (kind -1), per zone, then per kind and
-    bucket (its UTC start): how many,
-    the sum of their rates (per second of window) and of rate × the edge's seconds after ``origin``.
-    The windows are clipped to ``[first, last)``: what lies outside the buckets is in none of them."""
+    bucket (by its UTC start): how many, the sum of their rates (per second of window) and the sum of
+    rate × the edge's seconds after ``origin``. One query. The windows are clipped to ``[first,
+    last)``: what lies outside the buckets is in none of them."""
     # Typed by hand: the ORM infers no type for a number × a duration, and SQLite's duration
     # arithmetic refuses a PositiveIntegerField.
     minutes = ExpressionWrapper(F("estimated_duration_mins"), output_field=IntegerField())

@@ -137,14 +137,16 @@ class ZoneUtilisationRowSerializer(serializers.Serializer):
     zone = GridZoneSummarySerializer()
     bucket_start = LocalDateTimeField()
     bucket_end = LocalDateTimeField()
-    workloads = serializers.IntegerField(help_text="SCHEDULED, RUNNING and COMPLETED workloads starting in the bucket.")
-    gpu_hours_reserved = _amount("Their GPU-minutes ÷ 60.", 2)
+    workloads = serializers.IntegerField(
+        help_text="SCHEDULED, RUNNING and COMPLETED workloads whose window overlaps the bucket."
+    )
+    gpu_hours_reserved = _amount("Their GPU-minutes ÷ 60, each window's share inside the bucket.", 2)
     gpu_hours_capacity = _amount("The zone's GPUs × the bucket's hours.", 2)
     gpu_utilisation_pct = _amount("reserved ÷ capacity × 100.", 2, allow_null=True)
-    core_hours_reserved = _amount("Σ cores × planned minutes ÷ 60.", 2)
+    core_hours_reserved = _amount("Σ cores × minutes of the window inside the bucket ÷ 60.", 2)
     core_hours_capacity = _amount("The zone's cores × the bucket's hours.", 2)
     core_utilisation_pct = _amount("reserved ÷ capacity × 100.", 2, allow_null=True)
-    memory_gb_hours_reserved = _amount("Σ GB × planned minutes ÷ 60.", 2)
+    memory_gb_hours_reserved = _amount("Σ GB × minutes of the window inside the bucket ÷ 60.", 2)
     memory_gb_hours_capacity = _amount("The zone's GB × the bucket's hours.", 2)
     memory_gb_utilisation_pct = _amount("reserved ÷ capacity × 100.", 2, allow_null=True)
 

@@ -94,8 +94,9 @@ class ZoneUtilisationView(_WorkloadFiguresView):
     @extend_schema(
         operation_id="analytics_zones_utilisation",
         summary="Reserved capacity per zone and bucket (operators)",
-        description="GPU-, core- and memory-hours of the organisation's SCHEDULED, RUNNING and COMPLETED "
-        "workloads, by the bucket they start in, against each zone's capacity over the bucket. " + _RANGE,
+        description="GPU-, core- and memory-hours the organisation's SCHEDULED, RUNNING and COMPLETED "
+        "workloads reserve inside each bucket — each window (really started, else planned, for the estimated "
+        "minutes) shared among the buckets it overlaps — against each zone's capacity over the bucket. " + _RANGE,
         parameters=[PeriodQuerySerializer],
         responses={200: ZoneUtilisationSerializer},
     )
