@@ -18,8 +18,9 @@ def test_prints_both_timings_and_the_ratio_and_keeps_nothing():
     call_command("benchmark_analytics", workloads=300, repeat=1, stdout=out)
     text = out.getvalue()
     assert "totals agree with the reference: yes" in text
+    assert "every row agrees with the reference (to 0.01 h): yes" in text
     assert "| hand-written SQL" in text and "| analytics" in text
-    assert "ratio analytics / SQL:" in text
+    assert "ratio analytics / SQL:" in text and "ratio utilisation / SQL:" in text
     assert not ComputeWorkload.objects.exists()
 
 
