@@ -66,6 +66,13 @@ def test_utilisation_query_count_is_fixed(operator, django_assert_num_queries, z
     assert len(body["results"]) == zones * 2  # each 90-minute window from 08:00 spans two hours
 
 
+def one_gpu(user, zone, start, minutes, status=S.SCHEDULED):
+    """A run planned from ``start`` for ``minutes`` holding one GPU throughout."""
+    return reserve(
+        user, zone, status, planned_start=start, estimated_duration_mins=minutes, required_gpu_mins=Decimal(minutes)
+    )
+
+
 def hours(body, resource="gpu"):
     """{bucket_start: (hours reserved, utilisation %)} of a one-zone answer."""
     return {
@@ -107,7 +114,7 @@ def test_only_the_part_inside_the_buckets_counts(operator):
     zone = GridZoneFactory(gpu_capacity=1)
     member = UserFactory(organization=operator.organization)
     for start in (datetime(2026, 6, 1, 8, 0, tzinfo=UTC), datetime(2026, 6, 1, 10, 30, tzinfo=UTC)):
-        reserve(member, zone, planned_start=start, estimated_duration_mins=120, required_gpu_mins=Decimal("120"))
+        one_gpu(member, zone, start, 120)
     query = {"from": "2026-06-01T09:00Z", "to": "2026-06-01T11:00Z", "bucket": "hour", "tz": "UTC"}
     body = client_for(operator).get(UTILISATION, query).json()
     assert hours(body) == {
@@ -120,13 +127,7 @@ def test_hours_across_the_october_change_in_london(operator):
     zone = GridZoneFactory(gpu_capacity=1)
     member = UserFactory(organization=operator.organization)
     # 00:30 UTC (01:30 BST) for 2.5 hours, across 01:00 UTC when the clocks go back to 01:00 GMT.
-    reserve(
-        member,
-        zone,
-        planned_start=datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
-        estimated_duration_mins=150,
-        required_gpu_mins=Decimal("150"),
-    )
+    one_gpu(member, zone, datetime(2026, 10, 25, 0, 30, tzinfo=UTC), 150)
     query = {"from": "2026-10-24T23:00Z", "to": "2026-10-25T04:00Z", "bucket": "hour", "tz": "Europe/London"}
     body = client_for(operator).get(UTILISATION, query).json()
     assert hours(body) == {
@@ -140,13 +141,7 @@ def test_days_across_the_march_change_in_london(operator):
     zone = GridZoneFactory(gpu_capacity=1)
     member = UserFactory(organization=operator.organization)
     # Saturday 22:00 GMT to Monday 01:00 BST: 2 h on Saturday, all 23 h of Sunday, 1 h on Monday.
-    reserve(
-        member,
-        zone,
-        planned_start=datetime(2026, 3, 28, 22, 0, tzinfo=UTC),
-        estimated_duration_mins=26 * 60,
-        required_gpu_mins=Decimal(26 * 60),
-    )
+    one_gpu(member, zone, datetime(2026, 3, 28, 22, 0, tzinfo=UTC), 26 * 60)
     query = {"from": "2026-03-28T00:00Z", "to": "2026-03-30T23:00Z", "bucket": "day", "tz": "Europe/London"}
     body = client_for(operator).get(UTILISATION, query).json()
     assert hours(body) == {

@@ -116,12 +116,7 @@ class Command(BaseCommand):
             return result, JSONRenderer().render(WorkloadAnalyticsSerializer(result).data)
 
         params = {"tz": TZ, "organization": operator.organization_id, "start": start, "end": end}
-
-        def reference():
-            with connection.cursor() as cursor:
-                cursor.execute(REFERENCE_SQL, params)
-                return cursor.fetchall()
-
+        reference = _query(REFERENCE_SQL, params)
         ours, theirs = _median_seconds(analytics, repeat), _median_seconds(reference, repeat)
         result, _ = analytics()
         rows = reference()
@@ -139,11 +134,7 @@ class Command(BaseCommand):
                 ZoneUtilisationSerializer({"period": period, "results": results}).data
             )
 
-        def utilisation_reference():
-            with connection.cursor() as cursor:
-                cursor.execute(UTILISATION_SQL, params)
-                return cursor.fetchall()
-
+        utilisation_reference = _query(UTILISATION_SQL, params)
         ours_u, theirs_u = _median_seconds(utilisation, repeat), _median_seconds(utilisation_reference, repeat)
         results, _ = utilisation()
         reference_rows = utilisation_reference()
@@ -212,6 +203,17 @@ class Command(BaseCommand):
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE workloads_computeworkload")
         return operator
+
+
+def _query(sql: str, params: dict):
+    """A function running ``sql`` and fetching every row."""
+
+    def run():
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    return run
 
 
 def _table(out, repeat: int, reference: float, ours: float) -> None:
