@@ -307,6 +307,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["pylon.api.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["pylon.api.parsers.JSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "pylon.api.negotiation.ContentNegotiation",
     "DEFAULT_FILTER_BACKENDS": [
         "pylon.api.filters.FilterBackend",
         "pylon.api.filters.SafeSearchFilter",

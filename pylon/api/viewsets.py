@@ -33,6 +33,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, AllowAny, IsAuthenticated
 from rest_framework.views import APIView
 
+from pylon.api.lifetime import FreedAtClose
 from pylon.api.permissions import ApiKeyScopes
 
 NOT_OVERRIDABLE = ("get_queryset", "get_object", "get_permissions", "finalize_response", "dispatch")
@@ -66,7 +67,7 @@ class WritesInTransaction:
             return super().dispatch(request, *args, **kwargs)
 
 
-class ScopedViewSetMixin(WritesInTransaction):
+class ScopedViewSetMixin(FreedAtClose, WritesInTransaction):
     #: The model, so schema generation (which has no real user) gets an empty queryset of it.
     model: type[Model] | None = None
 
@@ -178,7 +179,7 @@ class ScopedAPIView(ScopedViewSetMixin, generics.GenericAPIView):
         return obj
 
 
-class PublicAPIView(WritesInTransaction, APIView):
+class PublicAPIView(FreedAtClose, WritesInTransaction, APIView):
     # An endpoint anyone may call (register, sign in, sign out with a refresh token). It reads no row
     # on the caller's behalf; what it does is decided by the credentials in its body.
 

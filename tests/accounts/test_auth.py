@@ -217,6 +217,35 @@ class TestTokens:
         assert response.status_code == 401
         assert response.json()["code"] == "token_expired"  # the client knows to refresh
 
+    def test_a_token_used_before_is_still_refused_once_expired(self, api_client, user):
+        # The process remembers tokens it verified; only their expiry is checked again, and it is.
+        access = login(api_client, user.email).json()["access"]
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert api_client.get(ME).status_code == 200
+        lifetime = settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"]
+        with time_machine.travel(timezone.now() + lifetime - timedelta(seconds=5)):
+            assert api_client.get(ME).status_code == 200
+        with time_machine.travel(timezone.now() + lifetime + timedelta(seconds=5)):
+            response = api_client.get(ME)
+        assert response.status_code == 401
+        assert response.json()["code"] == "token_expired"
+
+    @pytest.mark.parametrize("change", ["deactivated", "password changed", "signed out everywhere", "deleted"])
+    def test_a_token_used_before_is_refused_at_once_when_its_user_changes(self, api_client, user, change):
+        access = login(api_client, user.email).json()["access"]
+        api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        assert api_client.get(ME).status_code == 200
+        if change == "deactivated":
+            User.objects.filter(pk=user.pk).update(is_active=False)  # no signal, no save(): a bare UPDATE
+        elif change == "password changed":
+            user.set_password("another-Passw0rd!")
+            user.save()
+        elif change == "signed out everywhere":
+            User.objects.filter(pk=user.pk).update(session_generation=user.session_generation + 1)
+        else:
+            User.objects.filter(pk=user.pk).delete()
+        assert api_client.get(ME).status_code == 401
+
     def test_an_expired_token_with_a_forged_signature_is_not_valid_not_expired(self, api_client, user):
         access = login(api_client, user.email).json()["access"]
         header, payload, signature = access.split(".")

@@ -2,10 +2,12 @@
 
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
 
 import orjson
 import pytest
 from django.utils import timezone
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 
 from conftest import REQUEST_OVERHEAD_QUERIES
 from outbox import services as outbox
@@ -200,3 +202,24 @@ def test_the_renderer_writes_what_drfs_json_renderer_wrote():
     data = {"a": Decimal("1.50"), "b": [1, None, True], "c": "é\u2603", "d": {"e": 0.1}}
     assert orjson.loads(ORJSONRenderer().render(data)) == orjson.loads(JSONRenderer().render(data))
     assert ORJSONRenderer().render(None) == b""
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["page_size=2", "page_size=2&search=&ordering=-submitted_at", "status=PENDING&status=RUNNING&page_size=2&x=%C3%A9"],
+)
+def test_cursor_links_are_drfs_links_with_the_cursor_replaced(make_client, user, query):
+    WorkloadFactory.create_batch(5, user=user, status="PENDING")
+    client = make_client(user)
+    first = client.get(f"{WORKLOADS}?{query}")
+    assert first.status_code == 200, first.content
+    second = client.get(first.json()["next"])
+    for response in (first, second):
+        body = response.json()
+        for link in ("next", "previous"):
+            if body[link] is None:
+                continue
+            cursor = parse_qs(urlsplit(body[link]).query)["cursor"][0]
+            url = remove_query_param(response.wsgi_request.build_absolute_uri(), "page")
+            assert body[link] == replace_query_param(url, "cursor", cursor)
+    assert second.json()["previous"] is not None

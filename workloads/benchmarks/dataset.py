@@ -1,6 +1,8 @@
 """The read-path benchmark's rows: one organisation with an operator, three users and N workloads
 (a fourth of them PENDING, the rest scheduled, running or finished, each naming five zones), and a
-second organisation whose rows nobody in the first may see. Written in bulk."""
+second organisation whose rows nobody in the first may see; and the inboxes: a notification about
+each of the organisation's workloads to its owner and another to the operator (N for the operator,
+a third of N for each user), and the stranger one about each of theirs. Written in bulk."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.api.serializers import add_profile_claims
 from accounts.models import Organization, Role, User
+from notifications.models import Notification, NotificationKind
 from workloads.models import ComputeWorkload, Urgency, WorkloadStatus, WorkloadType
 from zones.demo import seed_zones
 
@@ -27,6 +30,8 @@ class Callers:
     user: User
     in_scope: dict[str, int]
     scopes: dict[str, dict]
+    #: Notifications in each caller's inbox.
+    inbox: dict[str, int]
 
 
 def access_token(user: User, *, hours: int = 6) -> str:
@@ -102,14 +107,37 @@ def build(*, workloads: int, seed: int = 7) -> Callers:
             actual_end=submitted + timedelta(hours=3) if finished else None,
         )
 
+    def notification(workload: ComputeWorkload, recipient: User, index: int) -> Notification:
+        kind = NotificationKind.values[index % len(NotificationKind.values)]
+        return Notification(
+            recipient=recipient,
+            kind=kind,
+            title=f"{workload.job_id}: {kind.lower()}",
+            body=f"{workload.workload_name} is {workload.status.lower()}." if index % 2 else "",
+            # One in ten is about no workload (a webhook endpoint disabled, a zone overbooked).
+            workload=workload if index % 10 else None,
+            created_at=workload.submitted_at + timedelta(seconds=30),
+            read_at=workload.submitted_at + timedelta(hours=2) if index % 3 == 0 else None,
+        )
+
     for start in range(0, len(owners), BATCH):
-        ComputeWorkload.objects.bulk_create(
+        batch = ComputeWorkload.objects.bulk_create(
             [row(index, owners[index]) for index in range(start, min(start + BATCH, len(owners)))]
         )
+        inboxes = [
+            notification(workload, recipient, index)
+            for index, workload in enumerate(batch, start)
+            for recipient in ((workload.user, operator) if index < workloads else (workload.user,))
+        ]
+        Notification.objects.bulk_create(inboxes)
     scopes = {"operator": {"organization_id": home.pk}, "user": {"user_id": members[0].pk}}
     return Callers(
         operator=operator,
         user=members[0],
         in_scope={caller: ComputeWorkload.objects.filter(**scope).count() for caller, scope in scopes.items()},
         scopes=scopes,
+        inbox={
+            "operator": Notification.objects.filter(recipient=operator).count(),
+            "user": Notification.objects.filter(recipient=members[0]).count(),
+        },
     )

@@ -1,11 +1,13 @@
 """The bare reference the read-path benchmark measures Pylon against: a WSGI app with no Django.
 
-It does the job of ``GET /api/v1/workloads/`` by hand, honestly: decodes the same JWT with the same
-key, audience and issuer (and simplejwt's checks: token type, active user, revocation by password
-change), loads the user, applies the same scope (service role everything, an operator their
-organisation, a user their own rows), counts the rows in scope when the page counts (a first page;
-a cursor page carries its count), reads the same page in the same order with the same owner and
-the same five zone summaries, and writes the same JSON with psycopg and orjson.
+It does the job of ``GET /api/v1/workloads/`` and ``GET /api/v1/notifications/`` by hand, honestly:
+decodes the same JWT with the same key, audience and issuer (and simplejwt's checks: token type,
+active user, revocation by password change), loads the user, applies the same scope (workloads: the
+service role everything, an operator their organisation, a user their own rows; notifications:
+everyone their own inbox), counts the rows in scope when the page counts (a first page; a cursor
+page carries its count), reads the same page in the same order (a workload with the same owner and
+the same five zone summaries, a notification with its workload's summary), and writes the same JSON
+with psycopg and orjson.
 
 Only the benchmark serves it (under gunicorn, configured by the environment variables below); it is
 not part of Pylon. It imports nothing from Pylon on purpose: it is what the job costs without it.
@@ -18,8 +20,11 @@ import binascii
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import jwt
@@ -34,13 +39,13 @@ DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 25, 100
 
 ZONE_FIELDS = ("host_dc", "recommended_grid_zone", "recommended_2_grid_zone", "recommended_3_grid_zone")
 COLUMNS = (
-    "w.id, w.job_id, w.user_id, u.user_name, u.email, w.organization_id, w.status, w.workload_name, "
-    "w.workload_type, w.urgency, w.host_dc_id, w.required_gpu_mins, w.required_cpu_cores, w.required_memory_gb, "
-    "w.estimated_energy_kwh, w.estimated_duration_mins, w.carbon_cap_gco2, w.max_price_gbp, "
-    "w.deferral_window_mins, w.deadline, w.is_deferrable, w.recommended_grid_zone_id, "
-    "w.recommended_2_grid_zone_id, w.recommended_3_grid_zone_id, w.chosen_grid_zone_id, w.planned_start, "
-    "w.actual_energy_kwh, w.carbon_emitted_kg, w.cost_gbp, w.baseline_carbon_kg, w.baseline_cost_gbp, "
-    "w.submitted_at, w.actual_start, w.actual_end, w.updated_at"
+    "t.id, t.job_id, t.user_id, u.user_name, u.email, t.organization_id, t.status, t.workload_name, "
+    "t.workload_type, t.urgency, t.host_dc_id, t.required_gpu_mins, t.required_cpu_cores, t.required_memory_gb, "
+    "t.estimated_energy_kwh, t.estimated_duration_mins, t.carbon_cap_gco2, t.max_price_gbp, "
+    "t.deferral_window_mins, t.deadline, t.is_deferrable, t.recommended_grid_zone_id, "
+    "t.recommended_2_grid_zone_id, t.recommended_3_grid_zone_id, t.chosen_grid_zone_id, t.planned_start, "
+    "t.actual_energy_kwh, t.carbon_emitted_kg, t.cost_gbp, t.baseline_carbon_kg, t.baseline_cost_gbp, "
+    "t.submitted_at, t.actual_start, t.actual_end, t.updated_at"
 )
 
 _connection: psycopg.Connection | None = None
@@ -94,13 +99,20 @@ def _user(environ, cursor):
     return row
 
 
-def _scope(user) -> tuple[str, tuple]:
-    user_id, _, _, is_staff, is_superuser, role, organization_id = user
-    if is_superuser or (is_staff and role != "OPERATOR"):
-        return "TRUE", ()
-    if role == "OPERATOR" and organization_id:
-        return "w.organization_id = %s", (organization_id,)
-    return "w.user_id = %s", (user_id,)
+@dataclass(frozen=True)
+class _List:
+    """What differs between the lists the reference serves: table, scope, order and row shape."""
+
+    table: str
+    sql: str  # the page's SELECT … FROM table t JOIN …
+    time: str  # the order's time column; the primary key breaks ties
+    id_descending: bool
+    scope: Callable[[tuple], tuple[str, tuple]]
+    shape: Callable[[list[dict], Any], list[dict]]
+
+    @property
+    def label(self) -> str:
+        return f"-{self.time},{'-' if self.id_descending else ''}id"
 
 
 def _decode_cursor(raw: str) -> dict | None:
@@ -111,68 +123,31 @@ def _decode_cursor(raw: str) -> dict | None:
             "id": uuid.UUID(cursor["p"][1]),
             "reverse": bool(cursor["r"]),
             "count": int(cursor["c"]),
+            "order": cursor["o"],
         }
     except (ValueError, KeyError, TypeError, IndexError, binascii.Error, orjson.JSONDecodeError):
         return None
 
 
-def encode_cursor(row, *, reverse: bool, count: int) -> str:
-    position = [row["submitted_at"].isoformat(), str(row["id"])]
-    raw = orjson.dumps({"o": "-submitted_at,id", "p": position, "r": int(reverse), "c": count})
+def encode_cursor(
+    row, *, reverse: bool, count: int, time: str = "submitted_at", order: str = "-submitted_at,id"
+) -> str:
+    position = [row[time].isoformat(), str(row["id"])]
+    raw = orjson.dumps({"o": order, "p": position, "r": int(reverse), "c": count})
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def application(environ, start_response):
-    if environ.get("PATH_INFO") != "/api/v1/workloads/":
-        return _error("404 Not Found", "not_found", "Not found.", start_response)
-    connection = _db()
-    with connection.cursor() as cursor:
-        user = _user(environ, cursor)
-        if user is None:
-            return _error("401 Unauthorized", "not_authenticated", "Sign in.", start_response)
-        query = parse_qs(environ.get("QUERY_STRING", ""))
-        try:
-            size = min(int(query.get("page_size", [DEFAULT_PAGE_SIZE])[0]), MAX_PAGE_SIZE)
-        except ValueError:
-            size = DEFAULT_PAGE_SIZE
-        where, params = _scope(user)
-        position = _decode_cursor(query["cursor"][0]) if "cursor" in query else None
-        if position is None:
-            cursor.execute(f"SELECT count(*) FROM workloads_computeworkload w WHERE {where}", params)  # noqa: S608
-            count = cursor.fetchone()[0]
-            order, keyset, keyset_params = "w.submitted_at DESC, w.id ASC", "", ()
-        else:
-            count = position["count"]
-            at, pk = position["at"], position["id"]
-            if position["reverse"]:
-                order = "w.submitted_at ASC, w.id DESC"
-                keyset = " AND w.submitted_at >= %s AND (w.submitted_at > %s OR w.id < %s)"
-            else:
-                order = "w.submitted_at DESC, w.id ASC"
-                keyset = " AND w.submitted_at <= %s AND (w.submitted_at < %s OR w.id > %s)"
-            keyset_params = (at, at, pk)
-        page_sql = (
-            f"SELECT {COLUMNS} FROM workloads_computeworkload w JOIN accounts_user u ON u.id = w.user_id "  # noqa: S608
-            f"WHERE {where}{keyset} ORDER BY {order} LIMIT %s"
-        )  # fixed fragments; every value is bound
-        cursor.execute(page_sql, (*params, *keyset_params, size + 1))
-        names = [column.name for column in cursor.description]
-        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
-        has_more = len(rows) > size
-        rows = rows[:size]
-        reverse = position is not None and position["reverse"]
-        if reverse:
-            rows.reverse()
-        zone_ids = {row[f"{field}_id"] for row in rows for field in (*ZONE_FIELDS, "chosen_grid_zone")}
-        zone_ids.discard(None)
-        cursor.execute(
-            "SELECT id, zone_id, zone_name, grid_zone_code FROM zones_gridzone WHERE id = ANY(%s)", (list(zone_ids),)
-        )
-        zones = {
-            pk: {"id": pk, "zone_id": zone_id, "zone_name": name, "grid_zone_code": code}
-            for pk, zone_id, name, code in cursor.fetchall()
-        }
-    results = [
+def _workloads(rows: list[dict], cursor) -> list[dict]:
+    zone_ids = {row[f"{field}_id"] for row in rows for field in (*ZONE_FIELDS, "chosen_grid_zone")}
+    zone_ids.discard(None)
+    cursor.execute(
+        "SELECT id, zone_id, zone_name, grid_zone_code FROM zones_gridzone WHERE id = ANY(%s)", (list(zone_ids),)
+    )
+    zones = {
+        pk: {"id": pk, "zone_id": zone_id, "zone_name": name, "grid_zone_code": code}
+        for pk, zone_id, name, code in cursor.fetchall()
+    }
+    return [
         {
             "id": row["id"],
             "job_id": row["job_id"],
@@ -210,15 +185,117 @@ def application(environ, start_response):
         }
         for row in rows
     ]
-    base = f"http://{environ.get('HTTP_HOST', 'testserver')}/api/v1/workloads/"
+
+
+def _notifications(rows: list[dict], cursor) -> list[dict]:
+    return [
+        {
+            "id": row["id"],
+            "kind": row["kind"],
+            "title": row["title"],
+            "body": row["body"],
+            "workload": None
+            if row["workload_id"] is None
+            else {"id": row["workload_id"], "job_id": row["job_id"], "workload_name": row["workload_name"]},
+            "created_at": row["created_at"],
+            "read_at": row["read_at"],
+            "is_read": row["read_at"] is not None,
+        }
+        for row in rows
+    ]
+
+
+def _workload_scope(user) -> tuple[str, tuple]:
+    user_id, _, _, is_staff, is_superuser, role, organization_id = user
+    if is_superuser or (is_staff and role != "OPERATOR"):
+        return "TRUE", ()
+    if role == "OPERATOR" and organization_id:
+        return "t.organization_id = %s", (organization_id,)
+    return "t.user_id = %s", (user_id,)
+
+
+LISTS = {
+    "/api/v1/workloads/": _List(
+        table="workloads_computeworkload",
+        sql=f"SELECT {COLUMNS} FROM workloads_computeworkload t JOIN accounts_user u ON u.id = t.user_id",  # noqa: S608
+        time="submitted_at",
+        id_descending=False,
+        scope=_workload_scope,
+        shape=_workloads,
+    ),
+    "/api/v1/notifications/": _List(
+        table="notifications_notification",
+        sql=(
+            "SELECT t.id, t.kind, t.title, t.body, t.workload_id, w.job_id, w.workload_name, t.created_at, t.read_at "
+            "FROM notifications_notification t LEFT JOIN workloads_computeworkload w ON w.id = t.workload_id"
+        ),
+        time="created_at",
+        id_descending=True,
+        scope=lambda user: ("t.recipient_id = %s", (user[0],)),  # everyone reads only their own inbox
+        shape=_notifications,
+    ),
+}
+
+
+def _keyset(listing: _List, reverse: bool) -> tuple[str, str]:
+    """The order and the "after the position" condition (binding time, time, id) of a page."""
+    time_down, id_down = not reverse, listing.id_descending != reverse
+    order = f"t.{listing.time} {'DESC' if time_down else 'ASC'}, t.id {'DESC' if id_down else 'ASC'}"
+    after = (
+        f" AND t.{listing.time} {'<=' if time_down else '>='} %s"
+        f" AND (t.{listing.time} {'<' if time_down else '>'} %s OR t.id {'<' if id_down else '>'} %s)"
+    )
+    return order, after
+
+
+def application(environ, start_response):
+    listing = LISTS.get(environ.get("PATH_INFO"))
+    if listing is None:
+        return _error("404 Not Found", "not_found", "Not found.", start_response)
+    connection = _db()
+    with connection.cursor() as cursor:
+        user = _user(environ, cursor)
+        if user is None:
+            return _error("401 Unauthorized", "not_authenticated", "Sign in.", start_response)
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            size = min(int(query.get("page_size", [DEFAULT_PAGE_SIZE])[0]), MAX_PAGE_SIZE)
+        except ValueError:
+            size = DEFAULT_PAGE_SIZE
+        where, params = listing.scope(user)
+        position = _decode_cursor(query["cursor"][0]) if "cursor" in query else None
+        if position is not None and position["order"] != listing.label:
+            return _error("400 Bad Request", "validation_error", "Not a cursor of this list.", start_response)
+        reverse = position is not None and position["reverse"]
+        order, after = _keyset(listing, reverse)
+        if position is None:
+            cursor.execute(f"SELECT count(*) FROM {listing.table} t WHERE {where}", params)  # noqa: S608
+            count = cursor.fetchone()[0]
+            keyset, keyset_params = "", ()
+        else:
+            count = position["count"]
+            keyset, keyset_params = after, (position["at"], position["at"], position["id"])
+        # fixed fragments; every value is bound
+        cursor.execute(
+            f"{listing.sql} WHERE {where}{keyset} ORDER BY {order} LIMIT %s", (*params, *keyset_params, size + 1)
+        )
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+        has_more = len(rows) > size
+        rows = rows[:size]
+        if reverse:
+            rows.reverse()
+        results = listing.shape(rows, cursor)
+    base = f"http://{environ.get('HTTP_HOST', 'testserver')}{environ['PATH_INFO']}"
     links = {"next": None, "previous": None}
     if rows:
         forward_more = has_more if not reverse else True
         backward_more = position is not None and (has_more if reverse else True)
+        cursors = {"time": listing.time, "order": listing.label, "count": count}
         if forward_more:
-            links["next"] = _link(base, query, encode_cursor(rows[-1], reverse=False, count=count))
+            links["next"] = _link(base, query, encode_cursor(rows[-1], reverse=False, **cursors))
         if backward_more:
-            links["previous"] = _link(base, query, encode_cursor(rows[0], reverse=True, count=count))
+            links["previous"] = _link(base, query, encode_cursor(rows[0], reverse=True, **cursors))
     return _json("200 OK", {"count": count, **links, "results": results}, start_response)
 
 

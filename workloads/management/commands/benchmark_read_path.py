@@ -4,9 +4,10 @@ In a throwaway PostgreSQL database (created beside the configured one, dropped a
 N workloads in one organisation, starts Pylon and the bare reference
 (``workloads.benchmarks.read_reference``: psycopg + orjson, no Django) under the same gunicorn
 settings (sync workers on loopback ports the kernel picks), checks that both give the same answer,
-then drives them in alternating runs with the same bounded load — as the organisation's operator and
-as one of its users, on the first page (which counts) and on a cursor page half-way down (which does
-not). It prints req/s of each and the ratio. Figures, not a timed test.
+then drives them in alternating runs with the same bounded load — on each list that grows with the
+workloads (the workloads list; the notifications inbox, N rows for the operator), as the
+organisation's operator and as one of its users, on the first page (which counts) and on a cursor
+page half-way down (which does not). It prints req/s of each and the ratio. Figures, not a timed test.
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
+from notifications.models import Notification
 from workloads.benchmarks import dataset
 from workloads.benchmarks.load import Server, drive, request
 from workloads.benchmarks.read_reference import encode_cursor
 from workloads.models import ComputeWorkload
 
-LIST = "/api/v1/workloads/"
+#: Each list measured: its path, and how a caller's rows are read in its order (for a cursor half-way).
+LISTS = {
+    "workloads": ("/api/v1/workloads/", ("-submitted_at", "id")),
+    "notifications": ("/api/v1/notifications/", ("-created_at", "-id")),
+}
 
 
 def _database_url(settings_dict: dict) -> str:
@@ -87,8 +93,11 @@ class Command(BaseCommand):
 
     def _run(self, options):
         callers = dataset.build(workloads=options["workloads"])
+        # Statistics, as autovacuum would have gathered them on tables this size: without them the
+        # planner guesses a handful of rows and sorts a whole scope where an index scan reads a page.
         with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM ANALYZE {ComputeWorkload._meta.db_table}")
+            for model in (ComputeWorkload, Notification):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         database_url = _database_url(connection.settings_dict)
         jwt = settings.SIMPLE_JWT
         servers = {
@@ -125,62 +134,68 @@ class Command(BaseCommand):
 
     def _measure(self, servers, callers, options):
         size = options["page_size"]
-        first = f"{LIST}?page_size={size}"
-        headers = {
-            "operator": {"Authorization": f"Bearer {dataset.access_token(callers.operator)}"},
-            "user": {"Authorization": f"Bearer {dataset.access_token(callers.user)}"},
-        }
+        people = {"operator": callers.operator, "user": callers.user}
+        headers = {caller: {"Authorization": f"Bearer {dataset.access_token(who)}"} for caller, who in people.items()}
         for server in servers.values():
-            server.wait_ready(first, headers["operator"])
+            server.wait_ready(f"{LISTS['workloads'][0]}?page_size={size}", headers["operator"])
         pages = {}
-        for caller in headers:
-            pages[(caller, "first page")] = first
-            half_way = callers.in_scope[caller] // 2 // size * size
-            if half_way:
-                pages[(caller, "cursor page, half-way")] = self._deep_page(first, callers.scopes[caller], half_way)
-        for (caller, page), path in list(pages.items()):
+        for name, (path, order) in LISTS.items():
+            first = f"{path}?page_size={size}"
+            for caller, who in people.items():
+                if name == "workloads":
+                    rows, in_scope = ComputeWorkload.objects.filter(**callers.scopes[caller]), callers.in_scope[caller]
+                else:
+                    rows, in_scope = Notification.objects.filter(recipient=who), callers.inbox[caller]
+                pages[(name, caller, in_scope, "first page")] = first
+                half_way = in_scope // 2 // size * size
+                if half_way:
+                    cursor = self._cursor(rows.order_by(*order), order, half_way)
+                    pages[(name, caller, in_scope, "cursor page, half-way")] = f"{first}&cursor={cursor}"
+        for (name, caller, in_scope, page), path in list(pages.items()):
             answers = {name: request(server.port, path, headers[caller]) for name, server in servers.items()}
             bodies = {name: _comparable(body) for name, (status, body) in answers.items() if status == 200}
             if len(bodies) != 2 or bodies["pylon"] != bodies["reference"]:
                 self.stdout.write(
-                    f"  {caller}, {page}: Pylon's answer differs from the reference's ({_difference(bodies)}): "
-                    "not measured"
+                    f"  {name}, {caller}, {page}: Pylon's answer differs from the reference's "
+                    f"({_difference(bodies)}): not measured"
                 )
-                del pages[(caller, page)]
+                del pages[(name, caller, in_scope, page)]
         figures = {key: {"pylon": [], "reference": []} for key in pages}
         for run in range(options["runs"]):
             order = ["pylon", "reference"] if run % 2 == 0 else ["reference", "pylon"]
-            for (caller, page), path in pages.items():
-                for name in order:
+            for key, path in pages.items():
+                caller = key[1]
+                for app in order:
                     result = drive(
-                        servers[name].port,
+                        servers[app].port,
                         path,
                         headers[caller],
                         seconds=options["seconds"],
                         connections=options["connections"],
                     )
                     if result.errors:
-                        raise CommandError(f"{name} answered {result.errors} requests with an error ({caller}, {page})")
-                    figures[(caller, page)][name].append(result.per_second)
-        self._report(figures, callers, options)
+                        raise CommandError(f"{app} answered {result.errors} requests with an error ({key})")
+                    figures[key][app].append(result.per_second)
+        self._report(figures, options)
 
-    def _deep_page(self, first, scope, rows_down):
-        """A cursor link ``rows_down`` rows down the list, in the format both apps read."""
-        rows = ComputeWorkload.objects.filter(**scope).order_by("-submitted_at", "id")
-        row = rows.values("id", "submitted_at")[rows_down - 1]
-        return f"{first}&cursor={encode_cursor(row, reverse=False, count=rows.count())}"
+    def _cursor(self, rows, order, rows_down):
+        """A cursor ``rows_down`` rows down ``rows`` (in ``order``), in the format both apps read."""
+        time = order[0].lstrip("-")
+        row = rows.values("id", time)[rows_down - 1]
+        return encode_cursor(row, reverse=False, count=rows.count(), time=time, order=",".join(order))
 
-    def _report(self, figures, callers, options):
+    def _report(self, figures, options):
         self.stdout.write(
             f"\n{options['workloads']:,} workloads; gunicorn {options['workers']} sync workers each; "
             f"{options['connections']} connections; {options['runs']} alternating runs of {options['seconds']:g} s; "
             f"page_size={options['page_size']}; medians\n"
         )
-        self.stdout.write("| caller (rows in scope) | page | Pylon req/s | bare psycopg + orjson req/s | ratio |")
-        self.stdout.write("|---|---|---|---|---|")
-        for (caller, page), runs in figures.items():
+        header = "| list | caller (rows in scope) | page | Pylon req/s | bare psycopg + orjson req/s | ratio |"
+        self.stdout.write(header)
+        self.stdout.write("|---|---|---|---|---|---|")
+        for (name, caller, in_scope, page), runs in figures.items():
             pylon, reference = statistics.median(runs["pylon"]), statistics.median(runs["reference"])
             ratio = pylon / reference if reference else 0.0
             self.stdout.write(
-                f"| {caller} ({callers.in_scope[caller]:,}) | {page} | {pylon:.0f} | {reference:.0f} | {ratio:.2f} |"
+                f"| {name} | {caller} ({in_scope:,}) | {page} | {pylon:.0f} | {reference:.0f} | {ratio:.2f} |"
             )
