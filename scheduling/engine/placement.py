@@ -43,6 +43,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import submip
 from .candidates import BoolArray, Candidates, IntArray, cheapest_per_workload, occupancy, reduce, touches
 from .evaluate import OptionArrays, evaluate_options
 from .plans import build_plans
@@ -78,6 +79,23 @@ SLICE_SIZE = 24
 #: shrinks to nothing): this share of a contended workload's average cost.
 MARGIN = 0.2
 SEED = 20_260_401
+#: Exact moves (``submip``) run from this share of the time budget for this share of it (the
+#: search takes the rest, before and after). Each re-places a neighbourhood of EXACT_SIZE workloads
+#: at first, EXACT_GROW more after every EXACT_PATIENCE moves that found nothing (EXACT_MAX at most),
+#: in at most EXACT_SECONDS and EXACT_NODES branch-and-bound nodes. Without a clock: a tenth of the
+#: round limit of them.
+EXACT_AT = 0.4
+EXACT_SHARE = 0.5
+EXACT_SIZE = 20
+EXACT_GROW = 5
+EXACT_PATIENCE = 8
+EXACT_MAX = 50
+EXACT_SECONDS = 0.1
+EXACT_NODES = 200
+#: The stretch of an exact move is the unplaced workload's option widened by up to this many half
+#: hours; the option is a random pick among those short of least capacity (geometric, this p).
+EXACT_PAD = 6
+EXACT_PICK = 0.2
 
 #: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
 #: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
@@ -235,6 +253,15 @@ def improve(
 
     price_deadline = min(deadline, started + PRICE_SHARE * time_budget) if time_budget is not None else math.inf
     best, guide = _price(fixed, best, binding, order, must, price_deadline)
+    if time_budget is not None:
+        exact_at = min(deadline, started + EXACT_AT * time_budget)
+        exact_deadline = min(deadline, started + (EXACT_AT + EXACT_SHARE) * time_budget)
+    else:
+        exact_at = exact_deadline = math.inf
+    # Search (the cost, and easy places), then exact moves (places that need several workloads to
+    # move at once), then the search again from what they found.
+    best = _search(best, guide, order, must, exact_at, max_rounds)
+    best = _exact_moves(best, fixed.free, order, must, exact_deadline, max(1, max_rounds // 10), time_budget is None)
     best = _search(best, guide, order, must, deadline, max_rounds)
     return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
 
@@ -397,6 +424,107 @@ def _search(
             if p >= 0:
                 state.put(k, p)
     return best
+
+
+def _exact_moves(
+    state: _State,
+    room: FloatArray,
+    order: IntArray,
+    must: BoolArray,
+    deadline: float,
+    rounds: int,
+    no_clock: bool,
+) -> _State:
+    """Exact moves from ``state`` while rounds and time last: an unplaced workload, the workloads in
+    its way (``_neighbourhood``) and other unplaced ones re-placed by HiGHS (``submip``), kept when
+    that places more (or as many at a lower cost). Ruin and recreate puts workloads back one at a
+    time; this finds the packings where several must move at once (small runs out of a clean zone
+    into a dirtier one, so that a big run that can only use clean zones fits)."""
+    rng = np.random.default_rng(SEED + 1)
+    state = state.clone()
+    tried: list[int] = []  # options tried since the last better placement
+    empty = 0
+    for _ in range(rounds):
+        now = time.perf_counter()
+        if now > deadline or empty >= EXACT_PATIENCE:
+            break
+        # The longer nothing is found, the wider the neighbourhood (back to small after a find).
+        size = min(EXACT_SIZE + EXACT_GROW * (len(tried) // EXACT_PATIENCE), EXACT_MAX)
+        ids = _neighbourhood(state, room, order, tried, size, rng)
+        empty = 0 if ids.size else empty + 1
+        if not ids.size:
+            continue
+        old = state.choice[ids].copy()
+        before = state.value()
+        for i in ids[old >= 0]:
+            state.take(int(i))
+        new = submip.resolve(
+            state.cand,
+            state.needs,
+            state.free,
+            ids,
+            old,
+            must,
+            time_limit=None if no_clock else min(EXACT_SECONDS, max(deadline - now, 0.01)),
+            node_limit=EXACT_NODES,
+        )
+        if new is not None and _put_all(state, ids, new) and _better(state.value(), before):
+            tried.clear()
+            continue
+        for i in ids[state.choice[ids] >= 0]:
+            state.take(int(i))
+        for i, p in zip(ids, old, strict=True):
+            if p >= 0:
+                state.put(int(i), int(p))
+    return state
+
+
+def _put_all(state: _State, ids: IntArray, choice: IntArray) -> bool:
+    """Place ``ids`` on ``choice`` while each fits; False (some placed) at the first that does not."""
+    for i, p in zip(ids, choice, strict=True):
+        if p >= 0:
+            if not state.fits(int(i), int(p)):
+                return False
+            state.put(int(i), int(p))
+    return True
+
+
+def _neighbourhood(
+    state: _State, room: FloatArray, order: IntArray, tried: list[int], size: int, rng: np.random.Generator
+) -> IntArray:
+    """Up to ``size`` contended workloads (sorted) for an exact move, or none (nothing left to try).
+
+    An unplaced workload (the smaller, the likelier: its needs times its shortest run) and one of its
+    options not ``tried`` yet that fits its zone's ``room`` (the capacity the uncontended workloads
+    leave), of the few short of least capacity now; the workloads placed in that zone over the
+    option's half hours widened by up to EXACT_PAD (they may move to any zone), then unplaced
+    workloads with an option in that stretch. The option joins ``tried``."""
+    cand, choice = state.cand, state.choice
+    waiting = order[choice[order] < 0]
+    if not waiting.size:
+        return waiting
+    area = (state.needs[waiting] / np.maximum(state.needs[order].max(axis=0), TOLERANCE)).sum(axis=1)
+    span = cand.end - cand.first
+    area *= [span[cand.ptr[i] : cand.ptr[i + 1]].min() for i in waiting]
+    weight = 1.0 / (area + TOLERANCE)
+    anchor = int(rng.choice(waiting, p=weight / weight.sum()))
+    options = np.arange(cand.ptr[anchor], cand.ptr[anchor + 1])
+    options = options[submip.fits_alone(cand, state.needs[[anchor] * options.size], room, options)]
+    options = options[~np.isin(options, tried)]
+    if not options.size:
+        return options
+    rank = np.lexsort((np.arange(options.size), _lacking(state, anchor, options)))
+    p = int(options[rank[min(int(rng.geometric(EXACT_PICK)) - 1, rank.size - 1)]])
+    tried.append(p)
+    pad = int(rng.integers(0, EXACT_PAD + 1))
+    a, b = cand.first[p] - pad, cand.end[p] + pad
+    placed = order[choice[order] >= 0]
+    held = choice[placed]
+    in_way = placed[(cand.zone[held] == cand.zone[p]) & (cand.first[held] < b) & (cand.end[held] > a)]
+    could = np.unique(cand.owner[np.isin(cand.owner, waiting) & (cand.first < b) & (cand.end > a)])
+    could = could[could != anchor]
+    pool = np.r_[rng.permutation(in_way), rng.permutation(could)][: size - 1]
+    return np.sort(np.r_[pool, anchor]).astype(np.intp)
 
 
 def _ruin(

@@ -102,7 +102,6 @@ def test_when_capacity_does_not_bind_the_result_is_exactly_greedys() -> None:
 
 
 def test_the_benchmarks_exact_reference_agrees_on_the_hand_made_case() -> None:
-    pytest.importorskip("scipy")
     from scheduling.benchmarks import exact
     from scheduling.benchmarks import placement as bench
 
@@ -142,7 +141,6 @@ def test_the_reduction_keeps_only_options_that_can_matter() -> None:
 def test_the_exact_reference_keeps_the_priority_promise_when_asked() -> None:
     # Two GPUs, one start: the critical workload needs both, two low ones one each. The unconstrained
     # optimum places the two low ones; with greedy's placed kept (the step's promise) it is the critical.
-    pytest.importorskip("scipy")
     from scheduling.benchmarks import exact
     from scheduling.benchmarks import placement as bench
 
