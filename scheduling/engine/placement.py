@@ -29,10 +29,15 @@ How (on flat arrays of every option that can matter, ``candidates.reduce``):
    option minus best; one with a single option left goes first) takes its best fitting option. The
    result is kept when it places as many and costs no more. This is an anytime search: it runs until
    the time budget or the round limit.
+3. **Exact moves** (``submip``), from EXACT_AT of the budget for EXACT_SHARE of it, between two
+   spells of the search: an unplaced workload, the workloads in the way of one of its options and
+   other unplaced ones that could run then are re-placed by HiGHS, everything else fixed, started
+   from the current placement. They find what one-at-a-time recreation misses: several workloads
+   moving at once (small runs out of a full clean zone so that a big one fits).
 
-Both steps are deterministic for a given round limit (a fixed random seed); with a time budget the
-number of rounds depends on the machine, so the answer may differ from run to run, never for the
-worse than greedy.
+All steps are deterministic for a given round limit (a fixed random seed; HiGHS single-threaded and
+bounded by nodes); with a time budget the number of rounds depends on the machine, so the answer
+may differ from run to run, never for the worse than greedy.
 """
 
 from __future__ import annotations
