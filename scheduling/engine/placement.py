@@ -96,6 +96,8 @@ EXACT_GROW = 5
 EXACT_PATIENCE = 8
 EXACT_MAX = 50
 EXACT_SECONDS = 0.1
+#: After this many moves in a row that found nothing, the search gets the time back.
+EXACT_GIVE_UP = 80
 EXACT_NODES = 200
 #: The stretch of an exact move is the unplaced workload's option widened by up to this many half
 #: hours; the option is a random pick among those short of least capacity (geometric, this p).
@@ -451,8 +453,8 @@ def _exact_moves(
     empty = 0
     for _ in range(rounds):
         now = time.perf_counter()
-        if now > deadline or empty >= EXACT_PATIENCE:
-            break
+        if now > deadline or empty >= EXACT_PATIENCE or len(tried) >= EXACT_GIVE_UP:
+            break  # the time is up, or nothing is left to try, or the tries keep finding nothing
         # The longer nothing is found, the wider the neighbourhood (back to small after a find).
         size = min(EXACT_SIZE + EXACT_GROW * (len(tried) // EXACT_PATIENCE), EXACT_MAX)
         ids = _neighbourhood(state, room, order, tried, size, rng)
