@@ -29,11 +29,11 @@ How (on flat arrays of every option that can matter, ``candidates.reduce``):
    option minus best; one with a single option left goes first) takes its best fitting option. The
    result is kept when it places as many and costs no more. This is an anytime search: it runs until
    the time budget or the round limit.
-3. **Exact moves** (``submip``), from EXACT_AT of the budget for EXACT_SHARE of it, between two
-   spells of the search: an unplaced workload, the workloads in the way of one of its options and
-   other unplaced ones that could run then are re-placed by HiGHS, everything else fixed, started
-   from the current placement. They find what one-at-a-time recreation misses: several workloads
-   moving at once (small runs out of a full clean zone so that a big one fits).
+3. **Exact moves** (``submip``), in turns with the search after its first stretch: an unplaced
+   workload, the workloads in the way of one of its options and other unplaced ones that could run
+   then are re-placed by HiGHS, everything else fixed, started from the current placement. They
+   find what one-at-a-time recreation misses: several workloads moving at once (small runs out of a
+   full clean zone so that a big one fits).
 
 All steps are deterministic for a given round limit (a fixed random seed; HiGHS single-threaded and
 bounded by nodes); with a time budget the number of rounds depends on the machine, so the answer
@@ -84,13 +84,15 @@ SLICE_SIZE = 24
 #: shrinks to nothing): this share of a contended workload's average cost.
 MARGIN = 0.2
 SEED = 20_260_401
-#: Exact moves (``submip``) run from this share of the time budget for this share of it (the
-#: search takes the rest, before and after). Each re-places a neighbourhood of EXACT_SIZE workloads
-#: at first, EXACT_GROW more after every EXACT_PATIENCE moves that found nothing (EXACT_MAX at most),
-#: in at most EXACT_SECONDS and EXACT_NODES branch-and-bound nodes. Without a clock: a tenth of the
-#: round limit of them.
-EXACT_AT = 0.4
-EXACT_SHARE = 0.5
+#: Exact moves (``submip``): the search runs alone until EXACT_AT of the time budget, then turns of
+#: exact moves (EXACT_TURN of the budget; half as long after a turn that found nothing) and of the
+#: search (SEARCH_TURN) alternate. Each move re-places a neighbourhood of EXACT_SIZE workloads at
+#: first, EXACT_GROW more after every EXACT_PATIENCE moves that found nothing (EXACT_MAX at most), in
+#: at most EXACT_SECONDS and EXACT_NODES branch-and-bound nodes. Without a clock: one turn of a tenth
+#: of the round limit of moves, between two searches.
+EXACT_AT = 0.3
+EXACT_TURN = 0.15
+SEARCH_TURN = 0.1
 EXACT_SIZE = 20
 EXACT_GROW = 5
 EXACT_PATIENCE = 8
@@ -260,16 +262,27 @@ def improve(
 
     price_deadline = min(deadline, started + PRICE_SHARE * time_budget) if time_budget is not None else math.inf
     best, guide = _price(fixed, best, binding, order, must, price_deadline)
-    if time_budget is not None:
-        exact_at = min(deadline, started + EXACT_AT * time_budget)
-        exact_deadline = min(deadline, started + (EXACT_AT + EXACT_SHARE) * time_budget)
-    else:
-        exact_at = exact_deadline = math.inf
-    # Search (the cost, and easy places), then exact moves (places that need several workloads to
-    # move at once), then the search again from what they found.
-    best = _search(best, guide, order, must, exact_at, max_rounds)
-    best = _exact_moves(best, fixed.free, order, must, exact_deadline, max(1, max_rounds // 10), time_budget is None)
-    best = _search(best, guide, order, must, deadline, max_rounds)
+    # Search (the cost, and easy places), then turns of exact moves (places that need several
+    # workloads to move at once) and of the search again from what they found.
+    rng = np.random.default_rng(SEED + 1)
+    if time_budget is None:
+        best = _search(best, guide, order, must, math.inf, max_rounds)
+        best = _exact_moves(best, fixed.free, order, must, math.inf, max(1, max_rounds // 10), True, rng)
+        best = _search(best, guide, order, must, math.inf, max_rounds, turn=1)
+        return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
+    turn_end, exact_turn = started + EXACT_AT * time_budget, EXACT_TURN
+    for turn in range(MAX_ROUNDS):
+        best = _search(best, guide, order, must, min(deadline, turn_end), max_rounds, turn)
+        now = time.perf_counter()
+        if now >= deadline or (now < turn_end and (best.choice[order] >= 0).all()):
+            break  # the time is up, or the search stalled with every workload placed
+        before = best.value()
+        best = _exact_moves(
+            best, fixed.free, order, must, min(deadline, now + exact_turn * time_budget), MAX_ROUNDS, False, rng
+        )
+        # A turn of exact moves that found nothing: the next is half as long (the search's turn).
+        exact_turn = EXACT_TURN if _better(best.value(), before) else exact_turn / 2.0
+        turn_end = time.perf_counter() + SEARCH_TURN * time_budget
     return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
 
 
@@ -382,7 +395,7 @@ def _repair(
 
 
 def _search(
-    state: _State, guide: IntArray, order: IntArray, must: BoolArray, deadline: float, max_rounds: int
+    state: _State, guide: IntArray, order: IntArray, must: BoolArray, deadline: float, max_rounds: int, turn: int = 0
 ) -> _State:
     """Ruin and recreate from ``state`` while rounds and time last; the best placement seen.
 
@@ -394,7 +407,7 @@ def _search(
     ranked = _by_value(cand, cand.cost)
     ptr = cand.ptr
     cheapest = cheapest_per_workload(cand, cand.cost)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED + 2 * turn)  # another turn, other rounds
     contended = np.zeros(len(state.choice), dtype=bool)
     contended[order] = True
     best = state.clone()
@@ -441,13 +454,13 @@ def _exact_moves(
     deadline: float,
     rounds: int,
     no_clock: bool,
+    rng: np.random.Generator,
 ) -> _State:
     """Exact moves from ``state`` while rounds and time last: an unplaced workload, the workloads in
     its way (``_neighbourhood``) and other unplaced ones re-placed by HiGHS (``submip``), kept when
     that places more (or as many at a lower cost). Ruin and recreate puts workloads back one at a
     time; this finds the packings where several must move at once (small runs out of a clean zone
     into a dirtier one, so that a big run that can only use clean zones fits)."""
-    rng = np.random.default_rng(SEED + 1)
     state = state.clone()
     tried: list[int] = []  # options tried since the last better placement
     empty = 0

@@ -320,7 +320,8 @@ def test_the_exact_moves_phase_places_what_the_placement_left_out() -> None:
     must = np.array([True, True, False])
     state = placement._State(cand, needs, free, np.array([0, 2, -1]))
     room = free.copy()
-    found = placement._exact_moves(state, room, np.arange(3), must, np.inf, rounds=3, no_clock=True)
+    rng = np.random.default_rng(0)
+    found = placement._exact_moves(state, room, np.arange(3), must, np.inf, rounds=3, no_clock=True, rng=rng)
     assert found.choice.tolist() == [1, 3, 4]
     assert state.choice.tolist() == [0, 2, -1]  # the placement it started from is left as it was
 
