@@ -11,7 +11,8 @@ Modules, in the order the work flows: :mod:`.problem` (zones, forecasts and free
 capacity as arrays), :mod:`.prepare` (workloads as arrays, priority order),
 :mod:`.evaluate` (every option's figures and score at once), :mod:`.greedy`
 (placement in priority order, reserving capacity), :mod:`.placement` (where capacity
-binds, a better placement within a time budget, on :mod:`.candidates`), :mod:`.diagnose` (why nothing
+binds, a better placement within a time budget, on :mod:`.candidates`, with exact moves by
+:mod:`.submip`), :mod:`.diagnose` (why nothing
 is feasible), :mod:`.plans` (the results), :mod:`.schedule` (the entry points);
 :mod:`.footprint` accounts one given run the same way.
 """

@@ -29,10 +29,15 @@ How (on flat arrays of every option that can matter, ``candidates.reduce``):
    option minus best; one with a single option left goes first) takes its best fitting option. The
    result is kept when it places as many and costs no more. This is an anytime search: it runs until
    the time budget or the round limit.
+3. **Exact moves** (``submip``), in turns with the search after its first stretch: an unplaced
+   workload, the workloads in the way of one of its options and other unplaced ones that could run
+   then are re-placed by HiGHS, everything else fixed, started from the current placement. They
+   find what one-at-a-time recreation misses: several workloads moving at once (small runs out of a
+   full clean zone so that a big one fits).
 
-Both steps are deterministic for a given round limit (a fixed random seed); with a time budget the
-number of rounds depends on the machine, so the answer may differ from run to run, never for the
-worse than greedy.
+All steps are deterministic for a given round limit (a fixed random seed; HiGHS single-threaded and
+bounded by nodes); with a time budget the number of rounds depends on the machine, so the answer
+may differ from run to run, never for the worse than greedy.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import submip
 from .candidates import BoolArray, Candidates, IntArray, cheapest_per_workload, occupancy, reduce, touches
 from .evaluate import OptionArrays, evaluate_options
 from .plans import build_plans
@@ -78,6 +84,27 @@ SLICE_SIZE = 24
 #: shrinks to nothing): this share of a contended workload's average cost.
 MARGIN = 0.2
 SEED = 20_260_401
+#: Exact moves (``submip``): the search runs alone until EXACT_AT of the time budget, then turns of
+#: exact moves (EXACT_TURN of the budget; half as long after a turn that found nothing) and of the
+#: search (SEARCH_TURN) alternate. Each move re-places a neighbourhood of EXACT_SIZE workloads at
+#: first, EXACT_GROW more after every EXACT_PATIENCE moves that found nothing (EXACT_MAX at most), in
+#: at most EXACT_SECONDS and EXACT_NODES branch-and-bound nodes. Without a clock: one turn of a tenth
+#: of the round limit of moves, between two searches.
+EXACT_AT = 0.3
+EXACT_TURN = 0.15
+SEARCH_TURN = 0.1
+EXACT_SIZE = 20
+EXACT_GROW = 5
+EXACT_PATIENCE = 8
+EXACT_MAX = 50
+EXACT_SECONDS = 0.1
+#: After this many moves in a row that found nothing, the search gets the time back.
+EXACT_GIVE_UP = 80
+EXACT_NODES = 200
+#: The stretch of an exact move is the unplaced workload's option widened by up to this many half
+#: hours; the option is a random pick among those short of least capacity (geometric, this p).
+EXACT_PAD = 6
+EXACT_PICK = 0.2
 
 #: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
 #: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
@@ -235,7 +262,27 @@ def improve(
 
     price_deadline = min(deadline, started + PRICE_SHARE * time_budget) if time_budget is not None else math.inf
     best, guide = _price(fixed, best, binding, order, must, price_deadline)
-    best = _search(best, guide, order, must, deadline, max_rounds)
+    # Search (the cost, and easy places), then turns of exact moves (places that need several
+    # workloads to move at once) and of the search again from what they found.
+    rng = np.random.default_rng(SEED + 1)
+    if time_budget is None:
+        best = _search(best, guide, order, must, math.inf, max_rounds)
+        best = _exact_moves(best, fixed.free, order, must, math.inf, max(1, max_rounds // 10), True, rng)
+        best = _search(best, guide, order, must, math.inf, max_rounds, turn=1)
+        return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
+    turn_end, exact_turn = started + EXACT_AT * time_budget, EXACT_TURN
+    for turn in range(MAX_ROUNDS):
+        best = _search(best, guide, order, must, min(deadline, turn_end), max_rounds, turn)
+        now = time.perf_counter()
+        if now >= deadline or (now < turn_end and (best.choice[order] >= 0).all()):
+            break  # the time is up, or the search stalled with every workload placed
+        before = best.value()
+        best = _exact_moves(
+            best, fixed.free, order, must, min(deadline, now + exact_turn * time_budget), MAX_ROUNDS, False, rng
+        )
+        # A turn of exact moves that found nothing: the next is half as long (the search's turn).
+        exact_turn = EXACT_TURN if _better(best.value(), before) else exact_turn / 2.0
+        turn_end = time.perf_counter() + SEARCH_TURN * time_budget
     return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
 
 
@@ -348,7 +395,7 @@ def _repair(
 
 
 def _search(
-    state: _State, guide: IntArray, order: IntArray, must: BoolArray, deadline: float, max_rounds: int
+    state: _State, guide: IntArray, order: IntArray, must: BoolArray, deadline: float, max_rounds: int, turn: int = 0
 ) -> _State:
     """Ruin and recreate from ``state`` while rounds and time last; the best placement seen.
 
@@ -360,7 +407,7 @@ def _search(
     ranked = _by_value(cand, cand.cost)
     ptr = cand.ptr
     cheapest = cheapest_per_workload(cand, cand.cost)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(SEED + 2 * turn)  # another turn, other rounds
     contended = np.zeros(len(state.choice), dtype=bool)
     contended[order] = True
     best = state.clone()
@@ -397,6 +444,107 @@ def _search(
             if p >= 0:
                 state.put(k, p)
     return best
+
+
+def _exact_moves(
+    state: _State,
+    room: FloatArray,
+    order: IntArray,
+    must: BoolArray,
+    deadline: float,
+    rounds: int,
+    no_clock: bool,
+    rng: np.random.Generator,
+) -> _State:
+    """Exact moves from ``state`` while rounds and time last: an unplaced workload, the workloads in
+    its way (``_neighbourhood``) and other unplaced ones re-placed by HiGHS (``submip``), kept when
+    that places more (or as many at a lower cost). Ruin and recreate puts workloads back one at a
+    time; this finds the packings where several must move at once (small runs out of a clean zone
+    into a dirtier one, so that a big run that can only use clean zones fits)."""
+    state = state.clone()
+    tried: list[int] = []  # options tried since the last better placement
+    empty = 0
+    for _ in range(rounds):
+        now = time.perf_counter()
+        if now > deadline or empty >= EXACT_PATIENCE or len(tried) >= EXACT_GIVE_UP:
+            break  # the time is up, or nothing is left to try, or the tries keep finding nothing
+        # The longer nothing is found, the wider the neighbourhood (back to small after a find).
+        size = min(EXACT_SIZE + EXACT_GROW * (len(tried) // EXACT_PATIENCE), EXACT_MAX)
+        ids = _neighbourhood(state, room, order, tried, size, rng)
+        empty = 0 if ids.size else empty + 1
+        if not ids.size:
+            continue
+        old = state.choice[ids].copy()
+        before = state.value()
+        for i in ids[old >= 0]:
+            state.take(int(i))
+        new = submip.resolve(
+            state.cand,
+            state.needs,
+            state.free,
+            ids,
+            old,
+            must,
+            time_limit=None if no_clock else min(EXACT_SECONDS, max(deadline - now, 0.01)),
+            node_limit=EXACT_NODES,
+        )
+        if new is not None and _put_all(state, ids, new) and _better(state.value(), before):
+            tried.clear()
+            continue
+        for i in ids[state.choice[ids] >= 0]:
+            state.take(int(i))
+        for i, p in zip(ids, old, strict=True):
+            if p >= 0:
+                state.put(int(i), int(p))
+    return state
+
+
+def _put_all(state: _State, ids: IntArray, choice: IntArray) -> bool:
+    """Place ``ids`` on ``choice`` while each fits; False (some placed) at the first that does not."""
+    for i, p in zip(ids, choice, strict=True):
+        if p >= 0:
+            if not state.fits(int(i), int(p)):
+                return False
+            state.put(int(i), int(p))
+    return True
+
+
+def _neighbourhood(
+    state: _State, room: FloatArray, order: IntArray, tried: list[int], size: int, rng: np.random.Generator
+) -> IntArray:
+    """Up to ``size`` contended workloads (sorted) for an exact move, or none (nothing left to try).
+
+    An unplaced workload (the smaller, the likelier: its needs times its shortest run) and one of its
+    options not ``tried`` yet that fits its zone's ``room`` (the capacity the uncontended workloads
+    leave), of the few short of least capacity now; the workloads placed in that zone over the
+    option's half hours widened by up to EXACT_PAD (they may move to any zone), then unplaced
+    workloads with an option in that stretch. The option joins ``tried``."""
+    cand, choice = state.cand, state.choice
+    waiting = order[choice[order] < 0]
+    if not waiting.size:
+        return waiting
+    area = (state.needs[waiting] / np.maximum(state.needs[order].max(axis=0), TOLERANCE)).sum(axis=1)
+    span = cand.end - cand.first
+    area *= [span[cand.ptr[i] : cand.ptr[i + 1]].min() for i in waiting]
+    weight = 1.0 / (area + TOLERANCE)
+    anchor = int(rng.choice(waiting, p=weight / weight.sum()))
+    options = np.arange(cand.ptr[anchor], cand.ptr[anchor + 1])
+    options = options[submip.fits_alone(cand, state.needs[[anchor] * options.size], room, options)]
+    options = options[~np.isin(options, tried)]
+    if not options.size:
+        return options
+    rank = np.lexsort((np.arange(options.size), _lacking(state, anchor, options)))
+    p = int(options[rank[min(int(rng.geometric(EXACT_PICK)) - 1, rank.size - 1)]])
+    tried.append(p)
+    pad = int(rng.integers(0, EXACT_PAD + 1))
+    a, b = cand.first[p] - pad, cand.end[p] + pad
+    placed = order[choice[order] >= 0]
+    held = choice[placed]
+    in_way = placed[(cand.zone[held] == cand.zone[p]) & (cand.first[held] < b) & (cand.end[held] > a)]
+    could = np.unique(cand.owner[np.isin(cand.owner, waiting) & (cand.first < b) & (cand.end > a)])
+    could = could[could != anchor]
+    pool = np.r_[rng.permutation(in_way), rng.permutation(could)][: size - 1]
+    return np.sort(np.r_[pool, anchor]).astype(np.intp)
 
 
 def _ruin(

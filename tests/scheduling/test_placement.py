@@ -102,7 +102,6 @@ def test_when_capacity_does_not_bind_the_result_is_exactly_greedys() -> None:
 
 
 def test_the_benchmarks_exact_reference_agrees_on_the_hand_made_case() -> None:
-    pytest.importorskip("scipy")
     from scheduling.benchmarks import exact
     from scheduling.benchmarks import placement as bench
 
@@ -142,7 +141,6 @@ def test_the_reduction_keeps_only_options_that_can_matter() -> None:
 def test_the_exact_reference_keeps_the_priority_promise_when_asked() -> None:
     # Two GPUs, one start: the critical workload needs both, two low ones one each. The unconstrained
     # optimum places the two low ones; with greedy's placed kept (the step's promise) it is the critical.
-    pytest.importorskip("scipy")
     from scheduling.benchmarks import exact
     from scheduling.benchmarks import placement as bench
 
@@ -273,3 +271,94 @@ def test_with_a_round_limit_and_no_clock_the_answer_is_reproducible() -> None:
     first = schedule_batch(workloads, zs, g, res, BALANCED, start, **ROUNDS)
     second = schedule_batch(workloads, zs, g, res, BALANCED, start, **ROUNDS)
     assert first.plans == second.plans
+
+
+def _two_small_and_a_big() -> tuple[Candidates, np.ndarray, np.ndarray]:
+    """Zone 0 (clean) and zone 1 (dirty) hold two GPUs each, one half hour. Two small workloads (one
+    GPU) may run in either; the big one (two GPUs) only in zone 0."""
+    owner = np.array([0, 0, 1, 1, 2])
+    zone = np.array([0, 1, 0, 1, 0])
+    first = np.zeros(5, dtype=int)
+    cost = np.array([0.0, 10.0, 0.0, 10.0, 0.0])
+    cand = Candidates(owner, zone, first, first, first + 1, cost, np.array([0, 2, 4, 5]))
+    needs = np.array([[1.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0]])
+    free = np.full((3, 2, 1), np.inf)
+    free[0] = 2.0
+    return cand, needs, free
+
+
+def test_an_exact_move_places_the_big_workload_by_moving_both_small_ones_at_once() -> None:
+    # Both small ones in the clean zone leave the big one out. Moving one small one alone frees
+    # nothing the big one can use, and costs more: only both moving together places all three.
+    from scheduling.engine import submip
+
+    cand, needs, free = _two_small_and_a_big()
+    ids = np.arange(3)
+    current = np.array([0, 2, -1])
+    choice = submip.resolve(
+        cand, needs, free, ids, current, np.array([True, True, False]), time_limit=None, node_limit=100
+    )
+    assert choice.tolist() == [1, 3, 4]
+
+
+def test_when_no_more_can_be_placed_an_exact_move_lowers_the_cost() -> None:
+    # Zone 1 holds one GPU: the big one cannot run without a small one giving up its place, which
+    # the small ones (promised) never do. Starting with one small one in zone 1, both end in zone 0.
+    from scheduling.engine import submip
+
+    cand, needs, free = _two_small_and_a_big()
+    free[0, 1] = 1.0
+    current = np.array([0, 3, -1])
+    choice = submip.resolve(
+        cand, needs, free, np.arange(3), current, np.array([True, True, False]), time_limit=None, node_limit=100
+    )
+    assert choice.tolist() == [0, 2, -1]
+
+
+def test_the_exact_moves_phase_places_what_the_placement_left_out() -> None:
+    cand, needs, free = _two_small_and_a_big()
+    must = np.array([True, True, False])
+    state = placement._State(cand, needs, free, np.array([0, 2, -1]))
+    room = free.copy()
+    rng = np.random.default_rng(0)
+    found = placement._exact_moves(state, room, np.arange(3), must, np.inf, rounds=3, no_clock=True, rng=rng)
+    assert found.choice.tolist() == [1, 3, 4]
+    assert state.choice.tolist() == [0, 2, -1]  # the placement it started from is left as it was
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_on_random_instances_an_exact_move_fits_keeps_the_promised_and_is_never_worse(seed: int) -> None:
+    from scheduling.engine import submip
+
+    rng = np.random.default_rng(100 + seed)
+    cand, needs, free, _ = _random_instance(rng)
+    start = _greedy(cand, needs, free)
+    must = start >= 0
+    must[rng.random(len(must)) < 0.5] = False  # some placed workloads may go, none of the promised
+    ids = np.arange(len(needs))
+    choice = submip.resolve(cand, needs, free, ids, start, must, time_limit=None, node_limit=50)
+
+    for i in np.flatnonzero(choice >= 0):
+        assert cand.ptr[i] <= choice[i] < cand.ptr[i + 1]
+    held = np.zeros_like(free)
+    for i in np.flatnonzero(choice >= 0):
+        held[:, cand.zone[choice[i]], cand.first[choice[i]] : cand.end[choice[i]]] += needs[i][:, None]
+    assert (held <= free + 1e-9).all()
+    assert (choice[must] >= 0).all()
+    count, start_count = (choice >= 0).sum(), (start >= 0).sum()
+    cost = cand.cost[choice[choice >= 0]].sum()
+    assert count > start_count or (count == start_count and cost <= cand.cost[start[start >= 0]].sum() + 1e-9)
+
+
+def test_the_exact_reference_started_from_a_placement_is_never_worse_than_it() -> None:
+    from scheduling.benchmarks import exact
+
+    rng = np.random.default_rng(11)
+    cand, needs, free, worth = _random_instance(rng)
+    greedy = _greedy(cand, needs, free)
+    base = worth
+    found = exact.solve(cand, needs, free, base, must=greedy >= 0, start=greedy, time_limit=10)
+    placed = np.flatnonzero(found.choice >= 0)
+    assert len(placed) >= (greedy >= 0).sum()
+    assert (found.choice[greedy >= 0] >= 0).all()
+    assert found.count_bound >= len(placed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 
 from scheduling.benchmarks import placement
+from scheduling.engine import placement as engine_placement
 
 
 class Command(BaseCommand):
@@ -17,6 +18,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--quick", action="store_true", help="Fewer instances (50 and 200 workloads, one seed).")
+        parser.add_argument(
+            "--budget",
+            type=float,
+            default=engine_placement.TIME_BUDGET,
+            help="The placement step's time budget in seconds (default: the engine's).",
+        )
 
-    def handle(self, *args, quick: bool = False, **options):
-        self.stdout.write(placement.main(quick=quick))
+    def handle(self, *args, quick: bool = False, budget: float = engine_placement.TIME_BUDGET, **options):
+        self.stdout.write(placement.main(quick=quick, budget=budget))
