@@ -33,7 +33,8 @@ How (on flat arrays of every option that can matter, ``candidates.reduce``):
    workload, the workloads in the way of one of its options and other unplaced ones that could run
    then are re-placed by HiGHS, everything else fixed, started from the current placement. They
    find what one-at-a-time recreation misses: several workloads moving at once (small runs out of a
-   full clean zone so that a big one fits).
+   full clean zone so that a big one fits). Only where at most ``EXACT_UP_TO`` workloads are
+   contended: on larger problems the search keeps the whole budget.
 
 All steps are deterministic for a given round limit (a fixed random seed; HiGHS single-threaded and
 bounded by nodes); with a time budget the number of rounds depends on the machine, so the answer
@@ -105,6 +106,10 @@ EXACT_NODES = 200
 #: hours; the option is a random pick among those short of least capacity (geometric, this p).
 EXACT_PAD = 6
 EXACT_PICK = 0.2
+#: Exact moves only where at most this many workloads are contended. Above it (1,000 submitted
+#: workloads leave ~400 contended) a move's neighbourhood is a small share of the problem: measured,
+#: moves placed a few more workloads but gave back more saving than the search's time would have won.
+EXACT_UP_TO = 250
 
 #: Options per workload and zone the step considers at most, of those ``reduce`` keeps (a cap for
 #: time, rarely reached: after the reduction a contended workload has a dozen or so per zone).
@@ -265,6 +270,9 @@ def improve(
     # Search (the cost, and easy places), then turns of exact moves (places that need several
     # workloads to move at once) and of the search again from what they found.
     rng = np.random.default_rng(SEED + 1)
+    if len(order) > EXACT_UP_TO:
+        best = _search(best, guide, order, must, deadline, max_rounds)
+        return np.where(best.choice >= 0, keep[np.maximum(best.choice, 0)], -1)
     if time_budget is None:
         best = _search(best, guide, order, must, math.inf, max_rounds)
         best = _exact_moves(best, fixed.free, order, must, math.inf, max(1, max_rounds // 10), True, rng)

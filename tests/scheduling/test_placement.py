@@ -326,6 +326,25 @@ def test_the_exact_moves_phase_places_what_the_placement_left_out() -> None:
     assert state.choice.tolist() == [0, 2, -1]  # the placement it started from is left as it was
 
 
+@pytest.mark.parametrize(("up_to", "moves_tried"), [(3, True), (2, False)])
+def test_exact_moves_run_only_where_few_enough_workloads_are_contended(monkeypatch, up_to, moves_tried) -> None:
+    # Three contended workloads: at a limit of three the step tries exact moves, at two it leaves
+    # the whole budget to the search, and either way the result keeps its promises.
+    cand, needs, free = _two_small_and_a_big()
+    monkeypatch.setattr(placement, "EXACT_UP_TO", up_to)
+    calls = []
+    real = placement._exact_moves
+    monkeypatch.setattr(placement, "_exact_moves", lambda *a, **k: calls.append(1) or real(*a, **k))
+    choice = placement.improve(cand, needs, free, np.array([0, 2, -1]), time_budget=None, max_rounds=50)
+    assert bool(calls) is moves_tried
+    assert choice[0] >= 0 and choice[1] >= 0  # greedy's placed stay placed
+    used = np.zeros(2)
+    for w, option in enumerate(choice):
+        if option >= 0:
+            used[cand.zone[option]] += needs[w, 0]
+    assert (used <= free[0, :, 0]).all()
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_on_random_instances_an_exact_move_fits_keeps_the_promised_and_is_never_worse(seed: int) -> None:
     from scheduling.engine import submip
