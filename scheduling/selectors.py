@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
+from pylon.db import compiled
 from scheduling import engine, inputs, rows
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
@@ -83,20 +84,29 @@ def queue_with_options(queue: QuerySet[ComputeWorkload]) -> QuerySet[ComputeWork
     )
 
 
-def queue_options(*, workload_ids, columns) -> list[dict[str, Any]]:
+def queue_options(*, workload_ids: list, columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """The options of workloads the caller already sees (read through ``queue_list``): ``values()``
-    rows of ``workload_id`` and ``columns``, by workload and rank. One query whatever the number."""
-    return list(
-        Recommendation.objects.filter(workload_id__in=workload_ids)
-        .order_by("workload_id", "rank")
-        .values("workload_id", *columns)
+    rows of ``workload_id`` and ``columns``, by workload and rank. One query whatever the number, its
+    SQL compiled once per number of workloads (``pylon.db.compiled``)."""
+    return compiled.values(
+        ("queue_options", columns, len(workload_ids)),
+        list(workload_ids),
+        lambda: (
+            Recommendation.objects.filter(workload_id__in=workload_ids)
+            .order_by("workload_id", "rank")
+            .values("workload_id", *columns)
+        ),
     )
 
 
-def queue_outcomes(*, workload_ids, columns) -> dict[Any, dict[str, Any]]:
+def queue_outcomes(*, workload_ids: list, columns: tuple[str, ...]) -> dict[Any, dict[str, Any]]:
     """``workload_id → values() row of columns`` of the outcomes of workloads the caller already sees
-    (read through ``queue_list``). One query."""
-    rows = SchedulingOutcome.objects.filter(workload_id__in=workload_ids).values("workload_id", *columns)
+    (read through ``queue_list``). One query, compiled as ``queue_options``'s."""
+    rows = compiled.values(
+        ("queue_outcomes", columns, len(workload_ids)),
+        list(workload_ids),
+        lambda: SchedulingOutcome.objects.filter(workload_id__in=workload_ids).values("workload_id", *columns),
+    )
     return {row.pop("workload_id"): row for row in rows}
 
 

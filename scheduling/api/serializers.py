@@ -1,3 +1,5 @@
+from operator import itemgetter
+
 from rest_framework import serializers
 
 from pylon.api.serializers import StrictInputMixin
@@ -145,17 +147,17 @@ class QueueEntrySerializer(ComputeWorkloadSerializer):
 #: The columns the queue's page reads: the workloads list's, and the urgency rank its cursor holds.
 QUEUE_COLUMNS = (*WORKLOAD_LIST_COLUMNS, "urgency_rank")
 
-#: An option's output fields that are not a column of the same name, and how each is made from the row.
+#: An option's output fields, each with how it is read from a row (``QUEUE_OPTION_COLUMNS``): the
+#: serializer's order; a field not listed here is the column of its name.
 _OPTION_DERIVED = {
-    "zone": None,  # the zone's summary, by ``zone_id``
+    "zone": None,  # the zone's summary, looked up by ``zone_id``
     "expected_emissions_g": lambda row: row["expected_emissions_kg"] * 1000.0,
-    "score_parts": lambda row: {
-        "carbon": row["score_carbon"],
-        "price": row["score_price"],
-        "wait": row["score_wait"],
-    },
+    "score_parts": lambda row: {"carbon": row["score_carbon"], "price": row["score_price"], "wait": row["score_wait"]},
 }
 _OPTION_FIELDS = tuple(RecommendationSerializer.Meta.fields)
+_OPTION_READERS = tuple(
+    (name, None if name == "zone" else _OPTION_DERIVED.get(name) or itemgetter(name)) for name in _OPTION_FIELDS
+)
 QUEUE_OPTION_COLUMNS = (
     "zone_id",
     *(name for name in _OPTION_FIELDS if name not in _OPTION_DERIVED),
@@ -174,6 +176,7 @@ _OUTCOME_DERIVED = {
         "wait_weight": row["wait_weight"],
     },
 }
+_OUTCOME_READERS = tuple((name, _OUTCOME_DERIVED.get(name) or itemgetter(name)) for name in _OUTCOME_FIELDS)
 QUEUE_OUTCOME_COLUMNS = (
     *(name for name in _OUTCOME_FIELDS if name != "policy"),
     "policy_preset",
@@ -184,21 +187,11 @@ QUEUE_OUTCOME_COLUMNS = (
 
 
 def _option_representation(row: dict, zones: dict) -> dict:
-    out = {}
-    for name in _OPTION_FIELDS:
-        if name == "zone":
-            out[name] = zones.get(row["zone_id"])
-        elif name in _OPTION_DERIVED:
-            out[name] = _OPTION_DERIVED[name](row)
-        else:
-            out[name] = row[name]
-    return out
+    return {name: read(row) if read else zones.get(row["zone_id"]) for name, read in _OPTION_READERS}
 
 
 def _outcome_representation(row: dict | None) -> dict | None:
-    if row is None:
-        return None
-    return {name: _OUTCOME_DERIVED[name](row) if name in _OUTCOME_DERIVED else row[name] for name in _OUTCOME_FIELDS}
+    return None if row is None else {name: read(row) for name, read in _OUTCOME_READERS}
 
 
 def queue_representation(rows: list[dict], options: list[dict], outcomes: dict) -> list[dict]:

@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from conftest import REQUEST_OVERHEAD_QUERIES
 from pylon.api.renderers import to_json
+from pylon.db import compiled
 from scheduling import selectors
 from scheduling.api.serializers import (
     QUEUE_COLUMNS,
@@ -187,3 +189,15 @@ def test_query_count_is_fixed(make_client, organization, django_assert_num_queri
     assert not any("COUNT(" in query["sql"].upper() for query in captured.captured_queries)
     assert second["count"] == rows and len(second["results"]) == 5
     assert all(len(row["recommendations"]) == 3 and row["scheduling_outcome"] for row in second["results"])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="compiled reads are PostgreSQL's")
+def test_the_page_its_options_and_outcomes_are_read_by_kept_statements(make_client, operator, queue):
+    """A bare page of the queue, its options and its outcomes are compiled once per shape and then
+    run as prepared statements, each with the caller's own values (the walk above checks the rows)."""
+    client = make_client(operator)
+    first = _walk(client, f"{QUEUE}?page_size=7")
+    again = _walk(client, f"{QUEUE}?page_size=7")
+    assert again == first
+    kept = {shape[1][0] for shape in compiled._statements if isinstance(shape[1], tuple)}
+    assert {"queue", "queue_options", "queue_outcomes"} <= kept
