@@ -121,14 +121,11 @@ def _after(keys: list[Key], position: list[Any], *, reverse: bool) -> tuple[Q, l
     condition binds, in the order its SQL binds them. The first term is an index bound on the first
     key alone, so the scan starts at the position instead of filtering up to it. A NULL sorts after
     every value of its (ascending) key; a row comparison would not say so, hence the chain of ORs."""
-    (first, first_desc, _), first_value = keys[0], position[0]
+    (first, first_desc, _), value = keys[0], position[0]
     op = "lt" if first_desc != reverse else "gt"
-    params = [first_value, first_value]
     rest, rest_params = _after_from(keys, position, 1, reverse=reverse)
-    return Q(**{f"{first}__{op}e": first_value}) & (Q(**{f"{first}__{op}": first_value}) | rest), [
-        *params,
-        *rest_params,
-    ]
+    bound = Q(**{f"{first}__{op}e": value})
+    return bound & (Q(**{f"{first}__{op}": value}) | rest), [value, value, *rest_params]
 
 
 def _after_from(keys: list[Key], position: list[Any], index: int, *, reverse: bool) -> tuple[Q, list[Any]]:
