@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
+from pylon.db import compiled
 from scheduling import engine, inputs, rows
 from scheduling.models import Recommendation, SchedulingOutcome, SchedulingPolicy
 from workloads import selectors as workload_selectors
@@ -51,22 +52,62 @@ def outcome_get(*, workload: ComputeWorkload) -> SchedulingOutcome | None:
     return SchedulingOutcome.objects.filter(workload=workload).first()
 
 
+#: The queue's order, most urgent first: CRITICAL first, then the nearest deadline (none last), then
+#: the oldest, the id breaking ties. ``workload_org_queue_idx`` holds it after the organisation and status.
+QUEUE_ORDER = ("-urgency_rank", F("deadline").asc(nulls_last=True), "submitted_at", "id")
+
+
+def queue_scope(*, fetched_by: User) -> dict[str, Any]:
+    """The column lookups ``queue_list`` adds to ``workload_list``'s fixed query: the workload scope's
+    (``workload_selectors.workload_scope``), then the status (what ``pylon.db.compiled`` relies on)."""
+    return {**workload_selectors.workload_scope(fetched_by=fetched_by), "status": WorkloadStatus.PENDING}
+
+
 def queue_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
-    """PENDING workloads the caller sees, most urgent first (CRITICAL, then the nearest deadline,
-    then the oldest), with their recommendations and outcome loaded in a fixed number of queries."""
+    """PENDING workloads the caller sees, most urgent first (``QUEUE_ORDER``)."""
     return (
         workload_selectors.workload_list(fetched_by=fetched_by)
         .filter(status=WorkloadStatus.PENDING)
-        .select_related("scheduling_outcome")
-        .prefetch_related(
-            Prefetch(
-                "recommendations",
-                queryset=Recommendation.objects.select_related("zone").order_by("rank"),
-                to_attr="ranked_recommendations",
-            )
-        )
-        .order_by("-urgency_rank", F("deadline").asc(nulls_last=True), "submitted_at", "id")
+        .order_by(*QUEUE_ORDER)
     )
+
+
+def queue_with_options(queue: QuerySet[ComputeWorkload]) -> QuerySet[ComputeWorkload]:
+    """``queue`` (from ``queue_list``) with each workload's outcome and ranked options
+    (``ranked_recommendations``) loaded in a fixed number of queries: for reading it as objects."""
+    return queue.select_related("scheduling_outcome").prefetch_related(
+        Prefetch(
+            "recommendations",
+            queryset=Recommendation.objects.select_related("zone").order_by("rank"),
+            to_attr="ranked_recommendations",
+        )
+    )
+
+
+def queue_options(*, workload_ids: list, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The options of workloads the caller already sees (read through ``queue_list``): ``values()``
+    rows of ``workload_id`` and ``columns``, by workload and rank. One query whatever the number, its
+    SQL compiled once per number of workloads (``pylon.db.compiled``)."""
+    return compiled.values(
+        ("queue_options", columns, len(workload_ids)),
+        list(workload_ids),
+        lambda: (
+            Recommendation.objects.filter(workload_id__in=workload_ids)
+            .order_by("workload_id", "rank")
+            .values("workload_id", *columns)
+        ),
+    )
+
+
+def queue_outcomes(*, workload_ids: list, columns: tuple[str, ...]) -> dict[Any, dict[str, Any]]:
+    """``workload_id → values() row of columns`` of the outcomes of workloads the caller already sees
+    (read through ``queue_list``). One query, compiled as ``queue_options``'s."""
+    rows = compiled.values(
+        ("queue_outcomes", columns, len(workload_ids)),
+        list(workload_ids),
+        lambda: SchedulingOutcome.objects.filter(workload_id__in=workload_ids).values("workload_id", *columns),
+    )
+    return {row.pop("workload_id"): row for row in rows}
 
 
 def pending_ids_in_priority_order(*, organization_id=None) -> list:
@@ -75,11 +116,7 @@ def pending_ids_in_priority_order(*, organization_id=None) -> list:
     pending = ComputeWorkload.objects.filter(status=WorkloadStatus.PENDING)
     if organization_id is not None:
         pending = pending.filter(organization_id=organization_id)
-    return list(
-        pending.annotate(priority=workload_selectors.urgency_rank())
-        .order_by("-priority", F("deadline").asc(nulls_last=True), "submitted_at", "id")
-        .values_list("id", flat=True)
-    )
+    return list(pending.order_by(*QUEUE_ORDER).values_list("id", flat=True))
 
 
 def pending_ids_needing_recommendations(*, changed_before=None) -> list:

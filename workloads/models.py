@@ -80,6 +80,17 @@ class ComputeWorkload(models.Model):
         default=Urgency.MEDIUM,
         help_text="How soon it must run: higher urgency waits less for cleaner power; CRITICAL starts at once.",
     )
+    # The urgency as a number, CRITICAL highest (``URGENCY_RANK``): a column, not an expression, so
+    # the queue's index can hold it and a cursor can seek on it.
+    urgency_rank = models.GeneratedField(
+        expression=models.Case(
+            *(models.When(urgency=urgency, then=models.Value(rank)) for urgency, rank in URGENCY_RANK.items()),
+            default=models.Value(0),
+            output_field=models.IntegerField(),
+        ),
+        output_field=models.IntegerField(),
+        db_persist=True,
+    )
     status = models.CharField(
         max_length=16,
         choices=WorkloadStatus.choices,
@@ -147,7 +158,20 @@ class ComputeWorkload(models.Model):
             # the id that breaks ties: the first page and every cursor page are one index range.
             models.Index(fields=["user", "-submitted_at", "id"], name="workload_owner_recent_idx"),
             models.Index(fields=["organization", "-submitted_at", "id"], name="workload_org_recent_idx"),
-            models.Index(fields=["organization", "status"], name="workload_org_status_idx"),
+            # The scheduling queue (an organisation's PENDING workloads, most urgent first): its scope and
+            # its whole order, so its first page and every cursor page are one index range. Status is a
+            # key column rather than a partial index's condition: a prepared statement binds it as a
+            # parameter, and a generic plan cannot prove a parameter equal to the condition. Its prefix
+            # serves what an (organisation, status) index did.
+            models.Index(
+                "organization",
+                "status",
+                models.F("urgency_rank").desc(),
+                "deadline",  # ascending: NULLs last in PostgreSQL (SQLite refuses to be told so in an index)
+                "submitted_at",
+                "id",
+                name="workload_org_queue_idx",
+            ),
             models.Index(fields=["status"], name="workload_status_idx"),
             models.Index(fields=["chosen_grid_zone"], name="workload_chosen_zone_idx"),
             models.Index(fields=["-submitted_at"], name="workload_submitted_idx"),

@@ -14,14 +14,13 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Avg, Case, Count, Exists, IntegerField, Min, OuterRef, Q, QuerySet, Sum, Value, When
+from django.db.models import Avg, Count, Exists, Min, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts import selectors as account_selectors
 from accounts.models import User
 from scheduling import engine
 from workloads.models import (
-    URGENCY_RANK,
     CapacityHold,
     CapacityOverbooking,
     ComputeWorkload,
@@ -49,29 +48,17 @@ def workload_scope(*, fetched_by: User) -> dict[str, Any]:
     return {"user_id": fetched_by.pk}
 
 
-def urgency_rank() -> Case:
-    """The workload's urgency as a number, CRITICAL highest (``URGENCY_RANK``), for ordering in SQL."""
-    return Case(
-        *(When(urgency=urgency, then=Value(rank)) for urgency, rank in URGENCY_RANK.items()),
-        output_field=IntegerField(),
-    )
-
-
 def workload_list(*, fetched_by: User) -> QuerySet[ComputeWorkload]:
     """The workloads ``fetched_by`` may see, with what the list and detail views show joined in."""
     if not fetched_by.is_authenticated:
         return ComputeWorkload.objects.none()
-    return (
-        ComputeWorkload.objects.filter(**workload_scope(fetched_by=fetched_by))
-        .select_related(
-            "user",
-            "host_dc",
-            "chosen_grid_zone",
-            "recommended_grid_zone",
-            "recommended_2_grid_zone",
-            "recommended_3_grid_zone",
-        )
-        .annotate(urgency_rank=urgency_rank())
+    return ComputeWorkload.objects.filter(**workload_scope(fetched_by=fetched_by)).select_related(
+        "user",
+        "host_dc",
+        "chosen_grid_zone",
+        "recommended_grid_zone",
+        "recommended_2_grid_zone",
+        "recommended_3_grid_zone",
     )
 
 

@@ -4,9 +4,11 @@ The contract integrators' SDKs were generated from is kept: the body is still ``
 ``previous``, ``results``, and ``?page=N`` still works everywhere, exactly as before (``COUNT`` and
 ``OFFSET``: fine for short lists, slower the deeper the page). What changed is where ``next`` points.
 When a list is ordered by a non-null time (``submitted_at``, ``created_at``, …, then the id — the
-default order of every long list), the first page's ``next`` is a ``?cursor=`` link, as Stripe and
-GitHub paginate: the following pages are read by keyset (``WHERE (time, id) < (…) LIMIT n`` on an
-index), never counted, never offset, so page 2,000 costs what page 2 does. The ``count`` is taken
+default order of every long list), or by an order of several keys its view set (the scheduling
+queue's: urgency, deadline with NULLs last, submission time, id), the first page's ``next`` is a
+``?cursor=`` link, as Stripe and GitHub paginate: the following pages are read by keyset (``WHERE
+(time, id) < (…) LIMIT n`` on an index, or its chain of ORs where a key may be NULL), never counted,
+never offset, so page 2,000 costs what page 2 does. The ``count`` is taken
 once, on the first page, and carried in the cursor: it is the number of rows when the listing
 started. Clients that follow ``next`` get cursors without a change; clients that build ``?page=N``
 themselves keep getting page numbers.
@@ -27,7 +29,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.paginator import Paginator as DjangoPaginator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, OrderBy, Q
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -35,19 +37,30 @@ from rest_framework.response import Response
 from pylon.db import compiled as compiled_reads
 
 CURSOR_DESCRIPTION = (
-    "Opaque position from a `next` or `previous` link of a list ordered by time (the default order of long "
-    "lists). Pages read by cursor are not counted again: their `count` is the one of the first page. Cannot "
-    "be combined with `page`; a cursor is only valid with the `ordering` it was issued for."
+    "Opaque position from a `next` or `previous` link of a list in an order it pages by cursor (the default "
+    "order of long lists). Pages read by cursor are not counted again: their `count` is the one of the first "
+    "page. Cannot be combined with `page`; a cursor is only valid with the `ordering` it was issued for."
 )
 
 
-def _keyset(queryset: models.QuerySet) -> list[tuple[str, bool]] | None:
-    """``[(time field, descending), ("id", descending)]`` when the queryset's order can be paged by
-    keyset — a non-null date-time field, then the primary key to break ties — else ``None``."""
+#: A key of a keyset: the field's name, whether it is descending, whether it may be NULL (then it is
+#: ascending with NULLs last, PostgreSQL's default for an ascending index).
+Key = tuple[str, bool, bool]
+
+_CURSOR_FIELDS = (models.DateTimeField, models.IntegerField, models.UUIDField)
+
+
+def _keyset(queryset: models.QuerySet) -> list[Key] | None:
+    """The keys of the queryset's order when it can be paged by keyset, else ``None``: a non-null
+    date-time field then the primary key to break ties (the default order of long lists), or an
+    order of three or more fields the view set itself — date-times, integers, the id — whose first is
+    not null and whose last is the primary key (the scheduling queue's)."""
     ordering = list(
         queryset.query.order_by or (queryset.model._meta.ordering if queryset.query.default_ordering else [])
     )
-    if not ordering or len(ordering) > 2 or not all(isinstance(term, str) for term in ordering):
+    if len(ordering) > 2:
+        return _declared_keyset(queryset.model, ordering)
+    if not ordering or not all(isinstance(term, str) for term in ordering):
         return None
     name, descending = ordering[0].lstrip("-"), ordering[0].startswith("-")
     try:
@@ -63,26 +76,80 @@ def _keyset(queryset: models.QuerySet) -> list[tuple[str, bool]] | None:
         tie_descending = ordering[1].startswith("-")
     else:
         return None
-    return [(name, descending), (pk, tie_descending)]
+    return [(name, descending, False), (pk, tie_descending, False)]
 
 
-def _order_terms(keys: list[tuple[str, bool]], *, reverse: bool) -> list[str]:
-    return [("-" if descending != reverse else "") + name for name, descending in keys]
+def _declared_keyset(model: type[models.Model], ordering: list) -> list[Key] | None:
+    keys = []
+    for term in ordering:
+        if isinstance(term, str):
+            name, descending, nulls_last = term.lstrip("-"), term.startswith("-"), False
+        elif isinstance(term, OrderBy) and isinstance(term.expression, F) and not term.nulls_first:
+            name, descending, nulls_last = term.expression.name, term.descending, bool(term.nulls_last)
+        else:
+            return None
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        if field.is_relation or not isinstance(field.output_field if field.generated else field, _CURSOR_FIELDS):
+            return None
+        if field.null and (descending or not nulls_last):  # NULLs must sort where an ascending index has them
+            return None
+        keys.append((name, descending, field.null))
+    if keys[0][2] or keys[-1][0] != model._meta.pk.name:
+        return None
+    return keys
 
 
-def _ordering_label(keys: list[tuple[str, bool]]) -> str:
-    return ",".join(_order_terms(keys, reverse=False))
+def _order_terms(keys: list[Key], *, reverse: bool) -> list:
+    terms: list = []
+    for name, descending, nullable in keys:
+        if nullable:  # ascending, NULLs last; reversed, descending with NULLs first
+            terms.append(F(name).desc(nulls_first=True) if reverse else F(name).asc(nulls_last=True))
+        else:
+            terms.append(("-" if descending != reverse else "") + name)
+    return terms
 
 
-def _after(keys: list[tuple[str, bool]], position: list[Any], *, reverse: bool) -> Q:
-    """Rows strictly after ``position`` in the (possibly reversed) order. The first term is an
-    index bound on the time alone, so the scan starts at the position instead of filtering up to it."""
-    (time_name, time_desc), (pk_name, pk_desc) = keys
-    time_value, pk_value = position
-    time_op = "lt" if time_desc != reverse else "gt"
-    pk_op = "lt" if pk_desc != reverse else "gt"
-    return Q(**{f"{time_name}__{time_op}e": time_value}) & (
-        Q(**{f"{time_name}__{time_op}": time_value}) | Q(**{f"{pk_name}__{pk_op}": pk_value})
+def _ordering_label(keys: list[Key]) -> str:
+    return ",".join(("-" if descending else "") + name for name, descending, _ in keys)
+
+
+def _after(keys: list[Key], position: list[Any], *, reverse: bool) -> tuple[Q, list[Any]]:
+    """Rows strictly after ``position`` in the (possibly reversed) order, and the values the
+    condition binds, in the order its SQL binds them. The first term is an index bound on the first
+    key alone, so the scan starts at the position instead of filtering up to it. A NULL sorts after
+    every value of its (ascending) key; a row comparison would not say so, hence the chain of ORs."""
+    (first, first_desc, _), value = keys[0], position[0]
+    op = "lt" if first_desc != reverse else "gt"
+    rest, rest_params = _after_from(keys, position, 1, reverse=reverse)
+    bound = Q(**{f"{first}__{op}e": value})
+    return bound & (Q(**{f"{first}__{op}": value}) | rest), [value, value, *rest_params]
+
+
+def _after_from(keys: list[Key], position: list[Any], index: int, *, reverse: bool) -> tuple[Q, list[Any]]:
+    """Rows after ``position`` among those equal to it on every key before ``index``."""
+    name, descending, nullable = keys[index]
+    value = position[index]
+    last = index == len(keys) - 1
+    rest, rest_params = (None, []) if last else _after_from(keys, position, index + 1, reverse=reverse)
+    if not nullable:
+        op = "lt" if descending != reverse else "gt"
+        beyond = Q(**{f"{name}__{op}": value})
+        if last:
+            return beyond, [value]
+        return beyond | (Q(**{name: value}) & rest), [value, value, *rest_params]
+    # Ascending with NULLs last: after a value come the greater values, then the NULLs.
+    if value is None:
+        if reverse:  # before a NULL: every value, then the NULLs before it
+            return Q(**{f"{name}__isnull": False}) | (Q(**{f"{name}__isnull": True}) & rest), rest_params
+        return Q(**{f"{name}__isnull": True}) & rest, rest_params
+    if reverse:
+        return Q(**{f"{name}__lt": value}) | (Q(**{name: value}) & rest), [value, value, *rest_params]
+    return (
+        Q(**{f"{name}__gt": value}) | Q(**{f"{name}__isnull": True}) | (Q(**{name: value}) & rest),
+        [value, value, *rest_params],
     )
 
 
@@ -100,13 +167,13 @@ class CompiledScope:
     params: list
     queryset: Callable[[], models.QuerySet]
 
-    def keys(self) -> list[tuple[str, bool]] | None:
+    def keys(self) -> list[Key] | None:
         if self.shape not in _SCOPE_KEYS:
             _SCOPE_KEYS[self.shape] = _keyset(self.queryset())
         return _SCOPE_KEYS[self.shape]
 
 
-_SCOPE_KEYS: dict[tuple, list[tuple[str, bool]] | None] = {}
+_SCOPE_KEYS: dict[tuple, list[Key] | None] = {}
 
 
 def list_source(view, *, name: str, scope: dict[str, Any]) -> CompiledScope | models.QuerySet:
@@ -219,7 +286,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
             self.count, self.has_previous = queryset.count(), False
         else:
             self.count, self.has_previous = cursor["c"], True
-            queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
+            queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse)[0])
         page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
         return list(page.values(*self.columns) if self.columns else page)
 
@@ -227,20 +294,21 @@ class PageNumberPagination(pagination.PageNumberPagination):
         """``_page`` for a ``CompiledScope``: the same queries, by SQL compiled once per shape."""
         if cursor is None:
             self.count = compiled_reads.count((*compiled.shape, "count"), compiled.params, compiled.queryset)
-            self.has_previous, position = False, []
+            self.has_previous, after, position = False, None, []
         else:
             self.count, self.has_previous = cursor["c"], True
-            time_value, pk_value = cursor["p"]
-            position = [time_value, time_value, pk_value]  # the order ``_after`` binds them
+            after, position = _after(keys, cursor["p"], reverse=self.reverse)
 
         def page():
             queryset = compiled.queryset()
-            if cursor is not None:
-                queryset = queryset.filter(_after(keys, cursor["p"], reverse=self.reverse))
+            if after is not None:
+                queryset = queryset.filter(after)
             page = queryset.order_by(*_order_terms(keys, reverse=self.reverse))[: self.page_size_now + 1]
             return page.values(*self.columns)
 
-        shape = (*compiled.shape, "page", self.columns, self.page_size_now, cursor is not None, self.reverse)
+        # Where a key is NULL the condition has another form (``IS NULL`` instead of a comparison).
+        nulls = None if cursor is None else tuple(value is None for value in cursor["p"])
+        shape = (*compiled.shape, "page", self.columns, self.page_size_now, nulls, self.reverse)
         return compiled_reads.values(shape, [*compiled.params, *position], page)
 
     def names_only_pages(self, request) -> bool:
@@ -286,7 +354,7 @@ class PageNumberPagination(pagination.PageNumberPagination):
         if not wanted or not self.rows:
             return None
         row = self.rows[index]
-        position = [_value(row, name) for name, _ in self.keys]
+        position = [_value(row, name) for name, _, _ in self.keys]
         cursor = encode_cursor(self.keys, position, reverse=index == 0, count=self.count)
         # DRF's ``replace_query_param(remove_query_param(url, page), cursor, …)``, with the request's
         # URL parsed once for both links rather than twice for each.
@@ -299,23 +367,53 @@ class PageNumberPagination(pagination.PageNumberPagination):
         query = urlencode(sorted({**params, self.cursor_query_param: [cursor]}.items()), doseq=True)
         return urlunsplit((scheme, netloc, path, query, fragment))
 
-    def _decode(self, raw: str, keys: list[tuple[str, bool]], model) -> dict[str, Any]:
+    def _decode(self, raw: str, keys: list[Key], model) -> dict[str, Any]:
         refused = ValidationError({self.cursor_query_param: ["Not a cursor this list issued."]})
         try:
             cursor = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-            time_value, pk_value = cursor["p"]
-            position = [datetime.fromisoformat(time_value), model._meta.pk.to_python(pk_value)]
-            reverse, count, ordering = bool(cursor["r"]), max(int(cursor["c"]), 0), cursor["o"]
+            values, reverse, count, ordering = cursor["p"], bool(cursor["r"]), max(int(cursor["c"]), 0), cursor["o"]
+            if ordering != _ordering_label(keys):
+                raise ValidationError({self.cursor_query_param: ["This cursor was issued for another ordering."]})
+            if not isinstance(values, list) or len(values) != len(keys):
+                raise refused
+            position = [_from_cursor(model, key, value) for key, value in zip(keys, values, strict=True)]
         except (ValueError, KeyError, TypeError, binascii.Error, DjangoValidationError):
             raise refused from None
-        if position[0].tzinfo is None:
-            raise refused
-        if ordering != _ordering_label(keys):
-            raise ValidationError({self.cursor_query_param: ["This cursor was issued for another ordering."]})
         return {"p": position, "r": reverse, "c": count}
 
 
-def encode_cursor(keys: list[tuple[str, bool]], position: list[Any], *, reverse: bool, count: int) -> str:
-    time_value, pk_value = position
-    payload = {"o": _ordering_label(keys), "p": [time_value.isoformat(), str(pk_value)], "r": int(reverse), "c": count}
+def _from_cursor(model, key: Key, value: Any) -> Any:
+    """A key's value from a cursor's JSON; ``ValueError`` unless it is one this key can hold."""
+    name, _, nullable = key
+    if value is None:
+        if nullable:
+            return None
+        raise ValueError(name)
+    field = model._meta.get_field(name)
+    field = field.output_field if field.generated else field
+    if isinstance(field, models.DateTimeField):
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError(name)
+        return parsed
+    if isinstance(field, models.IntegerField):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(name)
+        return value
+    return field.to_python(value)
+
+
+def _to_cursor(value: Any) -> Any:
+    if value is None or isinstance(value, int):
+        return value
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def encode_cursor(keys: list[Key], position: list[Any], *, reverse: bool, count: int) -> str:
+    payload = {
+        "o": _ordering_label(keys),
+        "p": [_to_cursor(value) for value in position],
+        "r": int(reverse),
+        "c": count,
+    }
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")

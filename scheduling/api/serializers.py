@@ -1,3 +1,5 @@
+from operator import itemgetter
+
 from rest_framework import serializers
 
 from pylon.api.serializers import StrictInputMixin
@@ -9,9 +11,15 @@ from scheduling.models import (
     SchedulingOutcome,
     SchedulingPolicy,
 )
-from workloads.api.serializers import ComputeWorkloadSerializer
+from workloads.api.serializers import (
+    WORKLOAD_LIST_COLUMNS,
+    ComputeWorkloadSerializer,
+    workload_list_representation,
+    workload_zone_ids,
+)
 from workloads.models import ComputeWorkload, WorkloadStatus
 from zones.api.serializers import GridZoneSummarySerializer
+from zones.summaries import zone_summaries
 
 
 class RecommendationScorePartsSerializer(serializers.Serializer):
@@ -129,6 +137,76 @@ class QueueEntrySerializer(ComputeWorkloadSerializer):
         model = ComputeWorkload
         fields = [*ComputeWorkloadSerializer.Meta.fields, "recommendations", "scheduling_outcome"]
         read_only_fields = fields
+
+
+# -- the queue's output path ------------------------------------------------------------------------
+# As the workloads list's (``workloads.api.serializers``): plain ``values()`` rows shaped from the
+# serializers' own field lists, exactly as ``QueueEntrySerializer`` shapes them (a test compares the two
+# byte for byte), the options and outcomes read in one query each, the zones from the kept summaries.
+
+#: The columns the queue's page reads: the workloads list's, and the urgency rank its cursor holds.
+QUEUE_COLUMNS = (*WORKLOAD_LIST_COLUMNS, "urgency_rank")
+
+#: An option's output fields, each with how it is read from a row (``QUEUE_OPTION_COLUMNS``): the
+#: serializer's order; a field not listed here is the column of its name.
+_OPTION_DERIVED = {
+    "zone": None,  # the zone's summary, looked up by ``zone_id``
+    "expected_emissions_g": lambda row: row["expected_emissions_kg"] * 1000.0,
+    "score_parts": lambda row: {"carbon": row["score_carbon"], "price": row["score_price"], "wait": row["score_wait"]},
+}
+_OPTION_FIELDS = tuple(RecommendationSerializer.Meta.fields)
+_OPTION_READERS = tuple(
+    (name, None if name == "zone" else _OPTION_DERIVED.get(name) or itemgetter(name)) for name in _OPTION_FIELDS
+)
+QUEUE_OPTION_COLUMNS = (
+    "zone_id",
+    *(name for name in _OPTION_FIELDS if name not in _OPTION_DERIVED),
+    "expected_emissions_kg",
+    "score_carbon",
+    "score_price",
+    "score_wait",
+)
+_OUTCOME_FIELDS = tuple(SchedulingOutcomeSerializer.Meta.fields)
+_OUTCOME_DERIVED = {
+    "constraint": lambda row: row["constraint"] or None,
+    "policy": lambda row: {
+        "preset": row["policy_preset"],
+        "carbon_weight": row["carbon_weight"],
+        "price_weight": row["price_weight"],
+        "wait_weight": row["wait_weight"],
+    },
+}
+_OUTCOME_READERS = tuple((name, _OUTCOME_DERIVED.get(name) or itemgetter(name)) for name in _OUTCOME_FIELDS)
+QUEUE_OUTCOME_COLUMNS = (
+    *(name for name in _OUTCOME_FIELDS if name != "policy"),
+    "policy_preset",
+    "carbon_weight",
+    "price_weight",
+    "wait_weight",
+)
+
+
+def _option_representation(row: dict, zones: dict) -> dict:
+    return {name: read(row) if read else zones.get(row["zone_id"]) for name, read in _OPTION_READERS}
+
+
+def _outcome_representation(row: dict | None) -> dict | None:
+    return None if row is None else {name: read(row) for name, read in _OUTCOME_READERS}
+
+
+def queue_representation(rows: list[dict], options: list[dict], outcomes: dict) -> list[dict]:
+    """What ``QueueEntrySerializer(many=True).data`` gives for these workloads (``rows`` read with
+    ``QUEUE_COLUMNS``), their options (``QUEUE_OPTION_COLUMNS`` with ``workload_id``, by rank) and
+    outcomes (``QUEUE_OUTCOME_COLUMNS`` by workload id). At most one query: the zones, when stale."""
+    zones = zone_summaries(ids={*workload_zone_ids(rows), *(option["zone_id"] for option in options)})
+    by_workload: dict = {}
+    for option in options:
+        by_workload.setdefault(option["workload_id"], []).append(_option_representation(option, zones))
+    out = workload_list_representation(rows)
+    for row, item in zip(rows, out, strict=True):
+        item["recommendations"] = by_workload.get(row["id"], [])
+        item["scheduling_outcome"] = _outcome_representation(outcomes.get(row["id"]))
+    return out
 
 
 class SchedulingPolicySerializer(serializers.ModelSerializer):

@@ -9,16 +9,21 @@ from rest_framework.response import Response
 from accounts import selectors as account_selectors
 from accounts.models import Organization
 from apikeys.models import ApiKeyScope
+from pylon.api.pagination import list_source
 from pylon.api.permissions import IsOperatorOrServiceRole
 from pylon.api.schema import error_response
 from pylon.api.viewsets import ScopedAPIView, ScopedGenericViewSet
 from scheduling import selectors, services
 from scheduling.api.serializers import (
+    QUEUE_COLUMNS,
+    QUEUE_OPTION_COLUMNS,
+    QUEUE_OUTCOME_COLUMNS,
     QueueEntrySerializer,
     SchedulingPolicyInputSerializer,
     SchedulingPolicySerializer,
     SchedulingPreviewSerializer,
     WorkloadRecommendationsSerializer,
+    queue_representation,
 )
 from workloads import selectors as workload_selectors
 from workloads.api.serializers import WorkloadInputSerializer
@@ -67,6 +72,9 @@ class WorkloadRecommendationsView(ScopedAPIView):
     )
 )
 class SchedulingQueueViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
+    # The list writes plain rows (``queue_representation``); ``QueueEntrySerializer`` is its schema.
+    cursor_paginated = True
+
     model = ComputeWorkload
     serializer_class = QueueEntrySerializer
     permission_classes = [IsOperatorOrServiceRole]
@@ -75,6 +83,15 @@ class SchedulingQueueViewSet(mixins.ListModelMixin, ScopedGenericViewSet):
 
     def scoped_queryset(self, user):
         return selectors.queue_list(fetched_by=user)
+
+    def list(self, request):
+        self.paginator.columns = QUEUE_COLUMNS
+        scope = selectors.queue_scope(fetched_by=request.user)
+        rows = self.paginate_queryset(list_source(self, name="queue", scope=scope))
+        ids = [row["id"] for row in rows]
+        options = selectors.queue_options(workload_ids=ids, columns=QUEUE_OPTION_COLUMNS)
+        outcomes = selectors.queue_outcomes(workload_ids=ids, columns=QUEUE_OUTCOME_COLUMNS)
+        return self.get_paginated_response(queue_representation(rows, options, outcomes))
 
 
 ORGANIZATION_PARAMETER = OpenApiParameter(

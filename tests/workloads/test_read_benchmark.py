@@ -45,12 +45,12 @@ def test_the_benchmark_runs_at_a_tiny_scale_and_leaves_nothing():
     assert result.returncode == 0, result.stderr[-3000:]
     assert "differs" not in result.stdout, result.stdout
     rows = re.findall(
-        r"^\| (workloads|notifications) \| (operator|user) \([\d,]+\) \| (first page|cursor page, half-way) "
+        r"^\| (workloads|notifications|queue) \| (operator|user) \([\d,]+\) \| (first page|cursor page, half-way) "
         r"\| \d+ \| \d+ \| [\d.]+ \|$",
         result.stdout,
         re.M,
     )
-    assert len(rows) == 8, result.stdout  # two lists × two callers × two pages
+    assert len(rows) == 10, result.stdout  # two lists × two callers × two pages, and the queue's two (operator)
     throwaway = re.search(r"throwaway database (\w+)…", result.stdout)[1]
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [throwaway])

@@ -334,7 +334,7 @@ class ComputeWorkloadAdmin(admin.ModelAdmin):
     def queue_view(self, request):
         """The organisation's PENDING workloads, most urgent first, each with its best option."""
         now = timezone.now()
-        queue = scheduling_selectors.queue_list(fetched_by=request.user)
+        queue = scheduling_selectors.queue_with_options(scheduling_selectors.queue_list(fetched_by=request.user))
         page = Paginator(queue, QUEUE_PAGE_SIZE).get_page(request.GET.get("p"))
         rows = []
         for workload in page:

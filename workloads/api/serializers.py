@@ -78,8 +78,9 @@ _PLAIN_FIELDS = tuple(
 WORKLOAD_LIST_COLUMNS = (*_PLAIN_FIELDS, *_RELATED_IDS.values(), *_OWNER_COLUMNS.values())
 
 
-def _zone_summaries(rows: list[dict]) -> dict:
-    return zone_summaries(ids={row[f"{name}_id"] for row in rows for name in _ZONE_FIELDS})
+def workload_zone_ids(rows: list[dict]) -> set:
+    """The ids of the zones these rows (read with ``WORKLOAD_LIST_COLUMNS``) name."""
+    return {row[f"{name}_id"] for row in rows for name in _ZONE_FIELDS}
 
 
 #: Per output field (the serializer's order), the column that holds it or its id (the owner's own id
@@ -92,7 +93,7 @@ _OUTPUT_COLUMNS = tuple(
 def workload_list_representation(rows: list[dict]) -> list[dict]:
     """What ``ComputeWorkloadSerializer(many=True).data`` gives for these rows (read with
     ``WORKLOAD_LIST_COLUMNS``), in its field order, with one query for the zones whatever the number of rows."""
-    zones = _zone_summaries(rows)
+    zones = zone_summaries(ids=workload_zone_ids(rows))
     names, columns = ComputeWorkloadSerializer.Meta.fields, itemgetter(*_OUTPUT_COLUMNS)
     out = []
     for row in rows:

@@ -1,12 +1,14 @@
 """The read-path benchmark's rows: one organisation with an operator, three users and N workloads
-(a fourth of them PENDING, the rest scheduled, running or finished, each naming five zones), and a
-second organisation whose rows nobody in the first may see; and the inboxes: a notification about
+(a fourth of them PENDING, each with three options and an outcome as a computation writes them, a
+third of them without a deadline; the rest scheduled, running or finished; each naming five zones),
+and a second organisation whose rows nobody in the first may see; and the inboxes: a notification about
 each of the organisation's workloads to its owner and another to the operator (N for the operator,
 a third of N for each user), and the stranger one about each of theirs. Written in bulk."""
 
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -17,6 +19,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from accounts.api.serializers import add_profile_claims
 from accounts.models import Organization, Role, User
 from notifications.models import Notification, NotificationKind
+from scheduling.models import Recommendation, SchedulingOutcome
 from workloads.models import ComputeWorkload, Urgency, WorkloadStatus, WorkloadType
 from zones.demo import seed_zones
 
@@ -32,6 +35,8 @@ class Callers:
     scopes: dict[str, dict]
     #: Notifications in each caller's inbox.
     inbox: dict[str, int]
+    #: PENDING workloads in the organisation: the operator's scheduling queue.
+    queue: int
 
 
 def access_token(user: User, *, hours: int = 6) -> str:
@@ -90,7 +95,7 @@ def build(*, workloads: int, seed: int = 7) -> Callers:
             carbon_cap_gco2=Decimal(rng.randint(1, 10**7)) / 100 if index % 3 else None,
             max_price_gbp=Decimal(rng.randint(1, 10**5)) / 100 if index % 5 else None,
             deferral_window_mins=rng.choice([0, 60, 240, 1440]),
-            deadline=submitted + timedelta(days=2) if index % 2 else None,
+            deadline=submitted + timedelta(days=2, minutes=index % 7 * 30) if index % 3 else None,
             is_deferrable=bool(index % 3),
             recommended_grid_zone=picks[1],
             recommended_2_grid_zone=picks[2],
@@ -130,14 +135,69 @@ def build(*, workloads: int, seed: int = 7) -> Callers:
             for recipient in ((workload.user, operator) if index < workloads else (workload.user,))
         ]
         Notification.objects.bulk_create(inboxes)
+        pending = [w for w in batch if w.status == WorkloadStatus.PENDING and w.organization_id == home.pk]
+        Recommendation.objects.bulk_create(
+            [_option(w, rank, zone, rng) for w in pending for rank, zone in enumerate(rng.sample(zones, 3), 1)]
+        )
+        SchedulingOutcome.objects.bulk_create([_outcome(w, index) for index, w in enumerate(pending)])
     scopes = {"operator": {"organization_id": home.pk}, "user": {"user_id": members[0].pk}}
     return Callers(
         operator=operator,
         user=members[0],
         in_scope={caller: ComputeWorkload.objects.filter(**scope).count() for caller, scope in scopes.items()},
+        queue=ComputeWorkload.objects.filter(organization=home, status=WorkloadStatus.PENDING).count(),
         scopes=scopes,
         inbox={
             "operator": Notification.objects.filter(recipient=operator).count(),
             "user": Notification.objects.filter(recipient=members[0]).count(),
         },
+    )
+
+
+def _option(workload: ComputeWorkload, rank: int, zone, rng: random.Random) -> Recommendation:
+    start = workload.submitted_at + timedelta(minutes=30 * rank)
+    energy = float(workload.estimated_energy_kwh)
+    return Recommendation(
+        workload=workload,
+        rank=rank,
+        zone=zone,
+        start=start,
+        end=start + timedelta(minutes=workload.estimated_duration_mins),
+        expected_emissions_kg=energy * rng.uniform(0.05, 0.3),
+        expected_cost_gbp=energy * 0.21 if rank != 3 else None,
+        carbon_saving_kg=energy * rng.uniform(0, 0.1) if rank != 3 else None,
+        cost_saving_gbp=rng.uniform(0, 5),
+        mean_intensity=rng.uniform(40, 300),
+        mean_price=rng.uniform(0.1, 0.4),
+        wait_mins=30.0 * rank,
+        score=rng.random(),
+        score_carbon=rng.random(),
+        score_price=rng.random(),
+        score_wait=rng.random(),
+        energy_kwh=energy,
+        forecast_fetched_at=workload.submitted_at if rank == 1 else None,
+        computed_at=workload.submitted_at + timedelta(seconds=5),
+        run_id=uuid.UUID(int=rng.getrandbits(128)),
+    )
+
+
+def _outcome(workload: ComputeWorkload, index: int) -> SchedulingOutcome:
+    feasible = bool(index % 5)
+    return SchedulingOutcome(
+        workload=workload,
+        feasible=feasible,
+        constraint="" if feasible else "DEADLINE",
+        message="" if feasible else "The deadline cannot be met.",
+        baseline_emissions_kg=float(workload.estimated_energy_kwh) * 0.25,
+        baseline_cost_gbp=float(workload.estimated_energy_kwh) * 0.27 if index % 3 else None,
+        energy_kwh=float(workload.estimated_energy_kwh),
+        energy_was_estimated=not index % 2,
+        policy_preset="BALANCED",
+        carbon_weight=0.4,
+        price_weight=0.4,
+        wait_weight=0.2,
+        forecast_fetched_at=workload.submitted_at,
+        workload_updated_at=workload.submitted_at,
+        computed_at=workload.submitted_at + timedelta(seconds=5),
+        run_id=uuid.UUID(int=index + 1),
     )

@@ -1,13 +1,16 @@
 """The bare reference the read-path benchmark measures Pylon against: a WSGI app with no Django.
 
-It does the job of ``GET /api/v1/workloads/`` and ``GET /api/v1/notifications/`` by hand, honestly:
+It does the job of ``GET /api/v1/workloads/``, ``GET /api/v1/notifications/`` and ``GET
+/api/v1/scheduling/queue/`` by hand, honestly:
 decodes the same JWT with the same key, audience and issuer (and simplejwt's checks: token type,
 active user, revocation by password change), loads the user, applies the same scope (workloads: the
 service role everything, an operator their organisation, a user their own rows; notifications:
 everyone their own inbox), counts the rows in scope when the page counts (a first page; a cursor
 page carries its count), reads the same page in the same order (a workload with the same owner and
-the same five zone summaries, a notification with its workload's summary), and writes the same JSON
-with psycopg and orjson.
+the same five zone summaries, a notification with its workload's summary, a queue entry with its
+options and outcome), and writes the same JSON with psycopg and orjson. The queue (operators and the
+service role only; PENDING workloads, most urgent first: urgency, deadline with NULLs last,
+submission, id) is paged by the same four-key cursor.
 
 Only the benchmark serves it (under gunicorn, configured by the environment variables below); it is
 not part of Pylon. It imports nothing from Pylon on purpose: it is what the job costs without it.
@@ -137,16 +140,21 @@ def encode_cursor(
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _workloads(rows: list[dict], cursor) -> list[dict]:
-    zone_ids = {row[f"{field}_id"] for row in rows for field in (*ZONE_FIELDS, "chosen_grid_zone")}
-    zone_ids.discard(None)
-    cursor.execute(
-        "SELECT id, zone_id, zone_name, grid_zone_code FROM zones_gridzone WHERE id = ANY(%s)", (list(zone_ids),)
-    )
-    zones = {
+def _zones(cursor, ids: set) -> dict:
+    ids.discard(None)
+    cursor.execute("SELECT id, zone_id, zone_name, grid_zone_code FROM zones_gridzone WHERE id = ANY(%s)", (list(ids),))
+    return {
         pk: {"id": pk, "zone_id": zone_id, "zone_name": name, "grid_zone_code": code}
         for pk, zone_id, name, code in cursor.fetchall()
     }
+
+
+def _workload_zone_ids(rows: list[dict]) -> set:
+    return {row[f"{field}_id"] for row in rows for field in (*ZONE_FIELDS, "chosen_grid_zone")}
+
+
+def _workloads(rows: list[dict], cursor, zones: dict | None = None) -> list[dict]:
+    zones = _zones(cursor, _workload_zone_ids(rows)) if zones is None else zones
     return [
         {
             "id": row["id"],
@@ -249,6 +257,8 @@ def _keyset(listing: _List, reverse: bool) -> tuple[str, str]:
 
 
 def application(environ, start_response):
+    if environ.get("PATH_INFO") == QUEUE_PATH:
+        return _queue(environ, start_response)
     listing = LISTS.get(environ.get("PATH_INFO"))
     if listing is None:
         return _error("404 Not Found", "not_found", "Not found.", start_response)
@@ -303,3 +313,193 @@ def _link(base: str, query: dict, cursor: str) -> str:
     params = {key: values[-1] for key, values in query.items() if key not in ("cursor", "page")}
     params["cursor"] = cursor
     return f"{base}?{urlencode(sorted(params.items()))}"
+
+
+# -- the scheduling queue ---------------------------------------------------------------------------
+
+QUEUE_PATH = "/api/v1/scheduling/queue/"
+QUEUE_ORDER = "-urgency_rank,deadline,submitted_at,id"
+OPTION_COLUMNS = (
+    'workload_id, rank, zone_id, start, "end", expected_emissions_kg, expected_cost_gbp, carbon_saving_kg, '
+    "cost_saving_gbp, mean_intensity, mean_price, wait_mins, score, score_carbon, score_price, score_wait, "
+    "energy_kwh, forecast_fetched_at, computed_at, run_id"
+)
+OUTCOME_COLUMNS = (
+    'workload_id, feasible, "constraint", message, baseline_emissions_kg, baseline_cost_gbp, energy_kwh, '
+    "energy_was_estimated, policy_preset, carbon_weight, price_weight, wait_weight, forecast_fetched_at, computed_at"
+)
+
+
+def encode_queue_cursor(row, *, reverse: bool, count: int) -> str:
+    deadline = row["deadline"]
+    position = [
+        row["urgency_rank"],
+        None if deadline is None else deadline.isoformat(),
+        row["submitted_at"].isoformat(),
+        str(row["id"]),
+    ]
+    raw = orjson.dumps({"o": QUEUE_ORDER, "p": position, "r": int(reverse), "c": count})
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_queue_cursor(raw: str) -> dict | None:
+    try:
+        cursor = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        rank, deadline, submitted, pk = cursor["p"]
+        return {
+            "p": (
+                int(rank),
+                None if deadline is None else datetime.fromisoformat(deadline),
+                datetime.fromisoformat(submitted),
+                uuid.UUID(pk),
+            ),
+            "reverse": bool(cursor["r"]),
+            "count": int(cursor["c"]),
+            "order": cursor["o"],
+        }
+    except (ValueError, KeyError, TypeError, IndexError, binascii.Error, orjson.JSONDecodeError):
+        return None
+
+
+def _queue_keyset(position, reverse: bool) -> tuple[str, str, tuple]:
+    """The order, and the condition "after the position" with its values. A NULL deadline sorts after
+    every deadline, which a row comparison would not say: the deadline's part is spelled out."""
+    if not reverse:
+        order = "t.urgency_rank DESC, t.deadline ASC NULLS LAST, t.submitted_at ASC, t.id ASC"
+    else:
+        order = "t.urgency_rank ASC, t.deadline DESC NULLS FIRST, t.submitted_at DESC, t.id DESC"
+    if position is None:
+        return order, "", ()
+    rank, deadline, submitted, pk = position
+    tail = "(t.submitted_at, t.id) < (%s, %s)" if reverse else "(t.submitted_at, t.id) > (%s, %s)"
+    if deadline is None:
+        after = (
+            f"t.deadline IS NOT NULL OR (t.deadline IS NULL AND {tail})"
+            if reverse
+            else f"t.deadline IS NULL AND {tail}"
+        )
+        deadline_params = (submitted, pk)
+    elif reverse:
+        after = f"t.deadline < %s OR (t.deadline = %s AND {tail})"
+        deadline_params = (deadline, deadline, submitted, pk)
+    else:
+        after = f"t.deadline > %s OR t.deadline IS NULL OR (t.deadline = %s AND {tail})"
+        deadline_params = (deadline, deadline, submitted, pk)
+    rank_op = ">" if reverse else "<"
+    condition = f" AND t.urgency_rank {rank_op}= %s AND (t.urgency_rank {rank_op} %s OR ({after}))"
+    return order, condition, (rank, rank, *deadline_params)
+
+
+def _option(row: dict, zones: dict) -> dict:
+    return {
+        "rank": row["rank"],
+        "zone": zones.get(row["zone_id"]),
+        "start": row["start"],
+        "end": row["end"],
+        "expected_emissions_g": row["expected_emissions_kg"] * 1000.0,
+        "expected_emissions_kg": row["expected_emissions_kg"],
+        "expected_cost_gbp": row["expected_cost_gbp"],
+        "carbon_saving_kg": row["carbon_saving_kg"],
+        "cost_saving_gbp": row["cost_saving_gbp"],
+        "mean_intensity": row["mean_intensity"],
+        "mean_price": row["mean_price"],
+        "wait_mins": row["wait_mins"],
+        "score": row["score"],
+        "score_parts": {"carbon": row["score_carbon"], "price": row["score_price"], "wait": row["score_wait"]},
+        "energy_kwh": row["energy_kwh"],
+        "forecast_fetched_at": row["forecast_fetched_at"],
+        "computed_at": row["computed_at"],
+        "run_id": row["run_id"],
+    }
+
+
+def _outcome(row: dict | None) -> dict | None:
+    if row is None:
+        return None
+    return {
+        "feasible": row["feasible"],
+        "constraint": row["constraint"] or None,
+        "message": row["message"],
+        "baseline_emissions_kg": row["baseline_emissions_kg"],
+        "baseline_cost_gbp": row["baseline_cost_gbp"],
+        "energy_kwh": row["energy_kwh"],
+        "energy_was_estimated": row["energy_was_estimated"],
+        "policy": {
+            "preset": row["policy_preset"],
+            "carbon_weight": row["carbon_weight"],
+            "price_weight": row["price_weight"],
+            "wait_weight": row["wait_weight"],
+        },
+        "forecast_fetched_at": row["forecast_fetched_at"],
+        "computed_at": row["computed_at"],
+    }
+
+
+def _dicts(cursor) -> list[dict]:
+    names = [column.name for column in cursor.description]
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+
+
+def _queue(environ, start_response):
+    connection = _db()
+    with connection.cursor() as cursor:
+        user = _user(environ, cursor)
+        if user is None:
+            return _error("401 Unauthorized", "not_authenticated", "Sign in.", start_response)
+        where, params = _workload_scope(user)
+        if where.startswith("t.user_id"):  # neither an operator of an organisation nor the service role
+            return _error("403 Forbidden", "permission_denied", "Operators only.", start_response)
+        where, params = f"{where} AND t.status = %s", (*params, "PENDING")
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        try:
+            size = min(int(query.get("page_size", [DEFAULT_PAGE_SIZE])[0]), MAX_PAGE_SIZE)
+        except ValueError:
+            size = DEFAULT_PAGE_SIZE
+        position = _decode_queue_cursor(query["cursor"][0]) if "cursor" in query else None
+        if "cursor" in query and (position is None or position["order"] != QUEUE_ORDER):
+            return _error("400 Bad Request", "validation_error", "Not a cursor of this list.", start_response)
+        reverse = position is not None and position["reverse"]
+        order, after, after_params = _queue_keyset(position and position["p"], reverse)
+        if position is None:
+            cursor.execute(f"SELECT count(*) FROM workloads_computeworkload t WHERE {where}", params)  # noqa: S608
+            count = cursor.fetchone()[0]
+        else:
+            count = position["count"]
+        cursor.execute(
+            f"SELECT {COLUMNS}, t.urgency_rank FROM workloads_computeworkload t "  # noqa: S608 - fixed fragments
+            f"JOIN accounts_user u ON u.id = t.user_id WHERE {where}{after} ORDER BY {order} LIMIT %s",
+            (*params, *after_params, size + 1),
+        )
+        rows = _dicts(cursor)
+        has_more = len(rows) > size
+        rows = rows[:size]
+        if reverse:
+            rows.reverse()
+        ids = [row["id"] for row in rows]
+        cursor.execute(
+            f"SELECT {OPTION_COLUMNS} FROM scheduling_recommendation "  # noqa: S608
+            "WHERE workload_id = ANY(%s) ORDER BY workload_id, rank",
+            (ids,),
+        )
+        options = _dicts(cursor)
+        cursor.execute(
+            f"SELECT {OUTCOME_COLUMNS} FROM scheduling_schedulingoutcome WHERE workload_id = ANY(%s)",  # noqa: S608
+            (ids,),
+        )
+        outcomes = {row["workload_id"]: row for row in _dicts(cursor)}
+        zones = _zones(cursor, _workload_zone_ids(rows) | {option["zone_id"] for option in options})
+        by_workload: dict = {}
+        for option in options:
+            by_workload.setdefault(option["workload_id"], []).append(_option(option, zones))
+        results = _workloads(rows, cursor, zones)
+        for row, item in zip(rows, results, strict=True):
+            item["recommendations"] = by_workload.get(row["id"], [])
+            item["scheduling_outcome"] = _outcome(outcomes.get(row["id"]))
+    base = f"http://{environ.get('HTTP_HOST', 'testserver')}{environ['PATH_INFO']}"
+    links = {"next": None, "previous": None}
+    if rows:
+        if has_more or reverse:
+            links["next"] = _link(base, query, encode_queue_cursor(rows[-1], reverse=False, count=count))
+        if position is not None and (has_more if reverse else True):
+            links["previous"] = _link(base, query, encode_queue_cursor(rows[0], reverse=True, count=count))
+    return _json("200 OK", {"count": count, **links, "results": results}, start_response)

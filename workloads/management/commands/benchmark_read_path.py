@@ -5,9 +5,10 @@ N workloads in one organisation, starts Pylon and the bare reference
 (``workloads.benchmarks.read_reference``: psycopg + orjson, no Django) under the same gunicorn
 settings (sync workers on loopback ports the kernel picks), checks that both give the same answer,
 then drives them in alternating runs with the same bounded load — on each list that grows with the
-workloads (the workloads list; the notifications inbox, N rows for the operator), as the
-organisation's operator and as one of its users, on the first page (which counts) and on a cursor
-page half-way down (which does not). It prints req/s of each and the ratio. Figures, not a timed test.
+workloads (the workloads list; the notifications inbox, N rows for the operator; the scheduling
+queue, the operator's only), as the organisation's operator and as one of its users, on the first
+page (which counts) and on a cursor page half-way down (which does not). It prints req/s of each
+and the ratio. Figures, not a timed test.
 """
 
 from __future__ import annotations
@@ -22,15 +23,18 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from notifications.models import Notification
+from scheduling.models import Recommendation, SchedulingOutcome
+from scheduling.selectors import QUEUE_ORDER
 from workloads.benchmarks import dataset
 from workloads.benchmarks.load import Server, drive, request
-from workloads.benchmarks.read_reference import encode_cursor
-from workloads.models import ComputeWorkload
+from workloads.benchmarks.read_reference import encode_cursor, encode_queue_cursor
+from workloads.models import ComputeWorkload, WorkloadStatus
 
 #: Each list measured: its path, and how a caller's rows are read in its order (for a cursor half-way).
 LISTS = {
     "workloads": ("/api/v1/workloads/", ("-submitted_at", "id")),
     "notifications": ("/api/v1/notifications/", ("-created_at", "-id")),
+    "queue": ("/api/v1/scheduling/queue/", QUEUE_ORDER),
 }
 
 
@@ -96,7 +100,7 @@ class Command(BaseCommand):
         # Statistics, as autovacuum would have gathered them on tables this size: without them the
         # planner guesses a handful of rows and sorts a whole scope where an index scan reads a page.
         with connection.cursor() as cursor:
-            for model in (ComputeWorkload, Notification):
+            for model in (ComputeWorkload, Notification, Recommendation, SchedulingOutcome):
                 cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
         database_url = _database_url(connection.settings_dict)
         jwt = settings.SIMPLE_JWT
@@ -144,6 +148,11 @@ class Command(BaseCommand):
             for caller, who in people.items():
                 if name == "workloads":
                     rows, in_scope = ComputeWorkload.objects.filter(**callers.scopes[caller]), callers.in_scope[caller]
+                elif name == "queue":
+                    if caller != "operator":  # users are refused the queue
+                        continue
+                    rows = ComputeWorkload.objects.filter(**callers.scopes[caller], status=WorkloadStatus.PENDING)
+                    in_scope = callers.queue
                 else:
                     rows, in_scope = Notification.objects.filter(recipient=who), callers.inbox[caller]
                 pages[(name, caller, in_scope, "first page")] = first
@@ -180,6 +189,9 @@ class Command(BaseCommand):
 
     def _cursor(self, rows, order, rows_down):
         """A cursor ``rows_down`` rows down ``rows`` (in ``order``), in the format both apps read."""
+        if order is QUEUE_ORDER:
+            row = rows.values("id", "urgency_rank", "deadline", "submitted_at")[rows_down - 1]
+            return encode_queue_cursor(row, reverse=False, count=rows.count())
         time = order[0].lstrip("-")
         row = rows.values("id", time)[rows_down - 1]
         return encode_cursor(row, reverse=False, count=rows.count(), time=time, order=",".join(order))
