@@ -30,8 +30,19 @@ curl -fsS -o /dev/null "http://127.0.0.1:$port$asset"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/api/v1/zones/")
 [ "$code" = 401 ] || { echo "smoke: anonymous /api/v1/zones/ answered $code"; exit 1; }
 # /metrics sums the gunicorn workers' samples (multiprocess mode): the request above is counted.
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -q 'pylon_http_requests_total{method="GET",route="/api/v1/zones/",status="401"}' \
-  || { echo "smoke: /metrics does not count the requests of the gunicorn workers"; exit 1; }
+# Read a few times: under load the worker that served it may still be finishing its write.
+counted=
+for _ in $(seq 1 15); do
+  curl -fsS "http://127.0.0.1:$port/metrics" >"$work/metrics.txt" || true
+  grep -q 'pylon_http_requests_total{method="GET",route="/api/v1/zones/",status="401"}' "$work/metrics.txt" \
+    && counted=1 && break
+  sleep 0.2
+done
+[ -n "$counted" ] || {
+  grep pylon_http_requests_total "$work/metrics.txt" | head -20
+  echo "smoke: /metrics does not count the requests of the gunicorn workers"
+  exit 1
+}
 # Production logs are JSON lines, one per request, with its id.
 grep -q '"logger": "pylon.request".*"request_id": "smoke-req-1"' "$work/server.log" || {
   curl -fsS -o /dev/null -H 'X-Request-ID: smoke-req-1' "http://127.0.0.1:$port/healthz"; sleep 0.5
